@@ -1,0 +1,204 @@
+"""The document: the one QObject that owns the preset, its file and the latest result.
+
+Every change goes through an undoable command pushed here; the document
+recomputes with `selfattn` and emits `changed` once; every view redraws from
+`document.preset` and `document.result`. Views never hold their own numbers.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+from PySide6.QtCore import QObject, Signal
+from PySide6.QtGui import QUndoStack
+
+import selfattn
+from selfattn import edit
+from selfattn.attention import AttentionError, AttentionResult
+from selfattn.expr import ExpressionError, parse_number
+from selfattn.preset import Preset, PresetError
+
+try:  # the incremental engine makes single-cell edits cheap at large n
+    from selfattn.incremental import IncrementalAttention
+except ImportError:  # pragma: no cover - the engine is optional
+    IncrementalAttention = None  # type: ignore[assignment,misc]
+
+
+@dataclass(frozen=True)
+class Change:
+    """What a `changed` signal is about, so views can update only what moved.
+
+    structure: shapes, labels or which parts exist may have changed (views reset).
+    matrix/rect: for cell edits, the input matrix and (row, col, rows, cols) edited.
+    """
+
+    structure: bool = True
+    matrix: str | None = None
+    rect: tuple[int, int, int, int] | None = None
+
+
+class Document(QObject):
+    changed = Signal(object)  # Change: preset and result are new
+    fileStateChanged = Signal()  # path, name or clean state changed: retitle the window
+    message = Signal(str)  # a transient message for the status bar
+
+    def __init__(self, preset: Preset | None = None, parent: QObject | None = None) -> None:
+        super().__init__(parent)
+        self.undo_stack = QUndoStack(self)
+        self.undo_stack.cleanChanged.connect(lambda _clean: self.fileStateChanged.emit())
+        self._preset = preset if preset is not None else blank_preset()
+        self._path: Path | None = None
+        self._engine = IncrementalAttention(self._preset) if IncrementalAttention else None
+        self._result = self._engine.result if self._engine else selfattn.compute(self._preset)
+
+    # State ------------------------------------------------------------------
+    @property
+    def preset(self) -> Preset:
+        return self._preset
+
+    @property
+    def result(self) -> AttentionResult:
+        return self._result
+
+    @property
+    def path(self) -> Path | None:
+        return self._path
+
+    @property
+    def is_modified(self) -> bool:
+        return not self.undo_stack.isClean()
+
+    def display_name(self) -> str:
+        if self._path is not None:
+            return self._path.name
+        return self._preset.name or "Untitled"
+
+    # Called by undo commands only -------------------------------------------
+    def _apply(self, preset: Preset, change: Change, path: Path | None | bool = False) -> None:
+        """Make `preset` current, recompute and emit one signal (path False = unchanged)."""
+        cell = change.rect is not None and change.rect[2:] == (1, 1) and not change.structure
+        if self._engine is not None and cell and change.matrix is not None:
+            self._result = self._engine.edit_cell(
+                preset, change.matrix, change.rect[0], change.rect[1]
+            )
+        elif self._engine is not None:
+            self._result = self._engine.recompute(preset)
+        else:
+            self._result = selfattn.compute(preset)
+        self._preset = preset
+        if path is not False:
+            self._path = path  # type: ignore[assignment]
+            self.fileStateChanged.emit()
+        elif preset.name != getattr(self, "_last_name", preset.name):
+            self.fileStateChanged.emit()
+        self._last_name = preset.name
+        self.changed.emit(change)
+
+    # Editing API (every call is one undo step) -------------------------------
+    def _check(self, preset: Preset) -> bool:
+        """Refuse a preset that cannot be computed, with a message; the old one stays."""
+        try:
+            _probe_shapes(preset)
+        except (AttentionError, PresetError) as exc:
+            self.message.emit(f"Refused: {exc}")
+            return False
+        return True
+
+    def push_preset(
+        self, preset: Preset, text: str, *, merge_key: str | None = None, structure: bool = True
+    ) -> bool:
+        """Replace the whole preset as one undo step (options, resize, labels, fills...)."""
+        from .commands import PresetCommand
+
+        if not self._check(preset):
+            return False
+        self.undo_stack.push(PresetCommand(self, preset, text, merge_key, structure))
+        return True
+
+    def set_cells(self, key: str, row: int, col: int, block: np.ndarray, text: str = "") -> bool:
+        """Write a block of numbers into an input matrix as one undo step."""
+        from .commands import CellsCommand
+
+        try:
+            edit.with_block(self._preset, key, row, col, block)  # refuses what does not fit
+        except PresetError as exc:
+            self.message.emit(f"Refused: {exc}")
+            return False
+        old = edit.matrix_of(self._preset, key)
+        assert old is not None
+        block = np.asarray(block, dtype=np.float64)
+        before_block = old[row : row + block.shape[0], col : col + block.shape[1]].copy()
+        if np.array_equal(before_block, block) and np.array_equal(
+            np.signbit(before_block), np.signbit(block)
+        ):
+            return True  # nothing changes: no undo step
+        if not text:
+            title = edit.MATRIX_TITLES[key]
+            text = (
+                f"Edit {title}[{row + 1}, {col + 1}]"
+                if block.size == 1
+                else f"Paste {block.shape[0]}x{block.shape[1]} into {title}"
+            )
+        self.undo_stack.push(CellsCommand(self, key, row, col, before_block, block, text))
+        return True
+
+    def set_cell_text(self, key: str, row: int, col: int, text: str) -> bool:
+        """Parse a typed cell (numbers or safe arithmetic); refuse anything else."""
+        try:
+            value = parse_number(text)
+        except ExpressionError as exc:
+            self.message.emit(f"Not a number: {exc}. The old value stays.")
+            return False
+        return self.set_cells(key, row, col, np.array([[value]]))
+
+    def set_options(self, text: str, merge_key: str | None = None, **changes: object) -> bool:
+        return self.push_preset(
+            self._preset.with_options(**changes), text, merge_key=merge_key, structure=False
+        )
+
+    def open_preset(self, preset: Preset, path: Path | None, text: str = "") -> None:
+        """Make a loaded preset current (undoable) and mark the document clean."""
+        from .commands import PresetCommand
+
+        label = text or f"Open {path.name if path else preset.name}"
+        self.undo_stack.push(PresetCommand(self, preset, label, None, True, path=path))
+        self.undo_stack.setClean()
+
+    def save(self, path: Path) -> None:
+        """Save atomically; on failure raise PresetError and keep the document unsaved."""
+        selfattn.save_preset(self._preset, path)
+        self._path = Path(path)
+        self.undo_stack.setClean()
+        self.fileStateChanged.emit()
+
+
+def _probe_shapes(preset: Preset) -> None:
+    """Cheap shape checks so a refused preset never reaches a command."""
+    o = preset.options
+    if o.heads < 1:
+        raise AttentionError("heads must be at least 1")
+    width_qk = preset.w_query.shape[1]
+    width_v = preset.w_value.shape[1]
+    if width_qk % o.heads or width_v % o.heads:
+        raise AttentionError(
+            f"{o.heads} heads do not divide the query/key width {width_qk} "
+            f"and the value width {width_v}"
+        )
+    if preset.w_key.shape != preset.w_query.shape:
+        raise AttentionError("W_Q and W_K must have the same shape")
+    if o.key_mask is not None and len(o.key_mask) != preset.n_keys:
+        raise AttentionError("the key mask needs one entry per key")
+
+
+def blank_preset() -> Preset:
+    """What File > New starts from: 3 tokens, d_model 4, d_k = d_v = 3, small identity weights."""
+    return Preset(
+        inputs=np.eye(3, 4),
+        w_query=np.eye(4, 3),
+        w_key=np.eye(4, 3),
+        w_value=np.eye(4, 3),
+        name="Untitled",
+        description="",
+    )

@@ -1,0 +1,809 @@
+"""Heatmap views of attention matrices (pyqtgraph), drawn from arrays they are handed.
+
+Views never compute attention: the document hands them a result's weights or scores
+and they draw them. Conventions (STYLE.md): a row-major ImageItem with row 0 on top
+(``invertY``), locked aspect, token ticks at ``j + 0.5``, explicit levels (never
+auto-levels, they break on constant rows), a float32 C-contiguous buffer without NaN,
+a 256-entry lookup table, reused items, and cell texts only on small matrices.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import importlib
+import math
+from collections.abc import Iterator, Sequence
+from typing import Any
+
+import numpy as np
+import pyqtgraph as pg
+from pyqtgraph.exporters import ImageExporter, SVGExporter
+from PySide6.QtCore import QEvent, QObject, QPointF, QRectF, QSize, Qt, Signal
+from PySide6.QtGui import QBrush, QColor, QFont, QFontMetricsF, QPainterPath, QPalette, QPen
+from PySide6.QtWidgets import (
+    QApplication,
+    QGraphicsPathItem,
+    QGraphicsRectItem,
+    QVBoxLayout,
+    QWidget,
+)
+
+# Sequential maps that ship with pyqtgraph (no matplotlib needed); the first is the default.
+SEQUENTIAL_COLORMAPS: tuple[str, ...] = (
+    "viridis",
+    "cividis",
+    "inferno",
+    "magma",
+    "plasma",
+    "CET-L17",
+)
+DIVERGING_COLORMAP = "CET-D1"  # blue - near white - red, symmetric around 0
+KINDS = ("weights", "scores")
+
+MAX_TEXT_CELLS = 16  # values are printed in the cells up to 16 x 16
+MAX_TICKS = 32  # more token labels than this are unreadable and slow to lay out
+MAX_LABEL_CHARS = 12
+MASK_RGBA = (150, 150, 150, 255)  # a neutral grey no colour map here contains
+HATCH_RGB = (90, 90, 90)  # darker diagonal lines over the grey: reads as "masked", not as 0
+MAX_HATCH_RECTS = 4096  # beyond this the grey overlay alone marks masked cells
+_EPS = 1e-12  # smallest half-range for score levels, so an all-zero matrix still draws
+
+
+def truncate_label(label: str, limit: int = MAX_LABEL_CHARS) -> str:
+    """Shorten a token label for an axis; the hover readout keeps the full text."""
+    return label if len(label) <= limit else label[: limit - 1] + "…"
+
+
+def tick_indices(count: int, cap: int = MAX_TICKS) -> list[int]:
+    """At most ``cap`` evenly spaced indices out of ``count``, starting at 0."""
+    if count <= cap:
+        return list(range(count))
+    step = math.ceil(count / cap)
+    return list(range(0, count, step))
+
+
+def format_cell(value: float) -> str:
+    """Short text printed inside a cell: 3 significant digits, -inf as the symbol."""
+    if math.isnan(value):
+        return "nan"
+    if math.isinf(value):
+        return "−∞" if value < 0 else "∞"
+    text = f"{value:.3g}"
+    return "0" if text in ("0", "-0") else text.replace("-", "−")
+
+
+def format_value(value: float) -> str:
+    """Fuller text for the hover readout (6 significant digits)."""
+    if math.isinf(value) or math.isnan(value):
+        return format_cell(value)
+    return f"{value:.6g}"
+
+
+def _luminance(rgb: Sequence[int]) -> float:
+    return 0.299 * rgb[0] + 0.587 * rgb[1] + 0.114 * rgb[2]
+
+
+def _text_color(rgb: Sequence[int]) -> QColor:
+    """Black text on light cells, white on dark ones."""
+    return QColor(0, 0, 0) if _luminance(rgb) > 140 else QColor(255, 255, 255)
+
+
+def _masked_runs(mask: np.ndarray) -> list[tuple[int, int, int]]:
+    """(row, first col, length) of each horizontal run of True cells."""
+    runs: list[tuple[int, int, int]] = []
+    for i, row in enumerate(mask):
+        padded = np.concatenate(([False], row, [False])).astype(np.int8)
+        edges = np.flatnonzero(np.diff(padded))
+        runs.extend((i, int(a), int(b - a)) for a, b in zip(edges[::2], edges[1::2], strict=True))
+    return runs
+
+
+class _MatrixPlot:
+    """One heatmap inside a PlotItem: image, mask overlay, cell texts, ticks, selection.
+
+    Items are created once and updated in place; only a change of shape moves ranges
+    and ticks.
+    """
+
+    def __init__(self, plot: pg.PlotItem, *, max_ticks: int = MAX_TICKS) -> None:
+        self.plot = plot
+        self.max_ticks = max_ticks
+        self.vb: pg.ViewBox = plot.getViewBox()
+        self.vb.invertY(True)  # row 0 on top, as a matrix is written
+        self.vb.setAspectLocked(True)
+        self.vb.setMenuEnabled(False)
+        self.vb.setDefaultPadding(0.0)
+        plot.hideButtons()
+        plot.showAxis("top")
+        plot.hideAxis("bottom")
+        for name in ("left", "top"):
+            plot.getAxis(name).setStyle(tickLength=0)
+
+        self.image = pg.ImageItem(axisOrder="row-major")
+        self.image.setAutoDownsample(True)
+        self.plot.addItem(self.image)
+
+        self.overlay = pg.ImageItem(axisOrder="row-major")  # grey where masked, else clear
+        self.overlay.setZValue(1)
+        self.plot.addItem(self.overlay)
+        self.hatch = QGraphicsPathItem()  # diagonal lines over masked cells (small matrices)
+        hatch_brush = QBrush(QColor(*HATCH_RGB), Qt.BrushStyle.BDiagPattern)
+        self.hatch.setBrush(hatch_brush)
+        self.hatch.setPen(QPen(Qt.PenStyle.NoPen))
+        self.hatch.setZValue(2)
+        self.plot.addItem(self.hatch)
+
+        self.select_outer = QGraphicsRectItem()
+        self.select_inner = QGraphicsRectItem()
+        for item, color, width, z in (
+            (self.select_outer, QColor(255, 255, 255), 5, 4),
+            (self.select_inner, QColor(0, 0, 0), 2, 5),
+        ):
+            pen = QPen(color, width)
+            pen.setCosmetic(True)  # width in screen pixels, whatever the zoom
+            item.setPen(pen)
+            item.setBrush(QBrush(Qt.BrushStyle.NoBrush))
+            item.setZValue(z)
+            item.setVisible(False)
+            self.plot.addItem(item)
+
+        self.texts: list[pg.TextItem] = []  # a pool, grown on demand, never rebuilt
+        self.n_texts = 0
+        self.shape: tuple[int, int] | None = None
+        self.buffer: np.ndarray | None = None  # (n, m) float32 display copy
+        self.display_mask: np.ndarray | None = None  # (n, m) True where drawn as masked
+        self.values: np.ndarray | None = None  # what we were handed, not copied
+        self.selected: tuple[int, int] | None = None
+        self._font_px = 0.0
+        self.vb.sigResized.connect(self.home)
+        self.vb.sigResized.connect(self.fit_texts)
+        self.vb.sigRangeChanged.connect(self.fit_texts)
+
+    # -- data ------------------------------------------------------------------------
+    def set_data(
+        self,
+        values: np.ndarray,
+        row_labels: Sequence[str],
+        col_labels: Sequence[str],
+        visible: np.ndarray | None,
+        levels: tuple[float, float],
+        lut: np.ndarray,
+        *,
+        show_row_ticks: bool = True,
+        show_col_ticks: bool = True,
+    ) -> None:
+        n, m = values.shape
+        display_mask = ~np.isfinite(values)
+        if visible is not None:
+            display_mask |= ~np.asarray(visible, dtype=bool)
+        reshaped = self.shape != (n, m)
+        if reshaped or self.buffer is None:
+            self.buffer = np.empty((n, m), dtype=np.float32)
+        # masked and non-finite cells get the low level: the overlay covers them anyway
+        np.copyto(self.buffer, values, casting="unsafe")
+        self.buffer[display_mask] = levels[0]
+        self.values = values
+        self.display_mask = display_mask
+        self.image.setImage(self.buffer, autoLevels=False, levels=levels)
+        self._set_overlay(display_mask, reshaped)
+        if reshaped:
+            self.shape = (n, m)
+            self.image.setRect(QRectF(0, 0, m, n))
+            self.home()
+        self._set_ticks(row_labels, col_labels, show_row_ticks, show_col_ticks)
+        self.update_texts(lut, levels)
+        if self.selected is not None and not (self.selected[0] < n and self.selected[1] < m):
+            self.select(-1, -1)
+
+    def _set_overlay(self, mask: np.ndarray, reshaped: bool) -> None:
+        n, m = mask.shape
+        if not mask.any():
+            self.overlay.setVisible(False)
+            self.hatch.setPath(QPainterPath())
+            return
+        rgba = np.zeros((n, m, 4), dtype=np.uint8)
+        rgba[mask] = MASK_RGBA
+        self.overlay.setImage(rgba, autoLevels=False, levels=(0, 255))
+        self.overlay.setRect(QRectF(0, 0, m, n))
+        self.overlay.setVisible(True)
+        path = QPainterPath()
+        runs = _masked_runs(mask) if n * m <= 256 * 256 else []
+        if 0 < len(runs) <= MAX_HATCH_RECTS:
+            for i, j, length in runs:
+                path.addRect(QRectF(j, i, length, 1))
+        self.hatch.setPath(path)
+
+    def _set_ticks(
+        self,
+        row_labels: Sequence[str],
+        col_labels: Sequence[str],
+        show_rows: bool,
+        show_cols: bool,
+    ) -> None:
+        rows = [
+            (i + 0.5, truncate_label(str(row_labels[i])))
+            for i in tick_indices(len(row_labels), self.max_ticks)
+        ]
+        cols = [
+            (j + 0.5, truncate_label(str(col_labels[j])))
+            for j in tick_indices(len(col_labels), self.max_ticks)
+        ]
+        left, top = self.plot.getAxis("left"), self.plot.getAxis("top")
+        left.setTicks([rows if show_rows else []])
+        top.setTicks([cols if show_cols else []])
+        left.setStyle(showValues=show_rows)
+        top.setStyle(showValues=show_cols)
+        # Size the label column now: left to itself the axis grows only after a first
+        # paint, so a grab or export right after set_matrix would clip the labels.
+        font = left.style.get("tickFont") or QFont()
+        metrics = QFontMetricsF(font)
+        text_w = (
+            max((metrics.horizontalAdvance(label) for _, label in rows), default=0.0)
+            if show_rows
+            else 0.0
+        )
+        label_h = left.label.boundingRect().height() * 0.8 if left.label.isVisible() else 0.0
+        left.setWidth(int(math.ceil(text_w + left.style["tickTextOffset"][0] + label_h + 4)))
+
+    def home(self, *_: object) -> None:
+        """Show the whole matrix with square cells, anchored top-left next to its labels.
+
+        The locked aspect would centre the matrix and leave the token labels stranded
+        at the far edges; asking for a range with exactly the box's aspect avoids that.
+        (No setLimits: limits fight the locked aspect and stretch the cells.)
+        """
+        if self.shape is None:
+            return
+        n, m = self.shape
+        w, h = self.vb.width(), self.vb.height()
+        if w <= 1 or h <= 1:
+            self.vb.setRange(xRange=(0, m), yRange=(0, n), padding=0)
+            return
+        scale = min(w / m, h / n)  # pixels per cell
+        self.vb.setRange(xRange=(0, w / scale), yRange=(0, h / scale), padding=0)
+
+    # -- cell texts ------------------------------------------------------------------
+    def update_texts(self, lut: np.ndarray, levels: tuple[float, float]) -> None:
+        """Print values in the cells of a small matrix; hide every text on a big one."""
+        assert self.values is not None and self.display_mask is not None
+        n, m = self.values.shape
+        if n > MAX_TEXT_CELLS or m > MAX_TEXT_CELLS:
+            self.n_texts = 0
+            for item in self.texts:
+                item.setVisible(False)
+            return
+        while len(self.texts) < n * m:
+            item = pg.TextItem(anchor=(0.5, 0.5))
+            item.setZValue(3)
+            self.plot.addItem(item, ignoreBounds=True)
+            self.texts.append(item)
+        lo, hi = levels
+        span = hi - lo if hi > lo else 1.0
+        for index in range(n * m):
+            i, j = divmod(index, m)
+            value = float(self.values[i, j])
+            if self.display_mask[i, j]:
+                rgb: Sequence[int] = MASK_RGBA[:3]
+            else:
+                k = int(np.clip((value - lo) / span * 255.0, 0, 255))
+                rgb = [int(c) for c in lut[k][:3]]
+            item = self.texts[index]
+            item.setText(format_cell(value), color=_text_color(rgb))
+            # a grey box behind a masked cell's text keeps it readable over the hatching
+            item.fill = pg.mkBrush(MASK_RGBA) if self.display_mask[i, j] else pg.mkBrush(None)
+            item.setPos(j + 0.5, i + 0.5)
+        for index, item in enumerate(self.texts):
+            item.setVisible(index < n * m)
+        self.n_texts = n * m
+        self._font_px = 0.0
+        self.fit_texts()
+
+    def fit_texts(self, *_: object) -> None:
+        """Size cell texts to the cells on screen; hide them when no size fits."""
+        if self.n_texts == 0 or self.shape is None:
+            return
+        px = self.vb.viewPixelSize()[0]
+        if not px or not math.isfinite(px) or px <= 0:
+            return
+        cell_px = 1.0 / px
+        longest = max((self.texts[k].textItem.toPlainText() for k in range(self.n_texts)), key=len)
+        chosen = 0.0
+        for size in (16, 14, 13, 12, 11, 10, 9):
+            font = QFont()
+            font.setPixelSize(size)
+            metrics = QFontMetricsF(font)
+            if (
+                metrics.horizontalAdvance(longest) <= 0.86 * cell_px
+                and metrics.height() <= 0.7 * cell_px
+            ):
+                chosen = float(size)
+                break
+        show = chosen > 0
+        if chosen != self._font_px:
+            self._font_px = chosen
+            if show:
+                font = QFont()
+                font.setPixelSize(int(chosen))
+                for k in range(self.n_texts):
+                    self.texts[k].setFont(font)
+        for k in range(self.n_texts):
+            if self.texts[k].isVisible() != show:
+                self.texts[k].setVisible(show)
+
+    def texts_shown(self) -> list[str]:
+        """The strings currently visible in the cells, row by row (for tests and a11y)."""
+        return [t.textItem.toPlainText() for t in self.texts[: self.n_texts] if t.isVisible()]
+
+    # -- geometry --------------------------------------------------------------------
+    def cell_at(self, scene_pos: QPointF) -> tuple[int, int]:
+        """(row, col) under a scene position, or (-1, -1) outside the matrix."""
+        if self.shape is None or not self.vb.sceneBoundingRect().contains(scene_pos):
+            return (-1, -1)
+        p = self.vb.mapSceneToView(scene_pos)
+        row, col = math.floor(p.y()), math.floor(p.x())
+        n, m = self.shape
+        if 0 <= row < n and 0 <= col < m:
+            return (row, col)
+        return (-1, -1)
+
+    def select(self, row: int, col: int) -> None:
+        if self.shape is None or not (0 <= row < self.shape[0] and 0 <= col < self.shape[1]):
+            self.selected = None
+            self.select_outer.setVisible(False)
+            self.select_inner.setVisible(False)
+            return
+        self.selected = (row, col)
+        for item in (self.select_outer, self.select_inner):
+            item.setRect(QRectF(col, row, 1, 1))
+            item.setVisible(True)
+
+    def apply_palette(self, fg: QColor) -> None:
+        for name in ("left", "top"):
+            axis = self.plot.getAxis(name)
+            axis.setPen(pg.mkPen(None))  # no axis line: it would run past the matrix
+            axis.setTextPen(pg.mkPen(fg))
+            if axis.labelText:  # setLabel without text would erase the title
+                axis.setLabel(axis.labelText, color=fg.name())
+
+
+def _lut(name: str) -> np.ndarray:
+    """256-entry RGBA lookup table of a pyqtgraph colour map."""
+    return pg.colormap.get(name).getLookupTable(nPts=256, alpha=True)
+
+
+def _weight_or_score_levels(kind: str, values: np.ndarray, mask: np.ndarray) -> tuple[float, float]:
+    if kind == "weights":
+        return (0.0, 1.0)
+    shown = values[~mask]
+    half = float(np.max(np.abs(shown))) if shown.size else 0.0
+    half = max(half, _EPS)
+    return (-half, half)
+
+
+class _PaletteMixin:
+    """pyqtgraph ignores the Qt palette: copy its colours in so dark themes stay dark."""
+
+    def _palette_colors(self) -> tuple[QColor, QColor]:
+        palette: QPalette = self.palette()  # type: ignore[attr-defined]
+        return palette.color(QPalette.ColorRole.Window), palette.color(
+            QPalette.ColorRole.WindowText
+        )
+
+
+class _LeaveFilter(QObject):
+    """Tells the owner when the mouse leaves the graphics view."""
+
+    def __init__(self, callback: object) -> None:
+        super().__init__()
+        self._callback = callback
+
+    def eventFilter(self, obj: QObject, event: QEvent) -> bool:  # noqa: N802 (Qt API)
+        if event.type() == QEvent.Type.Leave:
+            self._callback()  # type: ignore[operator]
+        return False
+
+
+def _ensure_laid_out(glw: pg.GraphicsLayoutWidget, fallback: QSize) -> None:
+    """Give a never-shown view a size and lay its scene out, so exports are not empty."""
+    if not glw.isVisible() and (glw.width() < 200 or glw.height() < 150):
+        glw.resize(fallback)
+    if not glw.isVisible():
+        # a hidden widget gets its resize event only when shown: lay the scene out now
+        glw.resizeEvent(None)
+    QApplication.processEvents()
+    glw.ci.layout.activate()
+    QApplication.processEvents()
+
+
+def _export_png(glw: pg.GraphicsLayoutWidget, path: str, width_px: int) -> None:
+    exporter = ImageExporter(glw.scene())
+    exporter.parameters()["width"] = int(width_px)
+    exporter.export(str(path))
+
+
+@contextlib.contextmanager
+def _svg_closed_paths_fix() -> Iterator[None]:
+    """Work around pyqtgraph 0.14's SVG exporter choking on closed paths ("... Z").
+
+    Qt 6.11 writes a closing "Z" token that pyqtgraph 0.14.0 cannot parse
+    (pyqtgraph issue #3495). The paths involved end back at their start point, so
+    dropping the token changes nothing visible. Only patched during our export.
+    """
+    module = importlib.import_module("pyqtgraph.exporters.SVGExporter")
+    original = getattr(module, "correctCoordinates", None)
+    if original is None:
+        yield
+        return
+
+    def correct(node: Any, defs: Any, item: Any, options: Any) -> Any:
+        for element in node.getElementsByTagName("path"):
+            d = element.getAttribute("d")
+            if "Z" in d or "z" in d:
+                tokens = [t for t in d.split() if t not in ("Z", "z")]
+                element.setAttribute("d", " ".join(tokens))
+        return original(node, defs, item, options)
+
+    module.correctCoordinates = correct
+    try:
+        yield
+    finally:
+        module.correctCoordinates = original
+
+
+def _export_svg(glw: pg.GraphicsLayoutWidget, path: str) -> None:
+    with _svg_closed_paths_fix():
+        SVGExporter(glw.scene()).export(str(path))
+
+
+class HeatmapView(QWidget, _PaletteMixin):
+    """One attention matrix: queries down, keys across, a colour bar, a hover readout."""
+
+    cellHovered = Signal(int, int)  # (row, col); (-1, -1) when the mouse leaves the matrix
+    cellClicked = Signal(int, int)
+
+    def __init__(self, parent: QWidget | None = None) -> None:
+        super().__init__(parent)
+        self._glw = pg.GraphicsLayoutWidget()
+        layout = QVBoxLayout(self)
+        layout.setContentsMargins(0, 0, 0, 0)
+        layout.addWidget(self._glw)
+        self._plot: pg.PlotItem = self._glw.addPlot(row=0, col=0)
+        self._plot.setLabel("left", "query")
+        self._plot.setLabel("top", "key")
+        self._matrix = _MatrixPlot(self._plot)
+        self._sequential = SEQUENTIAL_COLORMAPS[0]
+        self._kind = "weights"
+        self._levels = (0.0, 1.0)
+        self._title = ""
+        self._row_labels: list[str] = []
+        self._col_labels: list[str] = []
+        self._colorbar = pg.ColorBarItem(
+            values=(0.0, 1.0),
+            colorMap=pg.colormap.get(self._sequential),
+            interactive=False,
+            width=18,
+            colorMapMenu=False,
+        )
+        self._colorbar.setImageItem(self._matrix.image, insert_in=self._plot)
+        self._lut = _lut(self._sequential)
+        self._hovered = (-1, -1)
+        self._glw.scene().sigMouseMoved.connect(self._on_mouse_moved)
+        self._glw.scene().sigMouseClicked.connect(self._on_mouse_clicked)
+        self._leave_filter = _LeaveFilter(self._on_leave)
+        self._glw.viewport().installEventFilter(self._leave_filter)
+        self.apply_palette()
+
+    # -- public API ------------------------------------------------------------------
+    @property
+    def image_item(self) -> pg.ImageItem:
+        return self._matrix.image
+
+    @property
+    def mask_item(self) -> pg.ImageItem:
+        return self._matrix.overlay
+
+    @property
+    def plot_item(self) -> pg.PlotItem:
+        return self._plot
+
+    @property
+    def colorbar(self) -> pg.ColorBarItem:
+        return self._colorbar
+
+    @property
+    def graphics_widget(self) -> pg.GraphicsLayoutWidget:
+        return self._glw
+
+    def levels(self) -> tuple[float, float]:
+        return self._levels
+
+    def kind(self) -> str:
+        return self._kind
+
+    def shape(self) -> tuple[int, int] | None:
+        return self._matrix.shape
+
+    def cell_texts(self) -> list[str]:
+        """Values currently printed in the cells, row by row (empty when hidden)."""
+        return self._matrix.texts_shown()
+
+    def set_matrix(
+        self,
+        values: np.ndarray,
+        row_labels: Sequence[str],
+        col_labels: Sequence[str],
+        *,
+        kind: str,
+        visible: np.ndarray | None = None,
+        title: str = "",
+    ) -> None:
+        """Draw ``values`` (n, m): 'weights' on 0..1, 'scores' symmetric around 0."""
+        values = np.asarray(values)
+        if values.ndim != 2:
+            raise ValueError(f"a heatmap needs a 2-D matrix, got shape {values.shape}")
+        n, m = values.shape
+        if len(row_labels) != n or len(col_labels) != m:
+            raise ValueError(
+                f"{len(row_labels)} row and {len(col_labels)} column labels for a {n} x {m} matrix"
+            )
+        if visible is not None and np.shape(visible) != (n, m):
+            raise ValueError(f"visible has shape {np.shape(visible)}, expected {(n, m)}")
+        if kind not in KINDS:
+            raise ValueError(f"kind must be one of {KINDS}, got {kind!r}")
+        if kind != self._kind or self._matrix.shape is None:
+            self._kind = kind
+            cmap_name = self._sequential if kind == "weights" else DIVERGING_COLORMAP
+            self._lut = _lut(cmap_name)
+            self._colorbar.setColorMap(pg.colormap.get(cmap_name))
+        display_mask = ~np.isfinite(values)
+        if visible is not None:
+            display_mask |= ~np.asarray(visible, dtype=bool)
+        self._levels = _weight_or_score_levels(kind, values, display_mask)
+        self._row_labels = [str(s) for s in row_labels]
+        self._col_labels = [str(s) for s in col_labels]
+        self._matrix.set_data(
+            values, self._row_labels, self._col_labels, visible, self._levels, self._lut
+        )
+        self._colorbar.setLevels(self._levels)
+        self._colorbar.getAxis("left").setLabel("weight" if kind == "weights" else "score")
+        if title != self._title:
+            self._title = title
+            self._plot.setTitle(title or None, color=self._palette_colors()[1])
+
+    def set_colormap(self, name: str) -> None:
+        """Choose the sequential colour map used for weights."""
+        pg.colormap.get(name)  # raises for an unknown name before anything changes
+        self._sequential = name
+        if self._kind == "weights":
+            self._lut = _lut(name)
+            self._colorbar.setColorMap(pg.colormap.get(name))
+            if self._matrix.values is not None:
+                self._matrix.update_texts(self._lut, self._levels)
+
+    def colormap_name(self) -> str:
+        return self._sequential
+
+    def select_cell(self, row: int, col: int) -> None:
+        """Outline one cell (for the Explain panel); (-1, -1) clears."""
+        self._matrix.select(row, col)
+
+    def selected_cell(self) -> tuple[int, int] | None:
+        return self._matrix.selected
+
+    def hover_text(self, row: int, col: int) -> str:
+        """Status-bar readout for a cell, with the full labels and value."""
+        values = self._matrix.values
+        if values is None or not (0 <= row < values.shape[0] and 0 <= col < values.shape[1]):
+            return ""
+        value = float(values[row, col])
+        text = f"query '{self._row_labels[row]}' → key '{self._col_labels[col]}': {format_value(value)}"
+        assert self._matrix.display_mask is not None
+        if self._matrix.display_mask[row, col]:
+            text += " (masked)"
+        return text
+
+    def cell_center(self, row: int, col: int) -> QPointF:
+        """Where a cell's centre is, in this widget's coordinates (for tests and tooltips)."""
+        scene = self._matrix.vb.mapViewToScene(QPointF(col + 0.5, row + 0.5))
+        return QPointF(self._glw.mapTo(self, self._glw.mapFromScene(scene)))
+
+    def export_png(self, path: str, width_px: int = 1600) -> None:
+        """Write the heatmap and colour bar as a PNG at least ``width_px`` wide (slides)."""
+        _ensure_laid_out(self._glw, QSize(800, 600))
+        _export_png(self._glw, path, width_px)
+
+    def export_svg(self, path: str) -> None:
+        """Write an SVG (the matrix itself is embedded as a raster image)."""
+        _ensure_laid_out(self._glw, QSize(800, 600))
+        _export_svg(self._glw, path)
+
+    def apply_palette(self) -> None:
+        bg, fg = self._palette_colors()
+        self._glw.setBackground(bg)
+        self._matrix.apply_palette(fg)
+        for name in ("left", "right", "top", "bottom"):
+            axis = self._colorbar.getAxis(name)
+            axis.setPen(pg.mkPen(fg))
+            axis.setTextPen(pg.mkPen(fg))
+        if self._title:
+            self._plot.setTitle(self._title, color=fg)
+
+    # -- events ----------------------------------------------------------------------
+    def changeEvent(self, event: QEvent) -> None:  # noqa: N802 (Qt API)
+        if event.type() == QEvent.Type.PaletteChange:
+            self.apply_palette()
+        super().changeEvent(event)
+
+    def _on_mouse_moved(self, scene_pos: QPointF) -> None:
+        cell = self._matrix.cell_at(scene_pos)
+        if cell != self._hovered:
+            self._hovered = cell
+            self.cellHovered.emit(*cell)
+
+    def _on_leave(self) -> None:
+        if self._hovered != (-1, -1):
+            self._hovered = (-1, -1)
+            self.cellHovered.emit(-1, -1)
+
+    def _on_mouse_clicked(self, event: object) -> None:
+        if event.button() != Qt.MouseButton.LeftButton:  # type: ignore[attr-defined]
+            return
+        row, col = self._matrix.cell_at(event.scenePos())  # type: ignore[attr-defined]
+        if row >= 0:
+            self.cellClicked.emit(row, col)
+
+
+class AllHeadsView(QWidget, _PaletteMixin):
+    """Every head's weights side by side (up to 4 per row), one shared 0..1 colour bar."""
+
+    headClicked = Signal(int)  # 0-based head index
+    PER_ROW = 4
+
+    def __init__(self, parent: QWidget | None = None) -> None:
+        super().__init__(parent)
+        self._glw = pg.GraphicsLayoutWidget()
+        layout = QVBoxLayout(self)
+        layout.setContentsMargins(0, 0, 0, 0)
+        layout.addWidget(self._glw)
+        self._panels: list[_MatrixPlot] = []
+        self._colormap = SEQUENTIAL_COLORMAPS[0]
+        self._lut = _lut(self._colormap)
+        self._colorbar: pg.ColorBarItem | None = None
+        self._selected = -1
+        self._glw.scene().sigMouseClicked.connect(self._on_mouse_clicked)
+        self.apply_palette()
+
+    @property
+    def panels(self) -> list[_MatrixPlot]:
+        return self._panels
+
+    @property
+    def graphics_widget(self) -> pg.GraphicsLayoutWidget:
+        return self._glw
+
+    @property
+    def colorbar(self) -> pg.ColorBarItem | None:
+        return self._colorbar
+
+    def set_heads(
+        self,
+        weights: np.ndarray,
+        row_labels: Sequence[str],
+        col_labels: Sequence[str],
+        visible: np.ndarray | None = None,
+    ) -> None:
+        """Draw (H, n, m) weights; items are rebuilt only when H changes."""
+        weights = np.asarray(weights)
+        if weights.ndim != 3:
+            raise ValueError(f"all-heads view needs (H, n, m) weights, got shape {weights.shape}")
+        heads, n, m = weights.shape
+        if len(row_labels) != n or len(col_labels) != m:
+            raise ValueError(
+                f"{len(row_labels)} row and {len(col_labels)} column labels for {n} x {m} heads"
+            )
+        if heads != len(self._panels):
+            self._build(heads)
+        labels_r = [str(s) for s in row_labels]
+        labels_c = [str(s) for s in col_labels]
+        per_row = min(self.PER_ROW, heads)
+        for h, panel in enumerate(self._panels):
+            panel.set_data(
+                weights[h],
+                labels_r,
+                labels_c,
+                visible,
+                (0.0, 1.0),
+                self._lut,
+                show_row_ticks=h % per_row == 0,
+                show_col_ticks=h < per_row,
+            )
+        if self._colorbar is not None:
+            self._colorbar.setLevels((0.0, 1.0))
+
+    def _build(self, heads: int) -> None:
+        self._glw.clear()
+        self._panels = []
+        self._colorbar = None
+        if heads == 0:
+            return
+        per_row = min(self.PER_ROW, heads)
+        rows = math.ceil(heads / per_row)
+        fg = self._palette_colors()[1]
+        for h in range(heads):
+            plot = self._glw.addPlot(row=h // per_row, col=h % per_row)
+            plot.setTitle(f"head {h + 1}", color=fg)
+            panel = _MatrixPlot(plot, max_ticks=12)
+            panel.apply_palette(fg)
+            self._panels.append(panel)
+        self._colorbar = pg.ColorBarItem(
+            values=(0.0, 1.0),
+            colorMap=pg.colormap.get(self._colormap),
+            interactive=False,
+            width=14,
+            colorMapMenu=False,
+        )
+        self._colorbar.setImageItem([p.image for p in self._panels])
+        self._glw.addItem(self._colorbar, row=0, col=per_row, rowspan=rows)
+        self._colorbar.getAxis("left").setLabel("weight")
+        self._selected = -1
+        self.apply_palette()
+
+    def set_colormap(self, name: str) -> None:
+        pg.colormap.get(name)
+        self._colormap = name
+        self._lut = _lut(name)
+        if self._colorbar is not None:
+            self._colorbar.setColorMap(pg.colormap.get(name))
+        for panel in self._panels:
+            if panel.values is not None:
+                panel.update_texts(self._lut, (0.0, 1.0))
+
+    def select_head(self, head: int) -> None:
+        """Mark the head the single-matrix view shows (bold title)."""
+        self._selected = head
+        fg = self._palette_colors()[1]
+        for h, panel in enumerate(self._panels):
+            label = f"head {h + 1}"
+            if h == head:
+                panel.plot.setTitle(f"<b>▸ {label}</b>", color=fg)
+            else:
+                panel.plot.setTitle(label, color=fg)
+
+    def export_png(self, path: str, width_px: int = 1600) -> None:
+        _ensure_laid_out(self._glw, QSize(1000, 600))
+        _export_png(self._glw, path, width_px)
+
+    def export_svg(self, path: str) -> None:
+        _ensure_laid_out(self._glw, QSize(1000, 600))
+        _export_svg(self._glw, path)
+
+    def apply_palette(self) -> None:
+        bg, fg = self._palette_colors()
+        self._glw.setBackground(bg)
+        for panel in self._panels:
+            panel.apply_palette(fg)
+        if self._colorbar is not None:
+            for name in ("left", "right", "top", "bottom"):
+                axis = self._colorbar.getAxis(name)
+                axis.setPen(pg.mkPen(fg))
+                axis.setTextPen(pg.mkPen(fg))
+        if self._panels:
+            self.select_head(self._selected)
+
+    def changeEvent(self, event: QEvent) -> None:  # noqa: N802 (Qt API)
+        if event.type() == QEvent.Type.PaletteChange:
+            self.apply_palette()
+        super().changeEvent(event)
+
+    def head_at(self, scene_pos: QPointF) -> int:
+        for h, panel in enumerate(self._panels):
+            if panel.plot.sceneBoundingRect().contains(scene_pos):
+                return h
+        return -1
+
+    def _on_mouse_clicked(self, event: object) -> None:
+        if event.button() != Qt.MouseButton.LeftButton:  # type: ignore[attr-defined]
+            return
+        head = self.head_at(event.scenePos())  # type: ignore[attr-defined]
+        if head >= 0:
+            self.headClicked.emit(head)

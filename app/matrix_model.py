@@ -1,0 +1,367 @@
+"""Qt table models over the document's arrays. They hold no numbers of their own.
+
+`MatrixModel` reads a matrix of the current preset (editable) or of the latest
+result (read-only) each time Qt asks for a cell, so only the cells on screen are
+ever formatted. Edits go to the document as undoable commands.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Callable, Sequence
+
+import numpy as np
+from PySide6.QtCore import QAbstractTableModel, QModelIndex, QObject, QPersistentModelIndex, Qt
+from PySide6.QtGui import QBrush, QColor
+
+from selfattn import edit
+
+from .document import Change, Document
+
+Index = QModelIndex | QPersistentModelIndex
+ArrayGetter = Callable[[], np.ndarray | None]
+LabelGetter = Callable[[], Sequence[str]]
+
+_MASKED_BRUSH = QBrush(QColor(128, 128, 128, 60))
+
+
+def format_number(value: float, digits: int = 6) -> str:
+    """Short display text; the full repr is in the tooltip and the editor."""
+    if math.isinf(value):
+        return "−∞" if value < 0 else "∞"
+    if value == 0:
+        return "0"
+    text = f"{value:.{digits}g}"
+    return text.replace("-", "−") if text.startswith("-") else text
+
+
+def exact_text(value: float) -> str:
+    """The shortest text that reads back to the same float (what the editor shows)."""
+    if math.isinf(value):
+        return "-inf" if value < 0 else "inf"
+    text = repr(float(value))
+    return text[:-2] if text.endswith(".0") and "e" not in text else text
+
+
+class MatrixModel(QAbstractTableModel):
+    """A 2-D array of the document as a table (queries/rows down, columns across)."""
+
+    digits = 6
+
+    def __init__(
+        self,
+        document: Document,
+        array: ArrayGetter,
+        row_labels: LabelGetter,
+        col_labels: LabelGetter,
+        *,
+        key: str | None = None,
+        depends_on: Callable[[Change], bool] | None = None,
+        parent: QObject | None = None,
+    ) -> None:
+        super().__init__(parent)
+        self._doc = document
+        self._array = array
+        self._row_labels = row_labels
+        self._col_labels = col_labels
+        self.key = key  # the input matrix this table edits; None = read-only result
+        self._depends_on = depends_on
+        self._shape = self._current_shape()
+        document.changed.connect(self._on_changed)
+
+    # Qt model API -----------------------------------------------------------
+    def rowCount(self, parent: Index = QModelIndex()) -> int:  # noqa: B008, N802
+        return 0 if parent.isValid() else self._shape[0]
+
+    def columnCount(self, parent: Index = QModelIndex()) -> int:  # noqa: B008, N802
+        return 0 if parent.isValid() else self._shape[1]
+
+    def data(self, index: Index, role: int = Qt.ItemDataRole.DisplayRole) -> object:
+        if not index.isValid():
+            return None
+        a = self._array()
+        if a is None or index.row() >= a.shape[0] or index.column() >= a.shape[1]:
+            return None
+        value = float(a[index.row(), index.column()])
+        if role == Qt.ItemDataRole.DisplayRole:
+            return format_number(value, self.digits)
+        if role == Qt.ItemDataRole.EditRole:
+            return exact_text(value)
+        if role == Qt.ItemDataRole.ToolTipRole:
+            row = self._label(self._row_labels, index.row())
+            col = self._label(self._col_labels, index.column())
+            masked = " (masked)" if math.isinf(value) else ""
+            return f"{row}, {col}: {exact_text(value)}{masked}"
+        if role == Qt.ItemDataRole.TextAlignmentRole:
+            return int(Qt.AlignmentFlag.AlignRight | Qt.AlignmentFlag.AlignVCenter)
+        if role == Qt.ItemDataRole.BackgroundRole and math.isinf(value):
+            return _MASKED_BRUSH
+        return None
+
+    def setData(self, index: Index, value: object, role: int = Qt.ItemDataRole.EditRole) -> bool:  # noqa: N802
+        if self.key is None or role != Qt.ItemDataRole.EditRole or not index.isValid():
+            return False
+        if isinstance(value, int | float) and not isinstance(value, bool):
+            return self._doc.set_cells(
+                self.key, index.row(), index.column(), np.array([[float(value)]])
+            )
+        return self._doc.set_cell_text(self.key, index.row(), index.column(), str(value))
+
+    def flags(self, index: Index) -> Qt.ItemFlag:
+        if not index.isValid():
+            return Qt.ItemFlag.NoItemFlags
+        base = Qt.ItemFlag.ItemIsSelectable | Qt.ItemFlag.ItemIsEnabled
+        return base | Qt.ItemFlag.ItemIsEditable if self.key is not None else base
+
+    def headerData(  # noqa: N802
+        self, section: int, orientation: Qt.Orientation, role: int = Qt.ItemDataRole.DisplayRole
+    ) -> object:
+        if role not in (Qt.ItemDataRole.DisplayRole, Qt.ItemDataRole.ToolTipRole):
+            return None
+        labels = self._row_labels if orientation == Qt.Orientation.Vertical else self._col_labels
+        return self._label(labels, section)
+
+    # Helpers ----------------------------------------------------------------
+    def array(self) -> np.ndarray | None:
+        """The document's array behind this table (read-only)."""
+        return self._array()
+
+    @staticmethod
+    def _label(labels: LabelGetter, i: int) -> str:
+        names = labels()
+        return str(names[i]) if 0 <= i < len(names) else str(i + 1)
+
+    def _current_shape(self) -> tuple[int, int]:
+        a = self._array()
+        return (0, 0) if a is None else (int(a.shape[0]), int(a.shape[1]))
+
+    def _on_changed(self, change: Change) -> None:
+        if self._depends_on is not None and not self._depends_on(change):
+            return
+        shape = self._current_shape()
+        if shape != self._shape:
+            self.beginResetModel()
+            self._shape = shape
+            self.endResetModel()
+            return
+        if shape == (0, 0):
+            return
+        if change.rect is not None and change.matrix == self.key and self.key is not None:
+            r, c, rows, cols = change.rect
+            self.dataChanged.emit(self.index(r, c), self.index(r + rows - 1, c + cols - 1))
+        else:
+            self.dataChanged.emit(self.index(0, 0), self.index(shape[0] - 1, shape[1] - 1))
+        if change.structure:
+            self.headerDataChanged.emit(Qt.Orientation.Vertical, 0, shape[0] - 1)
+            self.headerDataChanged.emit(Qt.Orientation.Horizontal, 0, shape[1] - 1)
+
+
+def input_matrix_model(document: Document, key: str, parent: QObject | None = None) -> MatrixModel:
+    """An editable table over one input matrix of the preset."""
+
+    def array() -> np.ndarray | None:
+        return edit.matrix_of(document.preset, key)
+
+    def depends(change: Change) -> bool:
+        return change.structure or change.matrix == key or change.matrix is None
+
+    return MatrixModel(
+        document,
+        array,
+        lambda: input_row_labels(document, key),
+        lambda: input_col_labels(document, key),
+        key=key,
+        depends_on=depends,
+        parent=parent,
+    )
+
+
+def _dim_labels(prefix: str, count: int) -> list[str]:
+    return [f"{prefix}{i + 1}" for i in range(count)]
+
+
+def head_col_labels(prefix: str, heads: int, d: int) -> list[str]:
+    """Column names of a per-head block matrix: q1..q3 for one head, h2:q1 with several."""
+    if heads == 1:
+        return _dim_labels(prefix, d)
+    return [f"h{h + 1}:{prefix}{i + 1}" for h in range(heads) for i in range(d)]
+
+
+def input_row_labels(document: Document, key: str) -> list[str]:
+    p = document.preset
+    if key == "inputs":
+        return list(p.tokens)
+    if key == "source_inputs":
+        return list(p.source_tokens or ())
+    if key in edit.BIAS_KEYS:
+        return ["bias"]
+    if key == "w_output":
+        return head_col_labels("v", p.options.heads, p.d_v)
+    return _dim_labels("x", p.d_model)
+
+
+def input_col_labels(document: Document, key: str) -> list[str]:
+    p = document.preset
+    h = p.options.heads
+    if key in ("inputs", "source_inputs"):
+        return _dim_labels("x", p.d_model)
+    if key in ("w_query", "b_query"):
+        return head_col_labels("q", h, p.d_k)
+    if key in ("w_key", "b_key"):
+        return head_col_labels("k", h, p.d_k)
+    if key in ("w_value", "b_value"):
+        return head_col_labels("v", h, p.d_v)
+    width = p.w_output.shape[1] if p.w_output is not None else h * p.d_v
+    return _dim_labels("o", width)
+
+
+RESULT_KEYS = ("q", "k", "v", "scores", "scaled_scores", "weights", "context", "output")
+RESULT_TITLES = {
+    "q": "Q",
+    "k": "K",
+    "v": "V",
+    "scores": "Scores",
+    "scaled_scores": "Scaled scores",
+    "weights": "Weights",
+    "context": "Context",
+    "output": "Output",
+}
+
+
+def result_model(
+    document: Document, key: str, head: Callable[[], int], parent: QObject | None = None
+) -> MatrixModel:
+    """A read-only table over one matrix of the latest result (per-head ones follow `head`)."""
+
+    def array() -> np.ndarray | None:
+        r = document.result
+        if key in ("scores", "scaled_scores", "weights", "context"):
+            h = min(max(head(), 0), r.heads - 1)
+            return getattr(r, key)[h]
+        return getattr(r, key)
+
+    def rows() -> Sequence[str]:
+        p = document.preset
+        return p.key_tokens if key in ("k", "v") else p.tokens
+
+    def cols() -> Sequence[str]:
+        p = document.preset
+        r = document.result
+        if key in ("scores", "scaled_scores", "weights"):
+            return p.key_tokens
+        if key == "q":
+            return head_col_labels("q", r.heads, r.d_k)
+        if key == "k":
+            return head_col_labels("k", r.heads, r.d_k)
+        if key == "v":
+            return head_col_labels("v", r.heads, r.d_v)
+        if key == "context":
+            return _dim_labels("c", r.d_v)
+        return _dim_labels("o", r.output.shape[1])
+
+    return MatrixModel(document, array, rows, cols, key=None, parent=parent)
+
+
+class TokensModel(QAbstractTableModel):
+    """Token labels (editable) and, for the key sequence, an "attend" checkbox (the key mask)."""
+
+    LABEL, ATTEND = 0, 1
+
+    def __init__(self, document: Document, which: str, parent: QObject | None = None) -> None:
+        super().__init__(parent)
+        self._doc = document
+        self.which = which  # "tokens" (queries, and keys for self-attention) or "source_tokens"
+        self._count = len(self._labels())
+        document.changed.connect(self._on_changed)
+
+    def _labels(self) -> tuple[str, ...]:
+        p = self._doc.preset
+        return p.tokens if self.which == "tokens" else (p.source_tokens or ())
+
+    def _is_key_list(self) -> bool:
+        p = self._doc.preset
+        return (self.which == "source_tokens") == (p.source_inputs is not None)
+
+    def rowCount(self, parent: Index = QModelIndex()) -> int:  # noqa: B008, N802
+        return 0 if parent.isValid() else self._count
+
+    def columnCount(self, parent: Index = QModelIndex()) -> int:  # noqa: B008, N802
+        return 0 if parent.isValid() else 2
+
+    def data(self, index: Index, role: int = Qt.ItemDataRole.DisplayRole) -> object:
+        if not index.isValid() or index.row() >= len(self._labels()):
+            return None
+        i = index.row()
+        if index.column() == self.LABEL:
+            if role in (Qt.ItemDataRole.DisplayRole, Qt.ItemDataRole.EditRole):
+                return self._labels()[i]
+            return None
+        if not self._is_key_list():
+            if role == Qt.ItemDataRole.DisplayRole:
+                return "(query only)"
+            return None
+        mask = self._doc.preset.options.key_mask
+        attend = True if mask is None else bool(mask[i])
+        if role == Qt.ItemDataRole.CheckStateRole:
+            return Qt.CheckState.Checked if attend else Qt.CheckState.Unchecked
+        if role == Qt.ItemDataRole.DisplayRole:
+            return "attend" if attend else "masked"
+        if role == Qt.ItemDataRole.ToolTipRole:
+            return "Untick to mask this key (padding): no query attends to it"
+        return None
+
+    def setData(self, index: Index, value: object, role: int = Qt.ItemDataRole.EditRole) -> bool:  # noqa: N802
+        if not index.isValid():
+            return False
+        i = index.row()
+        if index.column() == self.LABEL and role == Qt.ItemDataRole.EditRole:
+            label = str(value).strip()
+            if not label:
+                self._doc.message.emit("Refused: a token label cannot be empty")
+                return False
+            if label == self._labels()[i]:
+                return True
+            preset = edit.with_label(self._doc.preset, self.which, i, label)
+            return self._doc.push_preset(preset, f"Rename token {i + 1} to {label!r}")
+        if index.column() == self.ATTEND and role == Qt.ItemDataRole.CheckStateRole:
+            attend = _is_checked(value)
+            preset = edit.with_key_masked(self._doc.preset, i, attend)
+            verb = "Unmask" if attend else "Mask"
+            return self._doc.push_preset(
+                preset, f"{verb} key {self._labels()[i]!r}", structure=False
+            )
+        return False
+
+    def flags(self, index: Index) -> Qt.ItemFlag:
+        if not index.isValid():
+            return Qt.ItemFlag.NoItemFlags
+        base = Qt.ItemFlag.ItemIsSelectable | Qt.ItemFlag.ItemIsEnabled
+        if index.column() == self.LABEL:
+            return base | Qt.ItemFlag.ItemIsEditable
+        if self._is_key_list():
+            return base | Qt.ItemFlag.ItemIsUserCheckable
+        return Qt.ItemFlag.ItemIsSelectable
+
+    def headerData(  # noqa: N802
+        self, section: int, orientation: Qt.Orientation, role: int = Qt.ItemDataRole.DisplayRole
+    ) -> object:
+        if role != Qt.ItemDataRole.DisplayRole:
+            return None
+        if orientation == Qt.Orientation.Horizontal:
+            return ("token", "key mask")[section] if section < 2 else None
+        return str(section + 1)
+
+    def _on_changed(self, change: Change) -> None:
+        count = len(self._labels())
+        if count != self._count:
+            self.beginResetModel()
+            self._count = count
+            self.endResetModel()
+        elif count:
+            self.dataChanged.emit(self.index(0, 0), self.index(count - 1, 1))
+
+
+def _is_checked(value: object) -> bool:
+    if isinstance(value, Qt.CheckState):
+        return value == Qt.CheckState.Checked
+    return value in (2, Qt.CheckState.Checked.value, True)

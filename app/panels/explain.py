@@ -1,0 +1,74 @@
+"""Explain panel: the arithmetic behind the selected cell, with the actual numbers."""
+
+from __future__ import annotations
+
+from PySide6.QtGui import QFontDatabase
+from PySide6.QtWidgets import QLabel, QPlainTextEdit, QVBoxLayout, QWidget
+
+from ..document import Change, Document
+
+_HINT = (
+    "Click a cell of the heatmap, or of the Weights, Scores, Context or Output table, "
+    "to see where its number comes from."
+)
+
+
+class ExplainPanel(QWidget):
+    """Shows selfattn.explain's rendering for the selected cell and follows every edit."""
+
+    def __init__(self, document: Document, parent: QWidget | None = None) -> None:
+        super().__init__(parent)
+        self._doc = document
+        self._target: tuple[str, int, int, int] | None = None  # (kind, head, row, col)
+        layout = QVBoxLayout(self)
+        layout.setContentsMargins(4, 4, 4, 4)
+        self.title = QLabel(_HINT)
+        self.title.setWordWrap(True)
+        self.text = QPlainTextEdit()
+        self.text.setReadOnly(True)
+        self.text.setLineWrapMode(QPlainTextEdit.LineWrapMode.NoWrap)
+        self.text.setFont(QFontDatabase.systemFont(QFontDatabase.SystemFont.FixedFont))
+        layout.addWidget(self.title)
+        layout.addWidget(self.text, 1)
+        document.changed.connect(self._on_changed)
+
+    def explain(self, kind: str, head: int, row: int, col: int) -> None:
+        """kind: weights/scores/scaled_scores, context or output."""
+        self._target = (kind, head, row, col)
+        self._render()
+
+    def clear(self) -> None:
+        self._target = None
+        self.title.setText(_HINT)
+        self.text.clear()
+
+    def current_text(self) -> str:
+        return self.text.toPlainText()
+
+    def _on_changed(self, _change: Change) -> None:
+        self._render()
+
+    def _render(self) -> None:
+        if self._target is None:
+            return
+        from selfattn import explain
+
+        kind, head, row, col = self._target
+        p, r = self._doc.preset, self._doc.result
+        head = min(head, r.heads - 1)
+        if kind in ("weights", "scores", "scaled_scores"):
+            if row >= r.n_queries or col >= r.n_keys:
+                return self.clear()
+            ex = explain.explain_weight(p, r, head, row, col)
+        elif kind == "context":
+            if row >= r.n_queries or col >= r.d_v:
+                return self.clear()
+            ex = explain.explain_context(p, r, head, row, col)
+        elif kind == "output":
+            if row >= r.n_queries or col >= r.output.shape[1]:
+                return self.clear()
+            ex = explain.explain_output(p, r, row, col)
+        else:
+            return self.clear()
+        self.title.setText(ex.title)
+        self.text.setPlainText(ex.render())

@@ -1,0 +1,143 @@
+"""Options panel: scale, temperature, causal mask and dtype (heads live with the dimensions)."""
+
+from __future__ import annotations
+
+import math
+
+from PySide6.QtCore import Qt
+from PySide6.QtWidgets import (
+    QCheckBox,
+    QComboBox,
+    QDoubleSpinBox,
+    QFormLayout,
+    QHBoxLayout,
+    QSlider,
+    QWidget,
+)
+
+from ..document import Change, Document
+
+# The slider spans temperatures 0.01 .. 100 on a log scale.
+_SLIDER_STEPS = 400
+_LOG_MIN, _LOG_MAX = -2.0, 2.0
+
+
+def slider_to_temperature(position: int) -> float:
+    return 10 ** (_LOG_MIN + (_LOG_MAX - _LOG_MIN) * position / _SLIDER_STEPS)
+
+
+def temperature_to_slider(temperature: float) -> int:
+    t = min(max(math.log10(temperature), _LOG_MIN), _LOG_MAX)
+    return round((t - _LOG_MIN) / (_LOG_MAX - _LOG_MIN) * _SLIDER_STEPS)
+
+
+class OptionsPanel(QWidget):
+    """Every option is one undoable document change; the controls only mirror the preset."""
+
+    SCALES = (("sqrt(d_k)", "sqrt_dk"), ("none (1)", "none"), ("custom", "custom"))
+
+    def __init__(self, document: Document, parent: QWidget | None = None) -> None:
+        super().__init__(parent)
+        self._doc = document
+        self._updating = False
+        form = QFormLayout(self)
+        form.setFieldGrowthPolicy(QFormLayout.FieldGrowthPolicy.AllNonFixedFieldsGrow)
+
+        scale_row = QHBoxLayout()
+        self.scale_combo = QComboBox()
+        for label, value in self.SCALES:
+            self.scale_combo.addItem(label, value)
+        self.scale_combo.setToolTip("Raw scores are divided by scale x temperature")
+        self.custom_scale = QDoubleSpinBox()
+        self.custom_scale.setDecimals(6)
+        self.custom_scale.setRange(1e-6, 1e6)
+        self.custom_scale.setKeyboardTracking(False)
+        self.custom_scale.setToolTip("Custom divisor of the raw scores")
+        scale_row.addWidget(self.scale_combo, 1)
+        scale_row.addWidget(self.custom_scale, 1)
+        form.addRow("scale", scale_row)
+
+        temp_row = QHBoxLayout()
+        self.temperature_slider = QSlider(Qt.Orientation.Horizontal)
+        self.temperature_slider.setRange(0, _SLIDER_STEPS)
+        self.temperature_slider.setToolTip(
+            "Temperature (log scale 0.01 to 100): high flattens rows"
+        )
+        self.temperature_spin = QDoubleSpinBox()
+        self.temperature_spin.setDecimals(4)
+        self.temperature_spin.setRange(1e-4, 1e4)
+        self.temperature_spin.setSingleStep(0.1)
+        self.temperature_spin.setKeyboardTracking(False)
+        temp_row.addWidget(self.temperature_slider, 2)
+        temp_row.addWidget(self.temperature_spin, 1)
+        form.addRow("temperature", temp_row)
+
+        self.causal_check = QCheckBox("causal mask (query i sees keys j ≤ i)")
+        form.addRow("mask", self.causal_check)
+
+        self.dtype_combo = QComboBox()
+        self.dtype_combo.addItem("float64 (exact digits)", "float64")
+        self.dtype_combo.addItem("float32 (like a GPU)", "float32")
+        form.addRow("dtype", self.dtype_combo)
+
+        self.scale_combo.currentIndexChanged.connect(self._on_scale)
+        self.custom_scale.valueChanged.connect(self._on_scale)
+        self.temperature_slider.valueChanged.connect(self._on_slider)
+        self.temperature_spin.valueChanged.connect(self._on_temperature_spin)
+        self.causal_check.toggled.connect(self._on_causal)
+        self.dtype_combo.currentIndexChanged.connect(self._on_dtype)
+        document.changed.connect(self._on_changed)
+        self._sync()
+
+    def _on_changed(self, _change: Change) -> None:
+        self._sync()
+
+    def _sync(self) -> None:
+        o = self._doc.preset.options
+        self._updating = True
+        try:
+            if isinstance(o.scale, str):
+                self.scale_combo.setCurrentIndex(0 if o.scale == "sqrt_dk" else 1)
+                self.custom_scale.setEnabled(False)
+                shown = math.sqrt(self._doc.preset.d_k) if o.scale == "sqrt_dk" else 1.0
+                self.custom_scale.setValue(shown)
+            else:
+                self.scale_combo.setCurrentIndex(2)
+                self.custom_scale.setEnabled(True)
+                self.custom_scale.setValue(float(o.scale))
+            self.temperature_spin.setValue(o.temperature)
+            self.temperature_slider.setValue(temperature_to_slider(o.temperature))
+            self.causal_check.setChecked(o.causal)
+            self.dtype_combo.setCurrentIndex(0 if o.dtype == "float64" else 1)
+        finally:
+            self._updating = False
+
+    def _on_scale(self, *_args: object) -> None:
+        if self._updating:
+            return
+        choice = self.scale_combo.currentData()
+        if choice == "custom":
+            value = float(self.custom_scale.value())
+            self._doc.set_options(f"Scale: divide by {value:g}", "scale", scale=value)
+        else:
+            self._doc.set_options(f"Scale: {self.scale_combo.currentText()}", scale=choice)
+
+    def _on_slider(self, position: int) -> None:
+        if self._updating:
+            return
+        t = float(f"{slider_to_temperature(position):.4g}")
+        self._doc.set_options(f"Temperature {t:g}", "temperature", temperature=t)
+
+    def _on_temperature_spin(self, value: float) -> None:
+        if self._updating or value <= 0:
+            return
+        self._doc.set_options(f"Temperature {value:g}", "temperature", temperature=float(value))
+
+    def _on_causal(self, checked: bool) -> None:
+        if not self._updating:
+            self._doc.set_options("Causal mask " + ("on" if checked else "off"), causal=checked)
+
+    def _on_dtype(self, _index: int) -> None:
+        if not self._updating:
+            dtype = self.dtype_combo.currentData()
+            self._doc.set_options(f"dtype {dtype}", dtype=dtype)
