@@ -54,12 +54,10 @@ def truncate_label(label: str, limit: int = MAX_LABEL_CHARS) -> str:
     return label if len(label) <= limit else label[: limit - 1] + "…"
 
 
-def tick_indices(count: int, cap: int = MAX_TICKS) -> list[int]:
-    """At most ``cap`` evenly spaced indices out of ``count``, starting at 0."""
-    if count <= cap:
-        return list(range(count))
-    step = math.ceil(count / cap)
-    return list(range(0, count, step))
+def _widest(metrics: QFontMetricsF, labels: Sequence[str]) -> float:
+    """Pixel width of the widest label (measures only the 20 longest by characters)."""
+    longest = sorted(labels, key=len, reverse=True)[:20]
+    return max((metrics.horizontalAdvance(s) for s in longest), default=0.0)
 
 
 def format_cell(value: float) -> str:
@@ -158,6 +156,7 @@ class _MatrixPlot:
         self.vb.sigResized.connect(self.home)
         self.vb.sigResized.connect(self.fit_texts)
         self.vb.sigRangeChanged.connect(self.fit_texts)
+        self.vb.sigRangeChanged.connect(self.refresh_ticks)
 
     # -- data ------------------------------------------------------------------------
     def set_data(
@@ -220,30 +219,51 @@ class _MatrixPlot:
         show_rows: bool,
         show_cols: bool,
     ) -> None:
-        rows = [
-            (i + 0.5, truncate_label(str(row_labels[i])))
-            for i in tick_indices(len(row_labels), self.max_ticks)
-        ]
-        cols = [
-            (j + 0.5, truncate_label(str(col_labels[j])))
-            for j in tick_indices(len(col_labels), self.max_ticks)
-        ]
+        self.row_labels = [truncate_label(str(s)) for s in row_labels]
+        self.col_labels = [truncate_label(str(s)) for s in col_labels]
+        self.show_ticks = (show_rows, show_cols)
         left, top = self.plot.getAxis("left"), self.plot.getAxis("top")
-        left.setTicks([rows if show_rows else []])
-        top.setTicks([cols if show_cols else []])
         left.setStyle(showValues=show_rows)
         top.setStyle(showValues=show_cols)
+        metrics = QFontMetricsF(left.style.get("tickFont") or QFont())
+        self._row_text_w = _widest(metrics, self.row_labels)
+        self._col_text_w = _widest(metrics, self.col_labels)
+        self._line_h = metrics.height()
         # Size the label column now: left to itself the axis grows only after a first
         # paint, so a grab or export right after set_matrix would clip the labels.
-        font = left.style.get("tickFont") or QFont()
-        metrics = QFontMetricsF(font)
-        text_w = (
-            max((metrics.horizontalAdvance(label) for _, label in rows), default=0.0)
-            if show_rows
-            else 0.0
+        # Space is reserved even where labels are hidden, so the panels of the
+        # all-heads grid keep equal sizes.
+        label_w = left.label.boundingRect().height() * 0.8 if left.label.isVisible() else 0.0
+        left.setWidth(
+            int(math.ceil(self._row_text_w + left.style["tickTextOffset"][0] + label_w + 4))
         )
-        label_h = left.label.boundingRect().height() * 0.8 if left.label.isVisible() else 0.0
-        left.setWidth(int(math.ceil(text_w + left.style["tickTextOffset"][0] + label_h + 4)))
+        label_h = top.label.boundingRect().height() * 0.8 if top.label.isVisible() else 0.0
+        top.setHeight(int(math.ceil(self._line_h + top.style["tickTextOffset"][1] + label_h + 2)))
+        self._tick_steps = (0, 0)
+        self.refresh_ticks()
+
+    def refresh_ticks(self, *_: object) -> None:
+        """Label every k-th token: at most ``max_ticks`` and never overlapping on screen."""
+        if self.shape is None or not hasattr(self, "row_labels"):
+            return
+        n, m = self.shape
+        px = self.vb.viewPixelSize()[0]
+        cell_px = 1.0 / px if px and math.isfinite(px) and px > 0 else 0.0
+        if cell_px > 0:
+            row_step = max(math.ceil(n / self.max_ticks), math.ceil((self._line_h + 2) / cell_px))
+            col_step = max(
+                math.ceil(m / self.max_ticks), math.ceil((self._col_text_w + 8) / cell_px)
+            )
+        else:
+            row_step, col_step = math.ceil(n / self.max_ticks), math.ceil(m / self.max_ticks)
+        if (row_step, col_step) == self._tick_steps:
+            return
+        self._tick_steps = (row_step, col_step)
+        rows = [(i + 0.5, self.row_labels[i]) for i in range(0, n, row_step)]
+        cols = [(j + 0.5, self.col_labels[j]) for j in range(0, m, col_step)]
+        show_rows, show_cols = self.show_ticks
+        self.plot.getAxis("left").setTicks([rows if show_rows else []])
+        self.plot.getAxis("top").setTicks([cols if show_cols else []])
 
     def home(self, *_: object) -> None:
         """Show the whole matrix with square cells, anchored top-left next to its labels.
@@ -759,15 +779,23 @@ class AllHeadsView(QWidget, _PaletteMixin):
                 panel.update_texts(self._lut, (0.0, 1.0))
 
     def select_head(self, head: int) -> None:
-        """Mark the head the single-matrix view shows (bold title)."""
+        """Mark the head the single-matrix view shows (highlight colour, underlined).
+
+        The title text keeps its width: a bolder or longer title would widen its
+        column of the grid and make that panel's cells bigger than the others.
+        """
         self._selected = head
         fg = self._palette_colors()[1]
+        highlight = self.palette().color(QPalette.ColorRole.Highlight)
         for h, panel in enumerate(self._panels):
             label = f"head {h + 1}"
             if h == head:
-                panel.plot.setTitle(f"<b>▸ {label}</b>", color=fg)
+                panel.plot.setTitle(f"<u>{label}</u>", color=highlight)
             else:
                 panel.plot.setTitle(label, color=fg)
+
+    def selected_head(self) -> int:
+        return self._selected
 
     def export_png(self, path: str, width_px: int = 1600) -> None:
         _ensure_laid_out(self._glw, QSize(1000, 600))
