@@ -39,8 +39,24 @@ def bundled_descriptions() -> list[tuple[str, str, str]]:
 
 
 def resolve_preset(spec: str | os.PathLike[str]) -> Preset:
-    """A path to a preset file, or the name of a bundled preset."""
-    path = Path(spec)
-    if path.exists() or path.suffix.lower() == ".json" or os.sep in str(spec):
+    """A path to a preset file, or the name of a bundled preset.
+
+    A file wins over a bundled name; anything that looks like a path (a folder
+    separator or a ``.json`` suffix) is only ever read as a path. A bare name that
+    is neither a file nor a bundled preset (say, a folder of the same name in the
+    working directory) is refused naming both possibilities.
+    """
+    text = os.fspath(spec)
+    path = Path(text)
+    looks_like_path = (
+        path.suffix.lower() == ".json"
+        or os.sep in text
+        or (os.altsep is not None and os.altsep in text)
+    )
+    if path.is_file() or looks_like_path:
         return load_preset(path)
-    return load_bundled(str(spec))
+    if text in bundled_names():
+        return load_bundled(text)
+    if path.exists():
+        return load_preset(path)  # e.g. a folder: the "cannot read" message says why
+    return load_bundled(text)  # refuses, listing the bundled names

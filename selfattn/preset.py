@@ -84,10 +84,18 @@ class Preset:
             "source_inputs",
         ):
             value = getattr(self, name)
-            if value is not None:
-                arr = np.array(value, dtype=np.float64)  # private copy
-                arr.flags.writeable = False
-                object.__setattr__(self, name, arr)
+            if value is None:
+                continue
+            if (
+                isinstance(value, np.ndarray)
+                and value.dtype == np.float64
+                and not value.flags.writeable
+                and value.base is None
+            ):
+                continue  # already an immutable array we own: share it between presets
+            arr = np.array(value, dtype=np.float64)  # private copy
+            arr.flags.writeable = False
+            object.__setattr__(self, name, arr)
         if not self.tokens:
             object.__setattr__(self, "tokens", default_tokens(self.inputs.shape[0]))
         else:
@@ -169,6 +177,8 @@ class _Checker:
         return PresetError(f"{self.origin}: {field_name}: {message}")
 
     def number(self, field_name: str, value: Any) -> float:
+        if isinstance(value, _NonFinite):
+            raise self.fail(field_name, f"expected a finite number, got {value.text}")
         if isinstance(value, bool) or not isinstance(value, int | float):
             raise self.fail(field_name, f"expected a number, got {_describe(value)}")
         try:
@@ -176,7 +186,8 @@ class _Checker:
         except OverflowError:
             raise self.fail(field_name, "number too large for a float") from None
         if not math.isfinite(f):
-            raise self.fail(field_name, f"expected a finite number, got {value!r}")
+            why = " (too large for a float)" if math.isinf(f) else ""
+            raise self.fail(field_name, f"expected a finite number, got {value!r}{why}")
         return f
 
     def matrix(self, field_name: str, value: Any, budget: list[int]) -> np.ndarray:
@@ -209,8 +220,8 @@ class _Checker:
                 )
             if len(row) != width:
                 raise self.fail(
-                    field_name,
-                    f"ragged matrix: row {i} has {len(row)} columns, row 0 has {width}",
+                    f"{field_name}[{i}]",
+                    f"ragged matrix: this row has {len(row)} numbers, {field_name}[0] has {width}",
                 )
         try:
             arr = np.array(value, dtype=np.float64)
@@ -224,6 +235,7 @@ class _Checker:
             raise self.fail(field_name, "not a numeric matrix")  # pragma: no cover
         if not np.all(np.isfinite(arr)):
             i, j = np.argwhere(~np.isfinite(arr))[0]
+            self.number(f"{field_name}[{i}][{j}]", value[i][j])
             raise self.fail(f"{field_name}[{i}][{j}]", "expected a finite number")
         return arr
 
@@ -242,6 +254,12 @@ class _Checker:
             raise self.fail(field_name, f"expected a string, got {_describe(value)}")
         if len(value) > MAX_TEXT_CHARS:
             raise self.fail(field_name, f"longer than {MAX_TEXT_CHARS:,} characters")
+        try:
+            value.encode("utf-8")
+        except UnicodeEncodeError as exc:
+            raise self.fail(
+                field_name, f"not valid Unicode text (lone surrogate at character {exc.start})"
+            ) from None
         return value
 
     def labels(self, field_name: str, value: Any, count: int) -> tuple[str, ...]:
@@ -257,6 +275,8 @@ def _all_plain_numbers(rows: list[list[Any]]) -> bool:
 
 
 def _describe(value: Any) -> str:
+    if isinstance(value, _NonFinite):
+        return f"the non-finite number {value.text}"
     if value is None:
         return "null"
     if isinstance(value, bool):
@@ -271,8 +291,20 @@ def _describe(value: Any) -> str:
     return type(value).__name__
 
 
-def _reject_constant(name: str) -> Any:
-    raise ValueError(f"non-finite number {name} is not allowed")
+class _NonFinite:
+    """A NaN/Infinity/-Infinity literal, kept so the refusal can name its field and cell."""
+
+    __slots__ = ("text",)
+
+    def __init__(self, text: str) -> None:
+        self.text = text
+
+    def __repr__(self) -> str:
+        return self.text
+
+
+def _keep_constant(name: str) -> _NonFinite:
+    return _NonFinite(name)
 
 
 def preset_from_dict(data: Any, origin: str = "<preset>") -> Preset:
@@ -500,7 +532,11 @@ def validate(preset: Preset, origin: str = "<preset>") -> Preset:
 
 
 def parse_preset(text: str | bytes, origin: str = "<preset>") -> Preset:
-    """Parse JSON text of a preset. Never executes anything; NaN/Infinity are refused."""
+    """Parse JSON text of a preset. Never executes anything; NaN/Infinity are refused.
+
+    NaN/Infinity literals are parsed into markers that no check accepts, so the
+    refusal names the field and cell (``inputs[1][2]: expected a finite number, got NaN``).
+    """
     if len(text) > MAX_FILE_BYTES:
         raise PresetError(
             f"{origin}: file is larger than the limit of {MAX_FILE_BYTES // 2**20} MiB"
@@ -511,7 +547,7 @@ def parse_preset(text: str | bytes, origin: str = "<preset>") -> Preset:
         except UnicodeDecodeError as exc:
             raise PresetError(f"{origin}: not UTF-8 text (byte {exc.start})") from None
     try:
-        data = json.loads(text, parse_constant=_reject_constant)
+        data = json.loads(text, parse_constant=_keep_constant)
     except RecursionError:
         raise PresetError(f"{origin}: JSON nested too deeply") from None
     except json.JSONDecodeError as exc:
@@ -624,15 +660,15 @@ def save_preset(preset: Preset, path: str | os.PathLike[str]) -> None:
     """Write a preset atomically: a temporary file beside the target, then rename over it."""
     path = Path(path)
     try:
-        text = dumps_preset(preset)
-    except (ValueError, TypeError) as exc:
+        data = dumps_preset(preset).encode("utf-8")
+    except (ValueError, TypeError) as exc:  # NaN cell, lone surrogate in a label
         raise PresetError(f"{path}: cannot save: {exc}") from None
     directory = path.parent if str(path.parent) else Path(".")
     tmp_name = None
     try:
         fd, tmp_name = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=directory)
-        with os.fdopen(fd, "w", encoding="utf-8", newline="\n") as fh:
-            fh.write(text)
+        with os.fdopen(fd, "wb") as fh:
+            fh.write(data)
             fh.flush()
             os.fsync(fh.fileno())
         if path.exists():
