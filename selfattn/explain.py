@@ -1,0 +1,636 @@
+"""Where does this number come from? One cell's arithmetic, written out with its numbers.
+
+Every explanation is built from the numbers of an `AttentionResult` (the q, k, v,
+scores, logits, weights, context and output arrays), so what a learner reads is
+what the program computed. Intermediate values the result does not store (the
+products of a dot product, the max-subtracted exponentials and their sum) are
+recomputed here for display only; the stated total of each step is always the
+result's own number, and a step whose terms do not add up to it (beyond
+rounding) says so in a note.
+
+    ex = explain_weight(preset, result, head=0, i=0, j=1)
+    print(ex.render())
+
+Indices are 0-based like the arrays (`result.weights[head, i, j]`); the text
+names heads from 1, like the `-headN` CSV files and the window.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+
+import numpy as np
+
+from .attention import AttentionResult
+from .preset import Preset
+
+MATRICES = ("scores", "scaled_scores", "weights", "context", "output")
+
+
+@dataclass(frozen=True)
+class CellRef:
+    """A cell of the result (or of the preset's W_O / b_O) that a term comes from."""
+
+    matrix: str  # "q", "k", "v", "scores", "scaled_scores", "weights", "context", "output",
+    # "w_output" or "b_output"
+    head: int | None  # for per-head matrices, else None
+    row: int
+    col: int
+
+
+@dataclass(frozen=True)
+class Term:
+    """One line of a step: `label   operands (combined by op) = value`.
+
+    op is "×" (a product), "/" (a quotient), "exp" (exp(a − b), a max-subtracted
+    exponential) or "" (the value on its own).
+    """
+
+    label: str
+    value: float
+    operands: tuple[float, ...] = ()
+    op: str = ""
+    refs: tuple[CellRef, ...] = ()  # where the operands (or the value) come from
+    note: str = ""
+
+
+@dataclass(frozen=True)
+class Step:
+    """A labelled group of terms and the number they produce.
+
+    combine says how the terms give the result: "sum" (result = Σ values), "max"
+    (result = the largest value) or "" (the single term's value is the result).
+    """
+
+    label: str
+    terms: tuple[Term, ...]
+    result: float
+    result_label: str
+    combine: str = "sum"
+    notes: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True)
+class Explanation:
+    """The arithmetic behind one cell; `value` is the result's own number for it."""
+
+    title: str
+    cell: CellRef
+    value: float
+    steps: tuple[Step, ...]
+    notes: tuple[str, ...] = ()
+
+    def render(self) -> str:
+        """Plain text for a monospace font, numbers aligned, 10 significant digits."""
+        lines = [self.title, f"= {format_number(self.value)}"]
+        lines.extend(self.notes)
+        for number, step in enumerate(self.steps, start=1):
+            lines.append("")
+            lines.append(f"{number}. {step.label}")
+            lines.extend(_render_step(step))
+        return "\n".join(lines) + "\n"
+
+
+# Formatting -------------------------------------------------------------------
+
+
+def format_number(x: float) -> str:
+    """10 significant digits, everywhere the same: 0.4319371007, 4, -inf."""
+    x = float(x)
+    if math.isnan(x):
+        return "nan"
+    if math.isinf(x):
+        return "inf" if x > 0 else "-inf"
+    if x == 0:
+        return "0"  # -0.0 too: the sign of a zero product teaches nothing
+    return f"{x:.10g}"
+
+
+def _decimal_align(texts: list[str]) -> list[str]:
+    """Pad numbers so their decimal points (or ends) line up in a column."""
+    heads, tails = [], []
+    for t in texts:
+        cut = len(t)
+        for mark in (".", "e"):
+            pos = t.find(mark)
+            if pos != -1:
+                cut = min(cut, pos)
+        heads.append(t[:cut])
+        tails.append(t[cut:])
+    hw = max((len(h) for h in heads), default=0)
+    tw = max((len(t) for t in tails), default=0)
+    return [h.rjust(hw) + t.ljust(tw) for h, t in zip(heads, tails, strict=True)]
+
+
+_TEMPLATES = {"exp": "exp({0} − {1})", "×": "{0} × {1}", "/": "{0} / {1}"}
+
+
+def _formula(term: Term, operands: list[str]) -> str:
+    """The operand part of a line, e.g. "1 × 4" or "exp(1.15 − 2.31)"."""
+    template = _TEMPLATES.get(term.op)
+    if template is not None and len(operands) == 2:
+        return template.format(*operands)
+    return "  ".join(operands)
+
+
+def _render_step(step: Step) -> list[str]:
+    terms = step.terms
+    n_ops = max((len(t.operands) for t in terms), default=0)
+    # Align each operand position over the step's terms (they share one op).
+    columns = [
+        _decimal_align([format_number(t.operands[c]) if c < len(t.operands) else "" for t in terms])
+        for c in range(n_ops)
+    ]
+    rows = [
+        (
+            t.label,
+            _formula(t, [columns[c][r] for c in range(len(t.operands))]),
+            format_number(t.value),
+            t.note,
+        )
+        for r, t in enumerate(terms)
+    ]
+    values = _decimal_align([v for _, _, v, _ in rows] + [format_number(step.result)])
+    result_label = {"sum": "sum", "max": "max"}.get(step.combine, "")
+    result_text = f"{result_label}: {step.result_label}" if result_label else step.result_label
+    label_width = max([len(r[0]) for r in rows] + [len(result_text)])
+    formula_texts = [f for _, f, _, _ in rows]
+    formula_width = max((len(f) for f in formula_texts), default=0)
+    out = []
+    for r, (label, _, _, note) in enumerate(rows):
+        line = f"   {label.ljust(label_width)}  {formula_texts[r].ljust(formula_width)}"
+        line += f"  = {values[r]}"
+        if note:
+            line += f"   {note}"
+        out.append(line.rstrip())
+    if step.combine in ("sum", "max") or not rows:
+        out.append(
+            f"   {result_text.ljust(label_width)}  {''.ljust(formula_width)}  = {values[-1]}".rstrip()
+        )
+    elif step.result_label:
+        out.append(f"   -> {step.result_label}")
+    out.extend(f"   {note}" for note in step.notes)
+    return out
+
+
+# Checks -----------------------------------------------------------------------
+
+
+def _tolerance(result: AttentionResult, magnitude: float, count: int) -> float:
+    eps = float(np.finfo(np.dtype(result.dtype)).eps)
+    tiny = float(np.finfo(np.dtype(result.dtype)).tiny)
+    return 4 * eps * max(count, 1) * magnitude + tiny
+
+
+def _sum_note(result: AttentionResult, terms: list[Term], stored: float) -> tuple[str, ...]:
+    """A note when the displayed terms do not add up to the stored number (float32 rounding)."""
+    values = [t.value for t in terms]
+    total = math.fsum(values)
+    magnitude = math.fsum(abs(v) for v in values)
+    if abs(total - stored) <= _tolerance(result, magnitude, len(values)):
+        return ()
+    return (
+        f"(the terms add up to {format_number(total)} exactly; the stored {result.dtype} "
+        f"value differs by {format_number(stored - total)} through rounding)",
+    )
+
+
+def _quotient_note(result: AttentionResult, computed: float, stored: float) -> tuple[str, ...]:
+    if abs(computed - stored) <= _tolerance(result, abs(computed), 1):
+        return ()
+    return (f"(recomputed here as {format_number(computed)}; stored as {format_number(stored)})",)
+
+
+# Shared pieces ----------------------------------------------------------------
+
+
+def _check_head(result: AttentionResult, head: int) -> None:
+    if not 0 <= head < result.heads:
+        raise IndexError(f"head {head} out of range: the result has {result.heads} head(s)")
+
+
+def _check_cell(name: str, index: int, size: int) -> None:
+    if not 0 <= index < size:
+        raise IndexError(f"{name} {index} out of range 0..{size - 1}")
+
+
+def _tok(labels: tuple[str, ...], index: int) -> str:
+    return f"'{labels[index]}'" if index < len(labels) else ""
+
+
+def _head_text(result: AttentionResult, head: int) -> str:
+    return f"head {head + 1} of {result.heads}" if result.heads > 1 else "head 1"
+
+
+def _scale_text(preset: Preset, result: AttentionResult) -> str:
+    scale = preset.options.scale
+    if scale == "sqrt_dk":
+        return f"scale = sqrt(d_k) = sqrt({result.d_k}) = {format_number(result.scale)}"
+    if scale == "none":
+        return "scale = none (1)"
+    return f"scale = custom {format_number(result.scale)}"
+
+
+def _mask_reasons(preset: Preset, i: int, j: int) -> list[str]:
+    keys = preset.key_tokens
+    reasons = []
+    if preset.options.causal and j > i:
+        reasons.append(
+            f"causal mask: key {j} {_tok(keys, j)} comes after query {i} "
+            f"{_tok(preset.tokens, i)}; a query may only look at itself and earlier keys."
+        )
+    key_mask = preset.options.key_mask
+    if key_mask is not None and j < len(key_mask) and not key_mask[j]:
+        reasons.append(
+            f"key mask: key {j} {_tok(keys, j)} is masked (key_mask[{j}] is false, "
+            "e.g. a padding token), so no query may attend to it."
+        )
+    return reasons or ["masked: this key is not visible to this query."]
+
+
+def _fully_masked_note(i: int) -> str:
+    return (
+        f"Row {i} is fully masked: every key is hidden from this query, so the softmax has "
+        "nothing to normalise. By convention the whole row's weights are 0 (never NaN) and "
+        "its context is 0."
+    )
+
+
+def _dot_step(preset: Preset, result: AttentionResult, head: int, i: int, j: int) -> Step:
+    """Raw score = q_i · k_j over the head's column block of Q and K."""
+    start, stop = head * result.d_k, (head + 1) * result.d_k
+    terms = []
+    for t in range(start, stop):
+        a, b = float(result.q[i, t]), float(result.k[j, t])
+        terms.append(
+            Term(
+                label=f"q[{i},{t}] × k[{j},{t}]",
+                value=a * b,  # exact in float64 for float32 operands too
+                operands=(a, b),
+                op="×",
+                refs=(CellRef("q", None, i, t), CellRef("k", None, j, t)),
+            )
+        )
+    stored = float(result.scores[head, i, j])
+    cols = f"column {start}" if stop - start == 1 else f"columns {start}..{stop - 1}"
+    return Step(
+        label=(
+            f"Raw score: q_{i} · k_{j}, the dot product over head {head + 1}'s "
+            f"{cols} of Q and K (d_k = {result.d_k})"
+        ),
+        terms=tuple(terms),
+        result=stored,
+        result_label=f"score[{i},{j}]",
+        combine="sum",
+        notes=_sum_note(result, terms, stored),
+    )
+
+
+def _logit_step(preset: Preset, result: AttentionResult, head: int, i: int, j: int) -> Step:
+    """Logit = raw score / (scale × temperature), or -inf when masked."""
+    score = float(result.scores[head, i, j])
+    logit = float(result.scaled_scores[head, i, j])
+    notes = [
+        _scale_text(preset, result),
+        f"temperature T = {format_number(result.temperature)}",
+        f"divisor = scale × T = {format_number(result.divisor)}",
+    ]
+    if not result.mask[i, j]:
+        notes.extend(_mask_reasons(preset, i, j))
+        notes.append("A masked cell's logit is -inf, so its exponential is exactly 0.")
+        term = Term(label="masked", value=logit)
+    else:
+        term = Term(
+            label="score / divisor",
+            value=logit,
+            operands=(score, float(result.divisor)),
+            op="/",
+            refs=(CellRef("scores", head, i, j),),
+        )
+        computed = float(np.asarray(score, dtype=result.dtype) / result.divisor)
+        notes.extend(_quotient_note(result, computed, logit))
+    return Step(
+        label="Logit: divide the raw score by scale × temperature",
+        terms=(term,),
+        result=logit,
+        result_label=f"logit[{i},{j}]",
+        combine="",
+        notes=tuple(notes),
+    )
+
+
+def _row_exponentials(result: AttentionResult, head: int, i: int) -> tuple[np.ndarray, float]:
+    """The max-subtracted exponentials of row i and their sum, as the softmax computes them."""
+    logits = np.asarray(result.scaled_scores[head, i])  # (m,), -inf where masked
+    row_max = logits.max()
+    e = np.exp(logits - row_max)  # in the result's dtype; masked cells give exact 0
+    return e, float(e.sum())
+
+
+def _key_label(preset: Preset, j: int) -> str:
+    return f"key {j} {_tok(preset.key_tokens, j)}".rstrip()
+
+
+def _softmax_steps(
+    preset: Preset, result: AttentionResult, head: int, i: int, j: int
+) -> list[Step]:
+    logits = result.scaled_scores[head, i]
+    visible = [jj for jj in range(result.n_keys) if result.mask[i, jj]]
+    hidden = [jj for jj in range(result.n_keys) if not result.mask[i, jj]]
+    hidden_note = (
+        (f"masked keys {', '.join(str(h) for h in hidden)} are left out (logit -inf, exp 0).",)
+        if hidden
+        else ()
+    )
+    row_max = float(logits[visible].max())
+    max_terms = [
+        Term(
+            label=_key_label(preset, jj),
+            value=float(logits[jj]),
+            refs=(CellRef("scaled_scores", head, i, jj),),
+            note="<- this cell" if jj == j else "",
+        )
+        for jj in visible
+    ]
+    e, total = _row_exponentials(result, head, i)
+    exp_terms = [
+        Term(
+            label=_key_label(preset, jj),
+            value=float(e[jj]),
+            operands=(float(logits[jj]), row_max),
+            op="exp",
+            refs=(CellRef("scaled_scores", head, i, jj),),
+            note="<- this cell" if jj == j else "",
+        )
+        for jj in visible
+    ]
+    return [
+        Step(
+            label=f"Row {i}: the logits of the visible keys and their maximum",
+            terms=tuple(max_terms),
+            result=row_max,
+            result_label=f"row max of logit[{i},:]",
+            combine="max",
+            notes=hidden_note,
+        ),
+        Step(
+            label="Max-subtracted exponentials exp(logit − max) and their sum",
+            terms=tuple(exp_terms),
+            result=total,
+            result_label="Σ exp",
+            combine="sum",
+            notes=("Subtracting the row max changes no weight but keeps exp from overflowing.",),
+        ),
+    ]
+
+
+def _score_intro(preset: Preset, result: AttentionResult, head: int, i: int, j: int) -> str:
+    return (
+        f"{_head_text(result, head)}, query {i} {_tok(preset.tokens, i)} "
+        f"-> key {j} {_tok(preset.key_tokens, j)}"
+    )
+
+
+def _check_score_cell(result: AttentionResult, head: int, i: int, j: int) -> None:
+    _check_head(result, head)
+    _check_cell("query", i, result.n_queries)
+    _check_cell("key", j, result.n_keys)
+
+
+# Public explanations ------------------------------------------------------------
+
+
+def explain_score(
+    preset: Preset, result: AttentionResult, head: int, i: int, j: int
+) -> Explanation:
+    """A raw score S_h[i, j]: the dot product q_i · k_j over the head's columns."""
+    _check_score_cell(result, head, i, j)
+    return Explanation(
+        title=f"Raw score score[{i},{j}], {_score_intro(preset, result, head, i, j)}",
+        cell=CellRef("scores", head, i, j),
+        value=float(result.scores[head, i, j]),
+        steps=(_dot_step(preset, result, head, i, j),),
+    )
+
+
+def explain_scaled_score(
+    preset: Preset, result: AttentionResult, head: int, i: int, j: int
+) -> Explanation:
+    """A logit L_h[i, j]: the raw score divided by scale × temperature (or -inf if masked)."""
+    _check_score_cell(result, head, i, j)
+    return Explanation(
+        title=f"Scaled score logit[{i},{j}], {_score_intro(preset, result, head, i, j)}",
+        cell=CellRef("scaled_scores", head, i, j),
+        value=float(result.scaled_scores[head, i, j]),
+        steps=(_dot_step(preset, result, head, i, j), _logit_step(preset, result, head, i, j)),
+    )
+
+
+def explain_weight(
+    preset: Preset, result: AttentionResult, head: int, i: int, j: int
+) -> Explanation:
+    """An attention weight A_h[i, j]: dot product, scaling, then the row's softmax."""
+    _check_score_cell(result, head, i, j)
+    stored = float(result.weights[head, i, j])
+    steps = [_dot_step(preset, result, head, i, j), _logit_step(preset, result, head, i, j)]
+    notes: list[str] = []
+    if result.fully_masked[i]:
+        notes.append(_fully_masked_note(i))
+        steps.append(
+            Step(
+                label="Weight",
+                terms=(Term(label="fully masked row", value=stored),),
+                result=stored,
+                result_label=f"weight[{i},{j}] = 0 by convention",
+                combine="",
+            )
+        )
+    elif not result.mask[i, j]:
+        notes.extend(_mask_reasons(preset, i, j))
+        steps.append(
+            Step(
+                label="Weight",
+                terms=(Term(label="exp(-inf − max)", value=stored),),
+                result=stored,
+                result_label=f"weight[{i},{j}] = 0: masked keys get no weight",
+                combine="",
+            )
+        )
+    else:
+        softmax = _softmax_steps(preset, result, head, i, j)
+        steps.extend(softmax)
+        e_j = next(t.value for t in softmax[1].terms if t.refs[0].col == j)
+        total = softmax[1].result
+        computed = float(np.asarray(e_j, dtype=result.dtype) / np.asarray(total, result.dtype))
+        steps.append(
+            Step(
+                label="Weight = this key's exponential / the sum",
+                terms=(
+                    Term(
+                        label="exp / Σ exp",
+                        value=stored,
+                        operands=(e_j, total),
+                        op="/",
+                        refs=(CellRef("weights", head, i, j),),
+                    ),
+                ),
+                result=stored,
+                result_label=f"weight[{i},{j}]",
+                combine="",
+                notes=_quotient_note(result, computed, stored),
+            )
+        )
+    return Explanation(
+        title=f"Attention weight weight[{i},{j}], {_score_intro(preset, result, head, i, j)}",
+        cell=CellRef("weights", head, i, j),
+        value=stored,
+        steps=tuple(steps),
+        notes=tuple(notes),
+    )
+
+
+def explain_context(
+    preset: Preset, result: AttentionResult, head: int, i: int, c: int
+) -> Explanation:
+    """A context cell C_h[i, c] = Σ_j weight[i, j] × v_j[c] (c counts within the head)."""
+    _check_head(result, head)
+    _check_cell("query", i, result.n_queries)
+    _check_cell("context column", c, result.d_v)
+    col = head * result.d_v + c  # the column of V
+    terms = []
+    for j in range(result.n_keys):
+        a, b = float(result.weights[head, i, j]), float(result.v[j, col])
+        terms.append(
+            Term(
+                label=f"weight[{i},{j}] × v[{j},{col}]",
+                value=a * b,
+                operands=(a, b),
+                op="×",
+                refs=(CellRef("weights", head, i, j), CellRef("v", None, j, col)),
+                note=(
+                    f"{_tok(preset.key_tokens, j)} (masked)"
+                    if not result.mask[i, j]
+                    else _tok(preset.key_tokens, j)
+                ),
+            )
+        )
+    stored = float(result.context[head, i, c])
+    notes = [_fully_masked_note(i)] if result.fully_masked[i] else []
+    where = f"V's column {col}" + (f" (column {c} of head {head + 1})" if result.heads > 1 else "")
+    return Explanation(
+        title=(
+            f"Context context[{i},{c}], {_head_text(result, head)}, query {i} "
+            f"{_tok(preset.tokens, i)}: the weighted sum of {where}"
+        ),
+        cell=CellRef("context", head, i, c),
+        value=stored,
+        steps=(
+            Step(
+                label=f"Σ_j weight[{i},j] × v[j,{col}] over the {result.n_keys} keys",
+                terms=tuple(terms),
+                result=stored,
+                result_label=f"context[{i},{c}]",
+                combine="sum",
+                notes=_sum_note(result, terms, stored),
+            ),
+        ),
+        notes=tuple(notes),
+    )
+
+
+def explain_output(preset: Preset, result: AttentionResult, i: int, c: int) -> Explanation:
+    """An output cell: Σ_t concat_context[i, t] × W_O[t, c] (+ b_O[c]), or a context cell."""
+    _check_cell("query", i, result.n_queries)
+    _check_cell("output column", c, result.output.shape[1])
+    stored = float(result.output[i, c])
+    d_v = result.d_v
+    bias = preset.b_output
+    terms: list[Term] = []
+    notes: list[str] = []
+    if preset.w_output is not None:
+        w_o = np.asarray(preset.w_output, dtype=result.dtype)
+        for t in range(result.heads * d_v):
+            h, cc = divmod(t, d_v)
+            a, b = float(result.context[h, i, cc]), float(w_o[t, c])
+            terms.append(
+                Term(
+                    label=f"context_h{h + 1}[{i},{cc}] × W_O[{t},{c}]",
+                    value=a * b,
+                    operands=(a, b),
+                    op="×",
+                    refs=(CellRef("context", h, i, cc), CellRef("w_output", None, t, c)),
+                )
+            )
+        label = (
+            f"Σ_t concat_context[{i},t] × W_O[t,{c}]: the heads' contexts side by side "
+            f"({result.heads} × d_v = {result.heads * d_v} columns) times column {c} of W_O"
+        )
+    else:
+        h, cc = divmod(c, d_v)
+        terms.append(
+            Term(
+                label=f"context_h{h + 1}[{i},{cc}]",
+                value=float(result.context[h, i, cc]),
+                refs=(CellRef("context", h, i, cc),),
+            )
+        )
+        label = "No W_O: the output is the heads' contexts side by side"
+        notes.append(
+            f"Output column {c} is column {cc} of head {h + 1}'s context"
+            + (" plus the output bias." if bias is not None else ".")
+        )
+    if bias is not None:
+        b = float(np.asarray(bias, dtype=result.dtype)[c])
+        terms.append(
+            Term(label=f"b_O[{c}]", value=b, operands=(), refs=(CellRef("b_output", None, 0, c),))
+        )
+        label += f" + b_O[{c}]"
+    return Explanation(
+        title=f"Output output[{i},{c}], query {i} {_tok(preset.tokens, i)}",
+        cell=CellRef("output", None, i, c),
+        value=stored,
+        steps=(
+            Step(
+                label=label,
+                terms=tuple(terms),
+                result=stored,
+                result_label=f"output[{i},{c}]",
+                combine="sum",
+                notes=_sum_note(result, terms, stored),
+            ),
+        ),
+        notes=tuple(notes),
+    )
+
+
+def explain_cell(
+    preset: Preset, result: AttentionResult, matrix: str, head: int, row: int, col: int
+) -> Explanation:
+    """Dispatch on the matrix name: scores, scaled_scores, weights, context or output."""
+    if matrix == "scores":
+        return explain_score(preset, result, head, row, col)
+    if matrix == "scaled_scores":
+        return explain_scaled_score(preset, result, head, row, col)
+    if matrix == "weights":
+        return explain_weight(preset, result, head, row, col)
+    if matrix == "context":
+        return explain_context(preset, result, head, row, col)
+    if matrix == "output":
+        return explain_output(preset, result, row, col)
+    raise ValueError(f"cannot explain {matrix!r}; expected one of {', '.join(MATRICES)}")
+
+
+__all__ = [
+    "CellRef",
+    "Explanation",
+    "Step",
+    "Term",
+    "explain_cell",
+    "explain_context",
+    "explain_output",
+    "explain_scaled_score",
+    "explain_score",
+    "explain_weight",
+    "format_number",
+]
