@@ -72,6 +72,10 @@ def main(argv: list[str] | None = None) -> int:
     app = QApplication.instance() or QApplication(sys.argv[:1])
     install_app_basics(app)
     window = MainWindow(preset, settings=_ephemeral_settings() if args.screenshot else None)
+    if not args.screenshot:
+        from . import errors
+
+        errors.install(lambda: window)
     if preset is not None and args.preset and Path(args.preset).exists():
         window.document.open_preset(preset, Path(args.preset))
     if args.screenshot:

@@ -107,7 +107,7 @@ class _MatrixPlot:
         self.plot = plot
         self.max_ticks = max_ticks
         self.vb: pg.ViewBox = plot.getViewBox()
-        self.vb.invertY(True)  # row 0 on top, as a matrix is written
+        pass
         self.vb.setAspectLocked(True)
         self.vb.setMenuEnabled(False)
         self.vb.setDefaultPadding(0.0)
@@ -188,9 +188,11 @@ class _MatrixPlot:
         if reshaped:
             self.shape = (n, m)
             self.image.setRect(QRectF(0, 0, m, n))
-            self.home()
+        # labels before the range: a range change re-picks which labels to show
         self._set_ticks(row_labels, col_labels, show_row_ticks, show_col_ticks)
         self.update_texts(lut, levels)
+        if reshaped:
+            self.home()
         if self.selected is not None and not (self.selected[0] < n and self.selected[1] < m):
             self.select(-1, -1)
 
@@ -247,6 +249,8 @@ class _MatrixPlot:
         if self.shape is None or not hasattr(self, "row_labels"):
             return
         n, m = self.shape
+        if len(self.row_labels) != n or len(self.col_labels) != m:
+            return  # mid-update: the new labels are on their way
         px = self.vb.viewPixelSize()[0]
         cell_px = 1.0 / px if px and math.isfinite(px) and px > 0 else 0.0
         if cell_px > 0:
@@ -622,10 +626,11 @@ class HeatmapView(QWidget, _PaletteMixin):
             text += " (masked)"
         return text
 
-    def cell_center(self, row: int, col: int) -> QPointF:
-        """Where a cell's centre is, in this widget's coordinates (for tests and tooltips)."""
-        scene = self._matrix.vb.mapViewToScene(QPointF(col + 0.5, row + 0.5))
-        return QPointF(self._glw.mapTo(self, self._glw.mapFromScene(scene)))
+    def cell_center(self, row: int, col: int, fx: float = 0.5, fy: float = 0.5) -> QPointF:
+        """Where a cell's centre (or the point at fractions fx, fy of it) is on this widget."""
+        scene = self._matrix.vb.mapViewToScene(QPointF(col + fx, row + fy))
+        viewport = self._glw.viewport()
+        return QPointF(viewport.mapTo(self, self._glw.mapFromScene(scene)))
 
     def export_png(self, path: str, width_px: int = 1600) -> None:
         """Write the heatmap and colour bar as a PNG at least ``width_px`` wide (slides)."""

@@ -135,6 +135,11 @@ class MainWindow(QMainWindow):
                 self.preset_combo.count() - 1, description, Qt.ItemDataRole.ToolTipRole
             )
         self.preset_combo.activated.connect(self._on_preset_combo)
+        for combo in (self.preset_combo,):
+            combo.setSizeAdjustPolicy(
+                QComboBox.SizeAdjustPolicy.AdjustToMinimumContentsLengthWithIcon
+            )
+            combo.setMinimumContentsLength(14)
         self.mode_combo = QComboBox()
         for label, mode in VIEW_MODES:
             self.mode_combo.addItem(label, mode)
@@ -268,9 +273,10 @@ class MainWindow(QMainWindow):
     # Settings ---------------------------------------------------------------
     def _restore_settings(self) -> None:
         geometry = self.settings.value("window/geometry")
-        if isinstance(geometry, QByteArray | bytes) and not self.restoreGeometry(geometry):
-            pass
-        if not isinstance(geometry, QByteArray | bytes):
+        self.geometry_restored = isinstance(geometry, QByteArray | bytes) and self.restoreGeometry(
+            geometry
+        )
+        if not self.geometry_restored:
             self.resize(1440, 900)
         state = self.settings.value("window/state")
         if isinstance(state, QByteArray | bytes):

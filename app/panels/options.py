@@ -72,7 +72,7 @@ class OptionsPanel(QWidget):
         temp_row.addWidget(self.temperature_spin, 1)
         form.addRow("temperature", temp_row)
 
-        self.causal_check = QCheckBox("causal mask (query i sees keys j ≤ i)")
+        self.causal_check = QCheckBox("causal (key j ≤ query i)")
         form.addRow("mask", self.causal_check)
 
         self.dtype_combo = QComboBox()

@@ -1,0 +1,587 @@
+"""The heatmap views draw what they are handed: orientation, levels, masks, texts, exports.
+
+Expected colours come from the colour map's definition (pyqtgraph's viridis / CET-D1
+tables), expected strings are written out by hand, and the seed example's weights are
+the published 3-token walk-through (queries input_1..3).
+"""
+
+from __future__ import annotations
+
+import math
+import xml.etree.ElementTree as ET
+from pathlib import Path
+
+import numpy as np
+import pyqtgraph as pg
+import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+from hypothesis.extra import numpy as hnp
+from PySide6.QtCore import QEvent, QPoint, QPointF, Qt
+from PySide6.QtGui import QColor, QImage, QMouseEvent, QPalette
+from PySide6.QtTest import QTest
+from PySide6.QtWidgets import QApplication
+
+from app.heatmap import (
+    DIVERGING_COLORMAP,
+    MASK_RGBA,
+    SEQUENTIAL_COLORMAPS,
+    AllHeadsView,
+    HeatmapView,
+    format_cell,
+)
+
+SEED_WEIGHTS = np.array(
+    [[0.1361, 0.4319, 0.4319], [0.00089, 0.9088, 0.0903], [0.0074, 0.7547, 0.2378]]
+)
+SEED_TOKENS = ["input_1", "input_2", "input_3"]
+
+
+def _tokens(count: int, prefix: str = "t") -> list[str]:
+    return [f"{prefix}{i}" for i in range(count)]
+
+
+@pytest.fixture
+def view(qtbot) -> HeatmapView:
+    widget = HeatmapView()
+    qtbot.addWidget(widget)
+    widget.resize(800, 600)
+    widget.show()
+    qtbot.waitExposed(widget)
+    return widget
+
+
+def _settle() -> None:
+    for _ in range(3):
+        QApplication.processEvents()
+
+
+def _pixel(view: HeatmapView, row: int, col: int, fx: float = 0.5, fy: float = 0.5) -> QColor:
+    _settle()
+    image = view.grab().toImage()
+    p = view.cell_center(row, col, fx, fy)
+    return image.pixelColor(round(p.x()), round(p.y()))
+
+
+def _rgb(color: QColor) -> tuple[int, int, int]:
+    return (color.red(), color.green(), color.blue())
+
+
+def _expected_rgb(cmap_name: str, value: float, lo: float, hi: float) -> tuple[int, int, int]:
+    """The colour map's own colour at a value's position between the levels."""
+    lut = pg.colormap.get(cmap_name).getLookupTable(nPts=256)
+    index = int(np.clip((value - lo) / (hi - lo) * 255, 0, 255))
+    return tuple(int(c) for c in lut[index][:3])
+
+
+def _close(a: tuple[int, ...], b: tuple[int, ...], tol: int = 6) -> bool:
+    return all(abs(x - y) <= tol for x, y in zip(a, b, strict=True))
+
+
+def _viewport_pos(view: HeatmapView, row: float, col: float) -> QPoint:
+    glw = view.graphics_widget
+    vb = view.plot_item.getViewBox()
+    return glw.mapFromScene(vb.mapViewToScene(QPointF(col, row)))
+
+
+# -- what the image holds ------------------------------------------------------------
+
+
+def test_image_is_the_matrix_row_major(view: HeatmapView) -> None:
+    values = np.array([[0.0, 0.1, 0.2], [0.3, 0.4, 0.5]])  # 2 queries x 3 keys
+    view.set_matrix(values, ["a", "b"], ["x", "y", "z"], kind="weights")
+    image = view.image_item.image
+    assert image.shape == (2, 3)  # rows = queries, not transposed
+    assert image.dtype == np.float32 and image.flags["C_CONTIGUOUS"]
+    np.testing.assert_allclose(image, values, rtol=1e-6)
+    # the data coordinate of cell (row 1, col 2) is pixel (x=2, y=1) of the image item
+    vb = view.plot_item.getViewBox()
+    scene = vb.mapViewToScene(QPointF(2.5, 1.5))
+    pixel = view.image_item.mapFromScene(scene)
+    assert math.floor(pixel.x()) == 2 and math.floor(pixel.y()) == 1
+
+
+def test_row_zero_is_on_top_and_keys_run_left_to_right(view: HeatmapView) -> None:
+    view.set_matrix(SEED_WEIGHTS, SEED_TOKENS, SEED_TOKENS, kind="weights")
+    _settle()
+    top, below = view.cell_center(0, 0), view.cell_center(1, 0)
+    left, right = view.cell_center(0, 0), view.cell_center(0, 1)
+    assert top.y() < below.y()
+    assert left.x() < right.x()
+
+
+def test_rendered_colours_follow_the_values_cell_by_cell(view: HeatmapView) -> None:
+    view.set_matrix(SEED_WEIGHTS, SEED_TOKENS, SEED_TOKENS, kind="weights")
+    for i in range(3):
+        for j in range(3):
+            # sample away from the printed value in the middle of the cell
+            got = _rgb(_pixel(view, i, j, fx=0.15, fy=0.15))
+            want = _expected_rgb("viridis", SEED_WEIGHTS[i, j], 0.0, 1.0)
+            assert _close(got, want), (i, j, got, want)
+
+
+def test_weights_levels_stay_zero_to_one(view: HeatmapView) -> None:
+    view.set_matrix(np.full((4, 4), 0.25), _tokens(4), _tokens(4), kind="weights")
+    assert view.levels() == (0.0, 1.0)
+    assert tuple(view.image_item.levels) == (0.0, 1.0)
+    assert tuple(view.colorbar.levels()) == (0.0, 1.0)
+
+
+def test_uniform_attention_draws_one_colour_not_autoscaled(view: HeatmapView) -> None:
+    view.set_matrix(np.full((4, 4), 0.25), _tokens(4), _tokens(4), kind="weights")
+    want = _expected_rgb("viridis", 0.25, 0.0, 1.0)
+    assert _close(_rgb(_pixel(view, 0, 0, 0.15, 0.15)), want)
+    assert _close(_rgb(_pixel(view, 3, 3, 0.15, 0.15)), want)
+
+
+def test_scores_levels_are_symmetric_around_zero(view: HeatmapView) -> None:
+    scores = np.array([[-3.0, 1.0], [2.0, 0.5]])
+    view.set_matrix(scores, ["a", "b"], ["x", "y"], kind="scores")
+    assert view.levels() == (-3.0, 3.0)
+    assert tuple(view.colorbar.levels()) == (-3.0, 3.0)
+    # 0 sits at the middle of the diverging map
+    assert view.colorbar.colorMap().name == DIVERGING_COLORMAP
+
+
+def test_scores_levels_ignore_masked_and_minus_inf(view: HeatmapView) -> None:
+    scaled = np.array([[-np.inf, 1.0], [2.0, -0.5]])
+    visible = np.array([[False, True], [True, False]])
+    view.set_matrix(scaled, ["a", "b"], ["x", "y"], kind="scores", visible=visible)
+    assert view.levels() == (-2.0, 2.0)  # |-0.5| is masked, -inf never counts
+    assert np.all(np.isfinite(view.image_item.image))
+
+
+def test_all_zero_scores_still_draw(view: HeatmapView) -> None:
+    view.set_matrix(np.zeros((3, 3)), _tokens(3), _tokens(3), kind="scores")
+    lo, hi = view.levels()
+    assert lo < 0 < hi and lo == -hi
+    assert np.all(view.image_item.image == 0)
+
+
+def test_switching_back_to_weights_restores_the_sequential_map(view: HeatmapView) -> None:
+    view.set_matrix(np.eye(2), ["a", "b"], ["x", "y"], kind="scores")
+    view.set_matrix(np.eye(2), ["a", "b"], ["x", "y"], kind="weights")
+    assert view.colorbar.colorMap().name == "viridis"
+    assert view.levels() == (0.0, 1.0)
+
+
+# -- masked cells ----------------------------------------------------------------------
+
+
+def test_masked_weight_is_drawn_grey_not_as_zero(view: HeatmapView) -> None:
+    causal = np.tril(np.ones((3, 3), dtype=bool))
+    weights = np.where(causal, SEED_WEIGHTS, 0.0)
+    view.set_matrix(weights, SEED_TOKENS, SEED_TOKENS, kind="weights", visible=causal)
+    overlay = view.mask_item.image
+    assert overlay.shape == (3, 3, 4)
+    np.testing.assert_array_equal(overlay[..., 3] > 0, ~causal)
+    # rendered: every pixel sampled inside a masked cell is neutral grey (mask or hatch),
+    # which viridis never is; a visible cell keeps its colour
+    for fx, fy in ((0.2, 0.2), (0.3, 0.7), (0.8, 0.25), (0.75, 0.8)):
+        r, g, b = _rgb(_pixel(view, 0, 2, fx, fy))
+        assert r == g == b, (fx, fy, r, g, b)
+    samples = {_rgb(_pixel(view, 0, 1, fx, 0.2)) for fx in np.linspace(0.1, 0.9, 17)}
+    assert MASK_RGBA[:3] in samples
+    zero_colour = _expected_rgb("viridis", 0.0, 0.0, 1.0)
+    assert not _close(_rgb(_pixel(view, 0, 2, 0.2, 0.2)), zero_colour)
+
+
+def test_minus_inf_scores_are_masked_even_without_visible(view: HeatmapView) -> None:
+    scaled = np.array([[1.0, -np.inf], [0.5, 2.0]])
+    view.set_matrix(scaled, ["a", "b"], ["x", "y"], kind="scores")
+    alpha = view.mask_item.image[..., 3]
+    assert alpha[0, 1] > 0 and alpha[0, 0] == 0 and alpha[1, 1] == 0
+    assert "masked" in view.hover_text(0, 1)
+
+
+def test_unmasking_hides_the_overlay(view: HeatmapView) -> None:
+    visible = np.array([[True, False], [True, True]])
+    view.set_matrix(np.eye(2), ["a", "b"], ["x", "y"], kind="weights", visible=visible)
+    assert view.mask_item.isVisible()
+    view.set_matrix(np.eye(2), ["a", "b"], ["x", "y"], kind="weights")
+    assert not view.mask_item.isVisible()
+
+
+# -- cell texts ------------------------------------------------------------------------
+
+
+def test_small_matrix_prints_values_in_cells(view: HeatmapView) -> None:
+    view.set_matrix(SEED_WEIGHTS, SEED_TOKENS, SEED_TOKENS, kind="weights")
+    _settle()
+    assert view.cell_texts() == [
+        "0.136", "0.432", "0.432",
+        "0.00089", "0.909", "0.0903",
+        "0.0074", "0.755", "0.238",
+    ]  # fmt: skip
+
+
+def test_text_colour_contrasts_with_the_cell(view: HeatmapView) -> None:
+    view.set_matrix(SEED_WEIGHTS, SEED_TOKENS, SEED_TOKENS, kind="weights")
+    texts = view._matrix.texts
+    dark_cell = texts[1 * 3 + 0].textItem.defaultTextColor()  # 0.00089: deep purple
+    light_cell = texts[1 * 3 + 1].textItem.defaultTextColor()  # 0.909: yellow-green
+    assert dark_cell == QColor(255, 255, 255)
+    assert light_cell == QColor(0, 0, 0)
+
+
+def test_masked_scores_print_minus_infinity(view: HeatmapView) -> None:
+    scaled = np.array([[1.0, -np.inf], [-0.25, 2.0]])
+    view.set_matrix(scaled, ["a", "b"], ["x", "y"], kind="scores")
+    _settle()
+    assert view.cell_texts() == ["1", "−∞", "−0.25", "2"]
+
+
+def test_large_matrix_prints_no_values(view: HeatmapView) -> None:
+    rng = np.random.default_rng(1)
+    view.set_matrix(rng.random((40, 40)), _tokens(40), _tokens(40), kind="weights")
+    _settle()
+    assert view.cell_texts() == []
+    assert not any(item.isVisible() for item in view._matrix.texts)
+
+
+def test_texts_hide_after_growing_past_16(view: HeatmapView) -> None:
+    view.set_matrix(np.eye(3), _tokens(3), _tokens(3), kind="weights")
+    _settle()
+    assert len(view.cell_texts()) == 9
+    view.set_matrix(np.eye(17), _tokens(17), _tokens(17), kind="weights")
+    _settle()
+    assert view.cell_texts() == []
+
+
+@pytest.mark.parametrize(
+    ("value", "text"),
+    [(0.1361, "0.136"), (0.00089, "0.00089"), (1.0, "1"), (0.0, "0"), (-0.0, "0"),
+     (-2.5, "−2.5"), (-math.inf, "−∞"), (12345.0, "1.23e+04")],
+)  # fmt: skip
+def test_format_cell(value: float, text: str) -> None:
+    assert format_cell(value) == text
+
+
+# -- axes and ticks --------------------------------------------------------------------
+
+
+def _ticks(view: HeatmapView, axis: str) -> list[tuple[float, str]]:
+    levels = view.plot_item.getAxis(axis)._tickLevels
+    return list(levels[0]) if levels else []
+
+
+def test_token_labels_on_both_axes_at_cell_centres(view: HeatmapView) -> None:
+    view.set_matrix(np.eye(2, 3), ["q0", "q1"], ["k0", "k1", "k2"], kind="weights")
+    _settle()
+    assert _ticks(view, "left") == [(0.5, "q0"), (1.5, "q1")]
+    assert _ticks(view, "top") == [(0.5, "k0"), (1.5, "k1"), (2.5, "k2")]
+    assert view.plot_item.getAxis("left").labelText == "query"
+    assert view.plot_item.getAxis("top").labelText == "key"
+
+
+def test_long_labels_are_truncated_on_axes_but_not_in_hover(view: HeatmapView) -> None:
+    long = "a_really_long_token_label"
+    view.set_matrix(np.eye(2), [long, "b"], ["x", "y"], kind="weights")
+    _settle()
+    label = _ticks(view, "left")[0][1]
+    assert label.endswith("…") and len(label) <= 12
+    assert long in view.hover_text(0, 0)
+
+
+def test_2000_by_2000_caps_tick_labels(view: HeatmapView) -> None:
+    n = 2000
+    values = np.random.default_rng(2).random((n, n)).astype(np.float32)
+    view.set_matrix(values, _tokens(n), _tokens(n), kind="weights")
+    _settle()
+    for axis in ("left", "top"):
+        ticks = _ticks(view, axis)
+        assert 2 <= len(ticks) <= 32
+        positions = [p for p, _ in ticks]
+        steps = set(np.diff(positions))
+        assert len(steps) == 1  # evenly spaced
+        assert ticks[0] == (0.5, "t0")
+        for p, label in ticks:
+            assert label == f"t{int(p - 0.5)}"  # each label sits on its own token
+    assert view.image_item.image.shape == (n, n)
+    assert view.cell_texts() == []
+
+
+def test_shape_change_moves_ticks_and_view_range(view: HeatmapView) -> None:
+    view.set_matrix(np.eye(2), ["a", "b"], ["x", "y"], kind="weights")
+    view.set_matrix(np.eye(5), _tokens(5), _tokens(5), kind="weights")
+    _settle()
+    assert [label for _, label in _ticks(view, "left")] == _tokens(5)
+    (x0, x1), (y0, y1) = view.plot_item.getViewBox().viewRange()
+    assert x0 <= 0 and x1 >= 5 and y0 <= 0 and y1 >= 5
+
+
+# -- reuse -----------------------------------------------------------------------------
+
+
+def test_same_shape_update_reuses_items(view: HeatmapView) -> None:
+    view.set_matrix(SEED_WEIGHTS, SEED_TOKENS, SEED_TOKENS, kind="weights")
+    image, texts = view.image_item, list(view._matrix.texts)
+    buffer = view.image_item.image
+    items_before = len(view.plot_item.getViewBox().addedItems)
+    view.set_matrix(SEED_WEIGHTS[::-1].copy(), SEED_TOKENS, SEED_TOKENS, kind="weights")
+    assert view.image_item is image
+    assert np.shares_memory(view.image_item.image, buffer)  # one buffer, refilled in place
+    assert view._matrix.texts == texts
+    assert len(view.plot_item.getViewBox().addedItems) == items_before
+    np.testing.assert_allclose(view.image_item.image, SEED_WEIGHTS[::-1], rtol=1e-6)
+
+
+# -- hover, click, selection -----------------------------------------------------------
+
+
+def _move(view: HeatmapView, pos: QPoint) -> None:
+    # pyqtgraph drops moves closer than 1/mouseRateLimit (10 ms) apart: pace them
+    QTest.qWait(20)
+    viewport = view.graphics_widget.viewport()
+    event = QMouseEvent(
+        QEvent.Type.MouseMove,
+        QPointF(pos),
+        QPointF(viewport.mapToGlobal(pos)),
+        Qt.MouseButton.NoButton,
+        Qt.MouseButton.NoButton,
+        Qt.KeyboardModifier.NoModifier,
+    )
+    QApplication.sendEvent(viewport, event)
+
+
+def test_hover_emits_row_and_column_under_the_mouse(view: HeatmapView, qtbot) -> None:
+    view.set_matrix(np.eye(2, 3), ["q0", "q1"], ["k0", "k1", "k2"], kind="weights")
+    _settle()
+    seen: list[tuple[int, int]] = []
+    view.cellHovered.connect(lambda r, c: seen.append((r, c)))
+    _move(view, _viewport_pos(view, 1.5, 2.5))
+    _move(view, _viewport_pos(view, 0.5, 0.5))
+    _move(view, _viewport_pos(view, 0.5, 3.6))  # right of the matrix
+    QApplication.sendEvent(view.graphics_widget.viewport(), QEvent(QEvent.Type.Leave))
+    assert seen == [(1, 2), (0, 0), (-1, -1)]
+
+
+def test_leaving_the_widget_reports_no_cell(view: HeatmapView) -> None:
+    view.set_matrix(np.eye(2), ["a", "b"], ["x", "y"], kind="weights")
+    _settle()
+    seen: list[tuple[int, int]] = []
+    view.cellHovered.connect(lambda r, c: seen.append((r, c)))
+    _move(view, _viewport_pos(view, 1.5, 0.5))
+    QApplication.sendEvent(view.graphics_widget.viewport(), QEvent(QEvent.Type.Leave))
+    assert seen == [(1, 0), (-1, -1)]
+
+
+def test_click_emits_the_cell(view: HeatmapView, qtbot) -> None:
+    view.set_matrix(np.eye(3), _tokens(3), _tokens(3), kind="weights")
+    _settle()
+    with qtbot.waitSignal(view.cellClicked, timeout=1000) as blocker:
+        qtbot.mouseClick(
+            view.graphics_widget.viewport(),
+            Qt.MouseButton.LeftButton,
+            pos=_viewport_pos(view, 2.5, 1.5),
+        )
+    assert blocker.args == [2, 1]
+
+
+def test_hover_text_names_tokens_and_value(view: HeatmapView) -> None:
+    view.set_matrix(SEED_WEIGHTS, SEED_TOKENS, SEED_TOKENS, kind="weights")
+    assert view.hover_text(1, 2) == "query 'input_2' → key 'input_3': 0.0903"
+    assert view.hover_text(5, 0) == ""
+
+
+def test_select_cell_outlines_that_cell(view: HeatmapView) -> None:
+    view.set_matrix(SEED_WEIGHTS, SEED_TOKENS, SEED_TOKENS, kind="weights")
+    view.select_cell(1, 2)
+    outline = view._matrix.select_inner
+    assert outline.isVisible()
+    rect = outline.rect()
+    assert (rect.x(), rect.y(), rect.width(), rect.height()) == (2, 1, 1, 1)
+    # rendered: the outline is black/white at the cell's edge, not the cell colour
+    edge = _rgb(_pixel(view, 1, 2, fx=0.5, fy=0.0))
+    assert edge in {(0, 0, 0), (255, 255, 255)}
+    view.select_cell(-1, -1)
+    assert not outline.isVisible() and view.selected_cell() is None
+
+
+# -- colour maps and palette -----------------------------------------------------------
+
+
+def test_sequential_colormaps_exist_offline() -> None:
+    for name in SEQUENTIAL_COLORMAPS:
+        assert pg.colormap.get(name) is not None
+
+
+def test_set_colormap_recolours_weights(view: HeatmapView) -> None:
+    view.set_matrix(SEED_WEIGHTS, SEED_TOKENS, SEED_TOKENS, kind="weights")
+    view.set_colormap("inferno")
+    got = _rgb(_pixel(view, 1, 1, 0.15, 0.15))
+    assert _close(got, _expected_rgb("inferno", SEED_WEIGHTS[1, 1], 0.0, 1.0))
+    with pytest.raises(Exception):  # noqa: B017 (pyqtgraph raises FileNotFoundError)
+        view.set_colormap("no-such-map")
+    assert view.colormap_name() == "inferno"
+
+
+def test_dark_palette_gives_dark_plot(qtbot) -> None:
+    widget = HeatmapView()
+    qtbot.addWidget(widget)
+    palette = QPalette()
+    palette.setColor(QPalette.ColorRole.Window, QColor(30, 30, 30))
+    palette.setColor(QPalette.ColorRole.WindowText, QColor(220, 220, 220))
+    widget.setPalette(palette)
+    widget.set_matrix(np.eye(2), ["a", "b"], ["x", "y"], kind="weights")
+    assert widget.graphics_widget.backgroundBrush().color() == QColor(30, 30, 30)
+    text_pen = widget.plot_item.getAxis("left").textPen()
+    assert text_pen.color() == QColor(220, 220, 220)
+
+
+# -- export ----------------------------------------------------------------------------
+
+
+def _check_png(path: Path, min_width: int) -> QImage:
+    data = path.read_bytes()
+    assert data[:8] == b"\x89PNG\r\n\x1a\n"
+    image = QImage(str(path))
+    assert not image.isNull() and image.width() >= min_width
+    return image
+
+
+def _check_svg(path: Path) -> None:
+    root = ET.parse(path).getroot()
+    assert root.tag.endswith("svg")
+    assert any(el.tag.endswith("image") for el in root.iter())  # the matrix raster
+
+
+def test_export_png_and_svg(view: HeatmapView, tmp_path: Path) -> None:
+    view.set_matrix(SEED_WEIGHTS, SEED_TOKENS, SEED_TOKENS, kind="weights")
+    view.export_png(str(tmp_path / "w.png"))
+    image = _check_png(tmp_path / "w.png", 1600)
+    # the picture is not blank: it contains viridis colours of the cells
+    colours = {
+        image.pixelColor(x, y).rgb()
+        for x in range(0, image.width(), 37)
+        for y in range(0, image.height(), 37)
+    }
+    assert len(colours) > 5
+    view.export_svg(str(tmp_path / "w.svg"))
+    _check_svg(tmp_path / "w.svg")
+
+
+def test_export_from_a_never_shown_view(qtbot, tmp_path: Path) -> None:
+    widget = HeatmapView()
+    qtbot.addWidget(widget)
+    causal = np.tril(np.ones((3, 3), dtype=bool))
+    widget.set_matrix(SEED_WEIGHTS, SEED_TOKENS, SEED_TOKENS, kind="weights", visible=causal)
+    widget.export_png(str(tmp_path / "hidden.png"), width_px=1800)
+    image = _check_png(tmp_path / "hidden.png", 1800)
+    assert image.height() > 600
+    widget.export_svg(str(tmp_path / "hidden.svg"))
+    _check_svg(tmp_path / "hidden.svg")
+
+
+# -- all heads -------------------------------------------------------------------------
+
+
+@pytest.fixture
+def heads_view(qtbot) -> AllHeadsView:
+    widget = AllHeadsView()
+    qtbot.addWidget(widget)
+    widget.resize(1000, 600)
+    widget.show()
+    qtbot.waitExposed(widget)
+    return widget
+
+
+def _four_heads() -> np.ndarray:
+    rng = np.random.default_rng(3)
+    w = rng.random((4, 5, 5))
+    return w / w.sum(axis=-1, keepdims=True)
+
+
+def test_all_heads_shows_one_titled_panel_per_head(heads_view: AllHeadsView) -> None:
+    weights = _four_heads()
+    heads_view.set_heads(weights, _tokens(5), _tokens(5))
+    assert len(heads_view.panels) == 4
+    titles = [p.plot.titleLabel.text for p in heads_view.panels]
+    assert titles == ["head 1", "head 2", "head 3", "head 4"]
+    for h, panel in enumerate(heads_view.panels):
+        np.testing.assert_allclose(panel.image.image, weights[h], rtol=1e-6)
+        assert tuple(panel.image.levels) == (0.0, 1.0)
+    assert tuple(heads_view.colorbar.levels()) == (0.0, 1.0)
+
+
+def test_all_heads_grid_wraps_after_four(heads_view: AllHeadsView) -> None:
+    heads_view.set_heads(np.full((6, 2, 2), 0.5), ["a", "b"], ["x", "y"])
+    _settle()
+    tops = [round(p.plot.sceneBoundingRect().top()) for p in heads_view.panels]
+    assert len(set(tops[:4])) == 1 and tops[4] > tops[0] and tops[4] == tops[5]
+
+
+def test_all_heads_panels_have_equal_cells(heads_view: AllHeadsView) -> None:
+    heads_view.set_heads(_four_heads(), _tokens(5), _tokens(5))
+    heads_view.select_head(1)
+    _settle()
+    widths = [p.vb.width() for p in heads_view.panels]
+    assert max(widths) - min(widths) < 1.0
+
+
+def test_all_heads_reuses_items_for_same_h(heads_view: AllHeadsView) -> None:
+    heads_view.set_heads(_four_heads(), _tokens(5), _tokens(5))
+    images = [p.image for p in heads_view.panels]
+    heads_view.set_heads(_four_heads()[::-1].copy(), _tokens(5), _tokens(5))
+    assert [p.image for p in heads_view.panels] == images
+    heads_view.set_heads(np.full((2, 5, 5), 0.2), _tokens(5), _tokens(5))
+    assert len(heads_view.panels) == 2
+
+
+def test_clicking_a_panel_selects_its_head(heads_view: AllHeadsView, qtbot) -> None:
+    heads_view.set_heads(_four_heads(), _tokens(5), _tokens(5))
+    _settle()
+    panel = heads_view.panels[2]
+    glw = heads_view.graphics_widget
+    pos = glw.mapFromScene(panel.vb.mapViewToScene(QPointF(2.5, 2.5)))
+    with qtbot.waitSignal(heads_view.headClicked, timeout=1000) as blocker:
+        qtbot.mouseClick(glw.viewport(), Qt.MouseButton.LeftButton, pos=pos)
+    assert blocker.args == [2]
+
+
+def test_all_heads_masks_every_head(heads_view: AllHeadsView) -> None:
+    causal = np.tril(np.ones((3, 3), dtype=bool))
+    heads_view.set_heads(np.full((2, 3, 3), 0.3), _tokens(3), _tokens(3), causal)
+    for panel in heads_view.panels:
+        np.testing.assert_array_equal(panel.overlay.image[..., 3] > 0, ~causal)
+
+
+def test_all_heads_export(heads_view: AllHeadsView, tmp_path: Path) -> None:
+    heads_view.set_heads(_four_heads(), _tokens(5), _tokens(5))
+    heads_view.export_png(str(tmp_path / "heads.png"))
+    _check_png(tmp_path / "heads.png", 1600)
+    heads_view.export_svg(str(tmp_path / "heads.svg"))
+    _check_svg(tmp_path / "heads.svg")
+
+
+# -- arbitrary input -------------------------------------------------------------------
+
+_cells = st.one_of(
+    st.floats(-1e6, 1e6, allow_nan=False),
+    st.just(-math.inf),
+)
+
+
+@settings(max_examples=40, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(
+    data=st.data(),
+    n=st.integers(1, 20),
+    m=st.integers(1, 20),
+    kind=st.sampled_from(["weights", "scores"]),
+)
+def test_any_matrix_draws_what_it_was_handed(view: HeatmapView, data, n, m, kind) -> None:
+    values = data.draw(hnp.arrays(np.float64, (n, m), elements=_cells))
+    visible = data.draw(hnp.arrays(np.bool_, (n, m)))
+    view.set_matrix(values, _tokens(n), _tokens(m), kind=kind, visible=visible)
+    image = view.image_item.image
+    assert image.shape == (n, m) and np.all(np.isfinite(image))
+    shown = visible & np.isfinite(values)
+    np.testing.assert_allclose(image[shown], values[shown].astype(np.float32))
+    np.testing.assert_array_equal(view._matrix.display_mask, ~shown)
+    lo, hi = view.levels()
+    if kind == "weights":
+        assert (lo, hi) == (0.0, 1.0)
+    else:
+        assert lo == -hi and hi > 0
+        if shown.any():
+            assert hi == pytest.approx(np.abs(values[shown]).max())
