@@ -154,7 +154,8 @@ def _render_step(step: Step) -> list[str]:
     values = _decimal_align([v for _, _, v, _ in rows] + [format_number(step.result)])
     result_label = {"sum": "sum", "max": "max"}.get(step.combine, "")
     result_text = f"{result_label}: {step.result_label}" if result_label else step.result_label
-    label_width = max([len(r[0]) for r in rows] + [len(result_text)])
+    shows_result = step.combine in ("sum", "max") or not rows
+    label_width = max([len(r[0]) for r in rows] + [len(result_text) if shows_result else 0])
     formula_texts = [f for _, f, _, _ in rows]
     formula_width = max((len(f) for f in formula_texts), default=0)
     out = []
@@ -164,7 +165,7 @@ def _render_step(step: Step) -> list[str]:
         if note:
             line += f"   {note}"
         out.append(line.rstrip())
-    if step.combine in ("sum", "max") or not rows:
+    if shows_result:
         out.append(
             f"   {result_text.ljust(label_width)}  {''.ljust(formula_width)}  = {values[-1]}".rstrip()
         )
