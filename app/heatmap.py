@@ -107,7 +107,7 @@ class _MatrixPlot:
         self.plot = plot
         self.max_ticks = max_ticks
         self.vb: pg.ViewBox = plot.getViewBox()
-        pass
+        self.vb.invertY(True)  # row 0 on top, as a matrix is written
         self.vb.setAspectLocked(True)
         self.vb.setMenuEnabled(False)
         self.vb.setDefaultPadding(0.0)
