@@ -44,6 +44,7 @@ from __future__ import annotations
 
 import contextlib
 import csv
+import errno
 import io
 import os
 import shutil
@@ -204,6 +205,8 @@ def write_csv(
 
 def _make_dirs(out_dir: Path) -> list[Path]:
     """Create out_dir and missing parents; return the ones created, deepest first."""
+    if out_dir.exists() and not out_dir.is_dir():
+        raise NotADirectoryError(errno.ENOTDIR, "exists and is not a folder", str(out_dir))
     created: list[Path] = []
     probe = out_dir
     while not probe.exists() and probe != probe.parent:
