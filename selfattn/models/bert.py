@@ -239,13 +239,15 @@ def _read_config(folder: Path) -> tuple[dict[str, Any], BertConfig]:
 
     model_type = raw.get("model_type")
     archs = raw.get("architectures") or []
-    arch_ok = isinstance(archs, list) and all(isinstance(a, str) for a in archs)
-    if (
-        model_type not in BERT_MODEL_TYPES
-        or not arch_ok
-        or any(not a.startswith("Bert") for a in archs)
-    ):
-        shown = model_type if model_type is not None else archs
+    if not isinstance(archs, list) or not all(isinstance(a, str) for a in archs):
+        raise ModelError(f"{path}: architectures must be a list of names")
+    bert_archs = all(a.startswith("Bert") for a in archs)
+    # Old configs have no model_type: then the architecture names must say BERT.
+    is_bert = (model_type in BERT_MODEL_TYPES and bert_archs) or (
+        model_type is None and archs and bert_archs
+    )
+    if not is_bert:
+        shown = model_type if model_type is not None else (archs or "unknown")
         raise ModelError(
             f"{path}: architecture {shown!r:.60} is not BERT-family "
             "(this reader knows model_type 'bert')"

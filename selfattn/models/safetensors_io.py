@@ -115,7 +115,7 @@ def _tensor_info(
     if not isinstance(entry, dict):
         raise bad("entry is not an object")
     dtype = entry.get("dtype")
-    if dtype not in _DTYPES:
+    if not isinstance(dtype, str) or dtype not in _DTYPES:
         raise bad(f"unknown dtype {dtype!r:.40}")
     shape = entry.get("shape")
     if not isinstance(shape, list) or not all(

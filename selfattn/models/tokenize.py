@@ -4,7 +4,10 @@ The `tokenizers` package reads `tokenizer.json` (padding and truncation switched
 off: the shipped file pads every sentence to 128). Without that file, or without
 the package, `WordPieceTokenizer` rebuilds BERT's tokenizer from `vocab.txt`:
 the steps below mirror `tokenizers`' BertNormalizer, BertPreTokenizer, WordPiece
-model and `[CLS] ... [SEP]` template, so both give the same pieces.
+model and `[CLS] ... [SEP]` template, so both give the same pieces — except
+for characters whose Unicode category changed between the Unicode tables of
+`tokenizers` (older) and of this Python (`unicodedata`): marks and punctuation
+added in recent Unicode versions.
 """
 
 from __future__ import annotations
@@ -69,13 +72,15 @@ class HFTokenizer:
 
 # BERT's basic tokenizer ------------------------------------------------------
 
+# tokenizers' ranges: its fifth range starts at 0x2B920 where Google's BERT says
+# 0x2B820; we follow tokenizers, since that is what the shipped tokenizer.json does.
 _CJK_RANGES = (
     (0x4E00, 0x9FFF),
     (0x3400, 0x4DBF),
     (0x20000, 0x2A6DF),
     (0x2A700, 0x2B73F),
     (0x2B740, 0x2B81F),
-    (0x2B820, 0x2CEAF),
+    (0x2B920, 0x2CEAF),
     (0xF900, 0xFAFF),
     (0x2F800, 0x2FA1F),
 )
@@ -90,9 +95,10 @@ def _is_whitespace(c: str) -> bool:
 
 
 def _is_control(c: str) -> bool:
+    """Cc, Cf, Co, Cs except tab, newline, return; unassigned (Cn) ones stay, as in tokenizers."""
     if c in "\t\n\r":
         return False
-    return unicodedata.category(c).startswith("C")
+    return unicodedata.category(c) in ("Cc", "Cf", "Co", "Cs")
 
 
 def _is_punctuation(c: str) -> bool:

@@ -1,0 +1,51 @@
+"""`selfattn from-model`: a real model's layer or head as a preset file (or JSON on stdout).
+
+selfattn/cli.py imports this module lazily, calls `register`, and turns a
+ModelError (or PresetError) raised by `run` into exit status 2 and one line.
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+
+from ..preset import dumps_preset, save_preset
+from . import preset_from_model
+
+
+def register(subparsers: argparse._SubParsersAction) -> None:
+    """Add the `from-model` subcommand."""
+    p = subparsers.add_parser(
+        "from-model",
+        help="make a preset from a layer or head of a real BERT-family model",
+        description="Tokenize TEXT as the model does, run the model in numpy up to layer L, "
+        "and write a preset whose tokens are the word pieces and whose inputs are the "
+        "hidden states entering layer L. Without --head: the whole layer (all heads, "
+        "output = the attention output projection); with --head H: that head alone. "
+        "Layers and heads are numbered from 1.",
+    )
+    p.add_argument(
+        "--model",
+        metavar="DIR",
+        default=None,
+        help="checkpoint folder with config.json, model.safetensors and tokenizer.json or "
+        "vocab.txt (default: the bundled all-MiniLM-L6-v2)",
+    )
+    p.add_argument("--layer", metavar="L", type=int, required=True, help="layer, from 1")
+    p.add_argument("--head", metavar="H", type=int, default=None, help="head, from 1")
+    p.add_argument("--text", metavar="TEXT", required=True, help="the sentence")
+    p.add_argument(
+        "--out", metavar="PRESET", default=None, help="write the preset here (default: stdout)"
+    )
+    p.set_defaults(handler=run)
+
+
+def run(args: argparse.Namespace) -> int:
+    """Make the preset; write it to --out (atomically) or print its JSON. Raises ModelError."""
+    preset = preset_from_model(args.model, args.layer, args.head, args.text)
+    if args.out:
+        save_preset(preset, args.out)
+        print(f"wrote {args.out}: {preset.name}", file=sys.stderr)
+    else:
+        sys.stdout.write(dumps_preset(preset))
+    return 0
