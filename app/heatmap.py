@@ -60,14 +60,19 @@ def _widest(metrics: QFontMetricsF, labels: Sequence[str]) -> float:
     return max((metrics.horizontalAdvance(s) for s in longest), default=0.0)
 
 
-def format_cell(value: float) -> str:
-    """Short text printed inside a cell: 3 significant digits, -inf as the symbol."""
+CELL_FORMATS = (".3g", ".2g", ".2f", ".1f")  # tried in turn until the texts fit the cells
+
+
+def format_cell(value: float, spec: str = ".3g") -> str:
+    """Short text printed inside a cell (3 significant digits by default), -inf as "−∞"."""
     if math.isnan(value):
         return "nan"
     if math.isinf(value):
         return "−∞" if value < 0 else "∞"
-    text = f"{value:.3g}"
-    return "0" if text in ("0", "-0") else text.replace("-", "−")
+    text = format(value, spec)
+    if float(text) == 0:
+        text = text.lstrip("-")  # no "-0"
+    return text.replace("-", "−")
 
 
 def format_value(value: float) -> str:
@@ -75,6 +80,17 @@ def format_value(value: float) -> str:
     if math.isinf(value) or math.isnan(value):
         return format_cell(value)
     return f"{value:.6g}"
+
+
+def _fitting_font_px(text: str, cell_px: float) -> float:
+    """Largest readable pixel size (16..9) at which ``text`` fits a cell, else 0."""
+    for size in (16, 14, 13, 12, 11, 10, 9):
+        font = QFont()
+        font.setPixelSize(size)
+        metrics = QFontMetricsF(font)
+        if metrics.horizontalAdvance(text) <= 0.86 * cell_px and metrics.height() <= 0.7 * cell_px:
+            return float(size)
+    return 0.0
 
 
 def _luminance(rgb: Sequence[int]) -> float:
@@ -153,6 +169,7 @@ class _MatrixPlot:
         self.values: np.ndarray | None = None  # what we were handed, not copied
         self.selected: tuple[int, int] | None = None
         self._font_px = 0.0
+        self._spec = CELL_FORMATS[0]  # number format in cells (shorter when cells are tight)
         self.vb.sigResized.connect(self.home)
         self.vb.sigResized.connect(self.fit_texts)
         self.vb.sigRangeChanged.connect(self.fit_texts)
@@ -312,7 +329,7 @@ class _MatrixPlot:
                 k = int(np.clip((value - lo) / span * 255.0, 0, 255))
                 rgb = [int(c) for c in lut[k][:3]]
             item = self.texts[index]
-            item.setText(format_cell(value), color=_text_color(rgb))
+            item.setText(format_cell(value, self._spec), color=_text_color(rgb))
             # a grey box behind a masked cell's text keeps it readable over the hatching
             item.fill = pg.mkBrush(MASK_RGBA) if self.display_mask[i, j] else pg.mkBrush(None)
             item.setPos(j + 0.5, i + 0.5)
@@ -330,18 +347,18 @@ class _MatrixPlot:
         if not px or not math.isfinite(px) or px <= 0:
             return
         cell_px = 1.0 / px
-        longest = max((self.texts[k].textItem.toPlainText() for k in range(self.n_texts)), key=len)
-        chosen = 0.0
-        for size in (16, 14, 13, 12, 11, 10, 9):
-            font = QFont()
-            font.setPixelSize(size)
-            metrics = QFontMetricsF(font)
-            if (
-                metrics.horizontalAdvance(longest) <= 0.86 * cell_px
-                and metrics.height() <= 0.7 * cell_px
-            ):
-                chosen = float(size)
+        assert self.values is not None
+        cells = self.values.reshape(-1)[: self.n_texts]
+        chosen, spec = 0.0, self._spec
+        for spec in CELL_FORMATS:  # shorter numbers before giving up on printing values
+            longest = max((format_cell(float(v), spec) for v in cells), key=len)
+            chosen = _fitting_font_px(longest, cell_px)
+            if chosen:
                 break
+        if chosen and spec != self._spec:
+            self._spec = spec
+            for k in range(self.n_texts):
+                self.texts[k].setText(format_cell(float(cells[k]), spec))
         show = chosen > 0
         if chosen != self._font_px:
             self._font_px = chosen

@@ -248,6 +248,17 @@ def test_texts_hide_after_growing_past_16(view: HeatmapView) -> None:
     assert view.cell_texts() == []
 
 
+def test_values_hide_when_cells_are_too_small_and_return(view: HeatmapView) -> None:
+    values = np.full((16, 16), 0.123456)
+    view.set_matrix(values, _tokens(16), _tokens(16), kind="weights")
+    view.resize(220, 180)  # cells of a few pixels: no readable text fits
+    _settle()
+    assert view.cell_texts() == []
+    view.resize(1800, 1400)  # cells of ~80 px: full 3 digits
+    _settle()
+    assert view.cell_texts() == ["0.123"] * 256
+
+
 @pytest.mark.parametrize(
     ("value", "text"),
     [(0.1361, "0.136"), (0.00089, "0.00089"), (1.0, "1"), (0.0, "0"), (-0.0, "0"),
@@ -255,6 +266,14 @@ def test_texts_hide_after_growing_past_16(view: HeatmapView) -> None:
 )  # fmt: skip
 def test_format_cell(value: float, text: str) -> None:
     assert format_cell(value) == text
+
+
+def test_format_cell_shorter_formats_for_tight_cells() -> None:
+    assert format_cell(0.123456, ".2g") == "0.12"
+    assert format_cell(-0.0903, ".2g") == "−0.09"
+    assert format_cell(0.00089, ".2f") == "0.00"
+    assert format_cell(-0.001, ".2f") == "0.00"  # no negative zero
+    assert format_cell(-12.345, ".1f") == "−12.3"
 
 
 # -- axes and ticks --------------------------------------------------------------------
