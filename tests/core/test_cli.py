@@ -321,3 +321,14 @@ def test_output_piped_into_a_closed_reader_stops_quietly(tmp_path):
     proc.wait(timeout=120)
     assert err == b""
     assert proc.returncode == 1
+
+
+def test_attention_error_from_a_valid_file_is_one_line(tmp_path, capsys):
+    # The file is well-formed, but 1 / 1e-310 overflows: attention refuses, no NaN table.
+    path = _write_preset(tmp_path / "cold.json", options={"heads": 1, "temperature": 1e-310})
+    assert main(["compute", str(path), "--out", str(tmp_path / "out")]) == 2
+    captured = capsys.readouterr()
+    assert captured.out == ""
+    assert captured.err.startswith("selfattn: error: ") and captured.err.count("\n") == 1
+    assert "overflow" in captured.err
+    assert not (tmp_path / "out").exists()
