@@ -36,6 +36,7 @@ from .panels.explain import ExplainPanel
 from .panels.inputs import InputsPanel
 from .panels.options import OptionsPanel
 from .panels.results import ResultsPanel
+from .worker import Background
 
 APP_NAME = "Self-Attention Workbench"
 MAX_RECENT = 8
@@ -65,6 +66,7 @@ class MainWindow(QMainWindow):
         super().__init__()
         self.settings = settings if settings is not None else app_settings()
         self.document = Document(preset if preset is not None else blank_preset(), self)
+        self.background = Background(self)
         self._head = 0
         self._mode = "weights"
         self.setAcceptDrops(True)
@@ -214,6 +216,13 @@ class MainWindow(QMainWindow):
         file_menu.addAction(self.action_save)
         file_menu.addAction(self.action_save_as)
         file_menu.addSeparator()
+        self.action_from_model = self._action(
+            "Load from &model…",
+            self.load_from_model_dialog,
+            "Ctrl+M",
+            "Turn a real transformer head (BERT family) into an editable preset",
+        )
+        file_menu.insertAction(self.recent_menu.menuAction(), self.action_from_model)
         self.action_import_csv = self._action(
             "&Import matrix from CSV…", self.import_csv_dialog, "Ctrl+I"
         )
@@ -530,6 +539,21 @@ class MainWindow(QMainWindow):
         self.show_message(f"Exported heatmap to {path}")
         return True
 
+    def load_from_model_dialog(self) -> None:
+        from .model_dialog import LoadFromModelDialog
+
+        if not self.maybe_save():
+            return
+        dialog = LoadFromModelDialog(self.background, self)
+        if dialog.exec() and dialog.preset is not None:
+            self.load_model_preset(dialog.preset)
+
+    def load_model_preset(self, preset: Preset) -> None:
+        """A preset made from a real model: undoable like any load, unsaved until saved."""
+        self.document.open_preset(preset, None, f"Load {preset.name}")
+        self.document.undo_stack.resetClean()  # never saved yet: closing asks
+        self.show_message(f"Loaded {preset.name}")
+
     # Editing ----------------------------------------------------------------
     def _active_table(self):
         focus = QApplication.focusWidget()
@@ -657,6 +681,7 @@ class MainWindow(QMainWindow):
     def closeEvent(self, event: QCloseEvent) -> None:  # noqa: N802
         if self.maybe_save():
             self.save_settings()
+            self.background.shutdown()
             event.accept()
         else:
             event.ignore()

@@ -56,19 +56,11 @@ class ExplainPanel(QWidget):
         kind, head, row, col = self._target
         p, r = self._doc.preset, self._doc.result
         head = min(head, r.heads - 1)
-        if kind in ("weights", "scores", "scaled_scores"):
-            if row >= r.n_queries or col >= r.n_keys:
-                return self.clear()
-            ex = explain.explain_weight(p, r, head, row, col)
-        elif kind == "context":
-            if row >= r.n_queries or col >= r.d_v:
-                return self.clear()
-            ex = explain.explain_context(p, r, head, row, col)
-        elif kind == "output":
-            if row >= r.n_queries or col >= r.output.shape[1]:
-                return self.clear()
-            ex = explain.explain_output(p, r, row, col)
-        else:
+        n_cols = {"context": r.d_v, "output": r.output.shape[1]}.get(kind, r.n_keys)
+        if kind not in ("weights", "scores", "scaled_scores", "context", "output") or not (
+            row < r.n_queries and col < n_cols
+        ):
             return self.clear()
+        ex = explain.explain_cell(p, r, kind, head, row, col)
         self.title.setText(ex.title)
         self.text.setPlainText(ex.render())
