@@ -46,6 +46,8 @@ MAX_LABEL_CHARS = 12
 MASK_RGBA = (150, 150, 150, 255)  # a neutral grey no colour map here contains
 HATCH_RGB = (90, 90, 90)  # darker diagonal lines over the grey: reads as "masked", not as 0
 MAX_HATCH_RECTS = 4096  # beyond this the grey overlay alone marks masked cells
+_MASK_LUT = np.zeros((256, 4), dtype=np.uint8)  # 0: transparent, 1: the mask grey
+_MASK_LUT[1:] = MASK_RGBA
 _EPS = 1e-12  # smallest half-range for score levels, so an all-zero matrix still draws
 
 
@@ -166,6 +168,7 @@ class _MatrixPlot:
         self.shape: tuple[int, int] | None = None
         self.buffer: np.ndarray | None = None  # (n, m) float32 display copy
         self.display_mask: np.ndarray | None = None  # (n, m) True where drawn as masked
+        self.mask_u8: np.ndarray | None = None  # (n, m) 1 where the overlay is grey
         self.values: np.ndarray | None = None  # what we were handed, not copied
         self.selected: tuple[int, int] | None = None
         self._font_px = 0.0
@@ -197,7 +200,7 @@ class _MatrixPlot:
             self.buffer = np.empty((n, m), dtype=np.float32)
         # masked and non-finite cells get the low level: the overlay covers them anyway
         np.copyto(self.buffer, values, casting="unsafe")
-        self.buffer[display_mask] = levels[0]
+        np.copyto(self.buffer, np.float32(levels[0]), where=display_mask)
         self.values = values
         self.display_mask = display_mask
         self.image.setImage(self.buffer, autoLevels=False, levels=levels)
@@ -214,14 +217,21 @@ class _MatrixPlot:
             self.select(-1, -1)
 
     def _set_overlay(self, mask: np.ndarray, reshaped: bool) -> None:
+        """Grey (and hatched, when small) over masked cells; untouched if the mask is."""
         n, m = mask.shape
+        if not reshaped and self.mask_u8 is not None and np.array_equal(self.mask_u8, mask):
+            return  # editing numbers rarely changes the mask: skip the redraw
         if not mask.any():
+            self.mask_u8 = np.zeros((n, m), dtype=np.uint8)
             self.overlay.setVisible(False)
             self.hatch.setPath(QPainterPath())
             return
-        rgba = np.zeros((n, m, 4), dtype=np.uint8)
-        rgba[mask] = MASK_RGBA
-        self.overlay.setImage(rgba, autoLevels=False, levels=(0, 255))
+        if reshaped or self.mask_u8 is None or self.mask_u8.shape != (n, m):
+            self.mask_u8 = np.empty((n, m), dtype=np.uint8)
+        # one byte per cell through a 2-colour lookup table (clear, grey): a quarter of
+        # the memory of an RGBA overlay, which matters at thousands x thousands
+        np.copyto(self.mask_u8, mask, casting="unsafe")
+        self.overlay.setImage(self.mask_u8, autoLevels=False, levels=(0, 255), lut=_MASK_LUT)
         self.overlay.setRect(QRectF(0, 0, m, n))
         self.overlay.setVisible(True)
         path = QPainterPath()

@@ -173,8 +173,8 @@ def test_masked_weight_is_drawn_grey_not_as_zero(view: HeatmapView) -> None:
     weights = np.where(causal, SEED_WEIGHTS, 0.0)
     view.set_matrix(weights, SEED_TOKENS, SEED_TOKENS, kind="weights", visible=causal)
     overlay = view.mask_item.image
-    assert overlay.shape == (3, 3, 4)
-    np.testing.assert_array_equal(overlay[..., 3] > 0, ~causal)
+    assert overlay.shape == (3, 3)
+    np.testing.assert_array_equal(overlay > 0, ~causal)
     # rendered: every pixel sampled inside a masked cell is neutral grey (mask or hatch),
     # which viridis never is; a visible cell keeps its colour
     for fx, fy in ((0.2, 0.2), (0.3, 0.7), (0.8, 0.25), (0.75, 0.8)):
@@ -189,8 +189,8 @@ def test_masked_weight_is_drawn_grey_not_as_zero(view: HeatmapView) -> None:
 def test_minus_inf_scores_are_masked_even_without_visible(view: HeatmapView) -> None:
     scaled = np.array([[1.0, -np.inf], [0.5, 2.0]])
     view.set_matrix(scaled, ["a", "b"], ["x", "y"], kind="scores")
-    alpha = view.mask_item.image[..., 3]
-    assert alpha[0, 1] > 0 and alpha[0, 0] == 0 and alpha[1, 1] == 0
+    overlay = view.mask_item.image
+    assert overlay[0, 1] > 0 and overlay[0, 0] == 0 and overlay[1, 1] == 0
     assert "masked" in view.hover_text(0, 1)
 
 
@@ -562,7 +562,7 @@ def test_all_heads_masks_every_head(heads_view: AllHeadsView) -> None:
     causal = np.tril(np.ones((3, 3), dtype=bool))
     heads_view.set_heads(np.full((2, 3, 3), 0.3), _tokens(3), _tokens(3), causal)
     for panel in heads_view.panels:
-        np.testing.assert_array_equal(panel.overlay.image[..., 3] > 0, ~causal)
+        np.testing.assert_array_equal(panel.overlay.image > 0, ~causal)
 
 
 def test_all_heads_export(heads_view: AllHeadsView, tmp_path: Path) -> None:
