@@ -309,16 +309,16 @@ def test_output_piped_into_a_closed_reader_stops_quietly(tmp_path):
         inputs=[[float(i % 7), float(i % 3)] for i in range(n)],
         options={"heads": 1},
     )
-    proc = subprocess.Popen(
+    with subprocess.Popen(
         [str(CONSOLE_SCRIPT), "compute", str(path)],
         stdout=subprocess.PIPE,
         stderr=subprocess.PIPE,
-    )
-    assert proc.stdout is not None and proc.stderr is not None
-    proc.stdout.readline()
-    proc.stdout.close()  # like `| head -1`
-    err = proc.stderr.read()
-    proc.wait(timeout=120)
+    ) as proc:
+        assert proc.stdout is not None and proc.stderr is not None
+        proc.stdout.readline()
+        proc.stdout.close()  # like `| head -1`
+        err = proc.stderr.read()
+        proc.wait(timeout=120)
     assert err == b""
     assert proc.returncode == 1
 
