@@ -190,8 +190,13 @@ def _softmax_rows(
     scaled: np.ndarray,
     weights: np.ndarray,
     blocks: list[tuple[int, int, int]],
+    stats: tuple[np.ndarray, np.ndarray] | None = None,
 ) -> None:
-    """Scaled scores and weights for the given (head, row0, row1) blocks, in place."""
+    """Scaled scores and weights for the given (head, row0, row1) blocks, in place.
+
+    `stats`, if given, receives each row's max logit and exp-sum, (H, n) each:
+    what an incremental edit needs to update a row without a full pass.
+    """
     fast32 = weights.dtype == np.float32
     ones = np.ones(scores.shape[-1], dtype=weights.dtype) if fast32 else None
     for h, r0, r1 in blocks:
@@ -216,6 +221,9 @@ def _softmax_rows(
         if hidden is not None and dead.any():
             total[dead] = 1.0
         np.divide(w, total, out=w)
+        if stats is not None:
+            stats[0][h, r0:r1] = row_max[:, 0]
+            stats[1][h, r0:r1] = total.ravel()
         if fast32:
             # Flush subnormal weights to 0 (or up to tiny): they slow every later
             # pass. Adding then subtracting 2**-103 rounds to a multiple of
@@ -245,6 +253,7 @@ def _softmax_into(
     fully_masked: np.ndarray,
     scaled: np.ndarray,
     weights: np.ndarray,
+    stats: tuple[np.ndarray, np.ndarray] | None = None,
 ) -> None:
     """Fill `scaled` (masked logits) and `weights` (softmax rows) from (H, n, m) scores."""
     heads, n, m = scores.shape
@@ -252,11 +261,11 @@ def _softmax_into(
     blocks = [(h, r0, min(n, r0 + rows)) for h in range(heads) for r0 in range(0, n, rows)]
     args = (scores, divisor, hidden, fully_masked, scaled, weights)
     if _THREADS < 2 or heads * n * m < _THREAD_MIN_CELLS or len(blocks) < 2:
-        _softmax_rows(*args, blocks)
+        _softmax_rows(*args, blocks, stats)
         return
     half = len(blocks) // 2
-    other = _executor().submit(_softmax_rows, *args, blocks[half:])
-    _softmax_rows(*args, blocks[:half])
+    other = _executor().submit(_softmax_rows, *args, blocks[half:], stats)
+    _softmax_rows(*args, blocks[:half], stats)
     other.result()
 
 
@@ -277,6 +286,41 @@ def attention(
     dtype: str = "float64",
 ) -> AttentionResult:
     """Compute multi-head scaled dot-product attention, keeping every step."""
+    return _attention(
+        x,
+        w_q,
+        w_k,
+        w_v,
+        heads=heads,
+        w_o=w_o,
+        biases=biases,
+        source=source,
+        scale=scale,
+        temperature=temperature,
+        causal=causal,
+        key_mask=key_mask,
+        dtype=dtype,
+    )
+
+
+def _attention(
+    x: object,
+    w_q: object,
+    w_k: object,
+    w_v: object,
+    *,
+    heads: int = 1,
+    w_o: object | None = None,
+    biases: Biases | dict | None = None,
+    source: object | None = None,
+    scale: ScaleSpec = "sqrt_dk",
+    temperature: float = 1.0,
+    causal: bool = False,
+    key_mask: Sequence[bool] | None = None,
+    dtype: str = "float64",
+    stats: list[np.ndarray] | None = None,
+) -> AttentionResult:
+    """`attention`; if `stats` is a list, appends per-row (max, exp-sum), (H, n) each."""
     if dtype not in DTYPES:
         raise AttentionError(f"dtype must be one of {DTYPES}, got {dtype!r}")
     dt = np.dtype(dtype)
@@ -357,7 +401,11 @@ def attention(
     fully_masked = ~visible.any(axis=1) if hidden is not None else np.zeros(n, dtype=bool)
     scaled = np.empty_like(scores)
     weights = np.empty_like(scores)
-    _softmax_into(scores, dt.type(divisor), hidden, fully_masked, scaled, weights)
+    row_stats = None
+    if stats is not None:
+        row_stats = (np.empty((heads, n), dtype=dt), np.empty((heads, n), dtype=dt))
+        stats.extend(row_stats)
+    _softmax_into(scores, dt.type(divisor), hidden, fully_masked, scaled, weights, row_stats)
     context = np.matmul(weights, v_h)  # (H, n, d_v)
 
     concat = context.transpose(1, 0, 2).reshape(n, heads * d_v)

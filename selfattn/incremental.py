@@ -1,0 +1,309 @@
+"""Incremental attention: after a one-cell edit, recompute only what depends on it.
+
+A cell of X (row r) changes row r of Q, K and V; the scores change in row r and
+column r. Row r is recomputed; every other row i only had its logit in column r
+change, so its softmax is updated from the row's stored max M_i and exp-sum Z_i:
+
+    Z'_i = (Z_i - e^(a_i - M_i)) e^(M_i - M'_i) + e^(b_i - M'_i),   M'_i = max(M_i, b_i)
+    w'_ij = w_ij * Z_i e^(M_i - M'_i) / Z'_i       (j != r)
+    C'_i  = factor_i (C_i - w_ir v_r) + w'_ir v'_r
+
+That is O(n*d) arithmetic plus one rescaling pass over the weights, instead of
+two O(n*m*d) products and a full softmax. A row falls back to a full O(m)
+recompute when the update would cancel: the old logit was the row's maximum, or
+its exponential was more than half the row's sum.
+
+Ownership: results are immutable for anyone who holds them. When nobody but this
+object still references the previous result (checked by reference count), its
+arrays are updated in place; otherwise the changed arrays are copied first, so a
+result someone keeps never changes. Read `.result` rather than caching results
+to get the in-place path.
+"""
+
+from __future__ import annotations
+
+import sys
+from dataclasses import fields
+
+import numpy as np
+
+from .attention import AttentionError, AttentionResult, Biases, _attention
+from .preset import Preset
+
+EDITABLE = (
+    "inputs",
+    "source_inputs",
+    "w_query",
+    "w_key",
+    "w_value",
+    "w_output",
+    "b_query",
+    "b_key",
+    "b_value",
+    "b_output",
+)
+_ARRAYS = ("q", "k", "v", "scores", "scaled_scores", "weights", "context", "output")
+_CANCEL_LIMIT = 0.5  # update a row only while the removed term is at most half its sum
+
+
+class IncrementalAttention:
+    """A preset and its AttentionResult, kept up to date edit by edit."""
+
+    def __init__(self, preset: Preset) -> None:
+        self._preset = preset
+        self._result: AttentionResult | None = None
+        self._row_max: np.ndarray | None = None  # (H, n)
+        self._row_sum: np.ndarray | None = None  # (H, n)
+        self.recompute(preset)
+
+    @property
+    def preset(self) -> Preset:
+        return self._preset
+
+    @property
+    def result(self) -> AttentionResult:
+        assert self._result is not None
+        return self._result
+
+    # Full path ------------------------------------------------------------
+    def recompute(self, preset: Preset) -> AttentionResult:
+        """Compute everything from scratch (any change other than one cell)."""
+        o = preset.options
+        stats: list[np.ndarray] = []
+        result = _attention(
+            preset.inputs,
+            preset.w_query,
+            preset.w_key,
+            preset.w_value,
+            heads=o.heads,
+            w_o=preset.w_output,
+            biases=Biases(preset.b_query, preset.b_key, preset.b_value, preset.b_output),
+            source=preset.source_inputs,
+            scale=o.scale,
+            temperature=o.temperature,
+            causal=o.causal,
+            key_mask=o.key_mask,
+            dtype=o.dtype,
+            stats=stats,
+        )
+        self._preset = preset
+        self._result = result
+        self._row_max, self._row_sum = stats
+        return result
+
+    # Incremental path -----------------------------------------------------
+    def edit_cell(self, preset_after: Preset, matrix: str, row: int, col: int) -> AttentionResult:
+        """The result for `preset_after`, which differs from `.preset` in one cell.
+
+        Falls back to `recompute` when the edit is not a single cell of a known
+        matrix, or when no cheaper path exists (W_Q, W_K, b_Q, b_K change a whole
+        head's scores, so its softmax must be redone anyway).
+        """
+        before = self._preset
+        if not _one_cell_edit(before, preset_after, matrix, row, col):
+            return self._recompute_or_restore(preset_after, before)
+        try:
+            if matrix == "inputs":
+                cross = before.source_inputs is not None
+                return self._edit_token(preset_after, row, query=True, key=not cross)
+            if matrix == "source_inputs":
+                return self._edit_token(preset_after, row, query=False, key=True)
+            if matrix in ("w_value", "b_value"):
+                return self._edit_values(preset_after)
+            if matrix in ("w_output", "b_output"):
+                return self._edit_output(preset_after)
+        except FloatingPointError:
+            pass  # overflowing logits: the full path raises the proper AttentionError
+        return self._recompute_or_restore(preset_after, before)
+
+    def _recompute_or_restore(self, preset: Preset, before: Preset) -> AttentionResult:
+        """Full recompute; if the new preset is refused, keep the old one's result."""
+        try:
+            return self.recompute(preset)
+        except AttentionError:
+            if self._result is None or self._preset is not before:
+                self.recompute(before)
+            raise
+
+    def _take(self, names: tuple[str, ...]) -> dict[str, np.ndarray]:
+        """Writable arrays for `names`: the old result's own if nobody else holds it."""
+        old = self._result
+        self._result = None
+        # References to `old` now: this frame, the getrefcount argument.
+        sole = sys.getrefcount(old) <= 2
+        arrays = {}
+        for f in fields(old):
+            arrays[f.name] = getattr(old, f.name)
+        del old
+        out = {}
+        for name in names:
+            a = arrays.pop(name)
+            # References: `a`, the getrefcount argument (`old` is gone).
+            if sole and sys.getrefcount(a) <= 2 and a.base is None:
+                a.flags.writeable = True
+            else:
+                a = np.array(a, copy=True)
+            out[name] = a
+        out.update(arrays)
+        return out
+
+    def _finish(self, preset: Preset, parts: dict[str, object]) -> AttentionResult:
+        for name in _ARRAYS:
+            parts[name].flags.writeable = False
+        self._preset = preset
+        self._result = AttentionResult(**parts)
+        return self._result
+
+    def _edit_output(self, preset: Preset) -> AttentionResult:
+        parts = self._take(("output",))
+        parts["output"] = self._output(preset, parts["context"])
+        return self._finish(preset, parts)
+
+    def _edit_values(self, preset: Preset) -> AttentionResult:
+        parts = self._take(("v", "context"))
+        dt = np.dtype(parts["dtype"])
+        xs = preset.inputs if preset.source_inputs is None else preset.source_inputs
+        v = parts["v"]
+        v[...] = xs.astype(dt) @ preset.w_value.astype(dt)
+        if preset.b_value is not None:
+            v += preset.b_value.astype(dt)
+        h, d_v = parts["heads"], parts["d_v"]
+        v_h = v.reshape(v.shape[0], h, d_v).transpose(1, 0, 2)
+        np.matmul(parts["weights"], v_h, out=parts["context"])
+        parts["output"] = self._output(preset, parts["context"])
+        return self._finish(preset, parts)
+
+    def _output(self, preset: Preset, context: np.ndarray) -> np.ndarray:
+        dt = context.dtype
+        heads, n, d_v = context.shape
+        concat = context.transpose(1, 0, 2).reshape(n, heads * d_v)
+        out = concat @ preset.w_output.astype(dt) if preset.w_output is not None else concat.copy()
+        if preset.b_output is not None:
+            out += preset.b_output.astype(dt)
+        return out
+
+    def _edit_token(self, preset: Preset, r: int, *, query: bool, key: bool) -> AttentionResult:
+        """X row r (query and/or key side) changed."""
+        names = ("scores", "scaled_scores", "weights", "context")
+        names += ("q",) * query + ("k", "v") * key
+        parts = self._take(names)
+        dt = np.dtype(parts["dtype"])
+        H, d_k, d_v = parts["heads"], parts["d_k"], parts["d_v"]
+        q, k, v = parts["q"], parts["k"], parts["v"]
+        S, L, W, C = parts["scores"], parts["scaled_scores"], parts["weights"], parts["context"]
+        n = q.shape[0]
+        divisor = dt.type(parts["divisor"])
+        visible = parts["mask"]
+        alive = ~parts["fully_masked"]
+        row_max, row_sum = self._row_max, self._row_sum
+
+        old_v_r = v[r].copy() if key else None
+        if query:
+            q[r] = _row(preset.inputs[r], preset.w_query, preset.b_query, dt)
+        if key:
+            xs = preset.inputs if preset.source_inputs is None else preset.source_inputs
+            k[r] = _row(xs[r], preset.w_key, preset.b_key, dt)
+            v[r] = _row(xs[r], preset.w_value, preset.b_value, dt)
+
+        for h in range(H):
+            q_h = q[:, h * d_k : (h + 1) * d_k]
+            k_h = k[:, h * d_k : (h + 1) * d_k]
+            v_h = v[:, h * d_v : (h + 1) * d_v]
+            redo = np.zeros(n, dtype=bool)  # rows to recompute in full
+            if key:
+                a = L[h, :, r].copy()  # old logits of column r
+                S[h, :, r] = q_h @ k_h[r]
+                with np.errstate(over="ignore"):
+                    b = S[h, :, r] / divisor
+                b[~visible[:, r]] = -np.inf
+                L[h, :, r] = b
+                upd = visible[:, r] & alive
+                if query:
+                    upd[r] = False
+                M, Z = row_max[h], row_sum[h]
+                with np.errstate(over="ignore", invalid="ignore"):
+                    e_a = np.exp(a - M)
+                    unsafe = upd & ((a >= M) | (e_a > _CANCEL_LIMIT * Z) | ~np.isfinite(b))
+                    ok = upd & ~unsafe
+                    M2 = np.where(ok, np.maximum(M, b), M)
+                    shift = np.exp(M - M2)
+                    e_b = np.exp(b - M2)
+                    Z2 = np.where(ok, (Z - e_a) * shift + e_b, Z)
+                    factor = np.where(ok, Z * shift / Z2, 1.0).astype(dt)
+                redo |= unsafe
+                w_r_old = W[h, :, r].copy()
+                if ok.any():
+                    np.multiply(W[h], factor[:, None], out=W[h])
+                W[h, ok, r] = (e_b[ok] / Z2[ok]).astype(dt)
+                dv = v_h[r]  # the new v_r
+                C_h = C[h]
+                C_h[ok] = (
+                    factor[ok, None]
+                    * (C_h[ok] - w_r_old[ok, None] * old_v_r[h * d_v : (h + 1) * d_v])
+                    + W[h, ok, r][:, None] * dv
+                )
+                row_max[h] = M2
+                row_sum[h] = Z2
+            if query:
+                S[h, r] = k_h @ q_h[r]
+                with np.errstate(over="ignore"):
+                    L[h, r] = S[h, r] / divisor
+                L[h, r, ~visible[r]] = -np.inf
+                redo[r] = bool(alive[r])
+            rows = np.flatnonzero(redo)
+            if rows.size:
+                self._redo_rows(h, rows, L, W, C, v_h)
+        parts["output"] = self._output(preset, C)
+        return self._finish(preset, parts)
+
+    def _redo_rows(
+        self, h: int, rows: np.ndarray, L: np.ndarray, W: np.ndarray, C: np.ndarray, v_h: np.ndarray
+    ) -> None:
+        """Full softmax and context for some rows of head h (same steps as attention)."""
+        lg = L[h, rows]
+        mx = lg.max(axis=1, keepdims=True)
+        if not np.isfinite(mx).all():
+            # Let the full path raise its AttentionError for overflowing logits.
+            raise FloatingPointError("non-finite logits")
+        w = np.exp(lg - mx)
+        tot = w.sum(axis=1, keepdims=True)
+        w /= tot
+        if w.dtype == np.float32:
+            w[w < np.finfo(np.float32).tiny] = 0
+        W[h, rows] = w
+        C[h, rows] = w @ v_h
+        self._row_max[h, rows] = mx[:, 0]
+        self._row_sum[h, rows] = tot[:, 0]
+
+
+def _row(x_r: np.ndarray, w: np.ndarray, b: np.ndarray | None, dt: np.dtype) -> np.ndarray:
+    out = x_r.astype(dt) @ w.astype(dt)
+    if b is not None:
+        out += b.astype(dt)
+    return out
+
+
+def _one_cell_edit(before: Preset, after: Preset, matrix: str, row: int, col: int) -> bool:
+    """True if `after` equals `before` except (at most) one cell of `matrix`.
+
+    For X and the source sequence that cell must lie in `row` (the row to update).
+    """
+    if matrix not in EDITABLE or before.options != after.options:
+        return False
+    for name in EDITABLE:
+        a, b = getattr(before, name), getattr(after, name)
+        if a is b:
+            continue
+        if a is None or b is None or a.shape != b.shape:
+            return False
+        changed = np.argwhere(a != b)
+        if name != matrix:
+            if len(changed):
+                return False
+            continue
+        if len(changed) > 1:
+            return False
+        in_row = 0 <= row < a.shape[0] and (not len(changed) or changed[0][0] == row)
+        if name in ("inputs", "source_inputs") and not in_row:
+            return False
+    return True
