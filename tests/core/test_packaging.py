@@ -24,8 +24,8 @@ IGNORED = shutil.ignore_patterns(
 
 
 @pytest.fixture(scope="module")
-def wheel(tmp_path_factory) -> Path:
-    """Build the project's wheel from a clean copy of the source (the repo stays untouched)."""
+def built(tmp_path_factory) -> tuple[Path, Path]:
+    """(wheel, source copy): the wheel built from a clean copy of the repo (left untouched)."""
     base = tmp_path_factory.mktemp("wheel")
     src = base / "src"
     shutil.copytree(REPO, src, ignore=IGNORED)
@@ -39,12 +39,14 @@ def wheel(tmp_path_factory) -> Path:
     assert proc.returncode == 0, proc.stderr[-3000:]
     wheels = list(dist.glob("selfattn_workbench-*.whl"))
     assert len(wheels) == 1, wheels
-    return wheels[0]
+    return wheels[0], src
 
 
 @pytest.mark.slow
-def test_wheel_contains_every_bundled_preset_byte_for_byte(wheel):
-    bundled = sorted(p.name for p in PRESETS.glob("*.json"))
+def test_wheel_contains_every_bundled_preset_byte_for_byte(built):
+    wheel, src = built
+    presets = src / PRESETS.relative_to(REPO)  # the copy the wheel was built from
+    bundled = sorted(p.name for p in presets.glob("*.json"))
     assert "seed-example.json" in bundled
     with zipfile.ZipFile(wheel) as zf:
         names = set(zf.namelist())
@@ -52,7 +54,7 @@ def test_wheel_contains_every_bundled_preset_byte_for_byte(wheel):
         for name in bundled:
             member = f"resources/presets/{name}"
             assert member in names, f"{member} missing from the wheel"
-            assert zf.read(member) == (PRESETS / name).read_bytes(), member
+            assert zf.read(member) == (presets / name).read_bytes(), member
         shipped = sorted(
             n.rsplit("/", 1)[1]
             for n in names
@@ -62,7 +64,8 @@ def test_wheel_contains_every_bundled_preset_byte_for_byte(wheel):
 
 
 @pytest.mark.slow
-def test_wheel_declares_the_console_scripts(wheel):
+def test_wheel_declares_the_console_scripts(built):
+    wheel, _ = built
     with zipfile.ZipFile(wheel) as zf:
         names = zf.namelist()
         for module in ("selfattn/cli.py", "selfattn/__main__.py", "selfattn/export.py"):
@@ -74,8 +77,9 @@ def test_wheel_declares_the_console_scripts(wheel):
 
 
 @pytest.mark.slow
-def test_installed_package_finds_presets_from_any_working_directory(wheel, tmp_path):
+def test_installed_package_finds_presets_from_any_working_directory(built, tmp_path):
     """Unpacked wheel on sys.path, run elsewhere: presets come from the package, not the CWD."""
+    wheel, _ = built
     site = tmp_path / "site"
     with zipfile.ZipFile(wheel) as zf:
         zf.extractall(site)
