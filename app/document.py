@@ -26,6 +26,9 @@ except ImportError:  # pragma: no cover - the engine is optional
     IncrementalAttention = None  # type: ignore[assignment,misc]
 
 
+INCREMENTAL_MIN_CELLS = 65_536
+
+
 @dataclass(frozen=True)
 class Change:
     """What a `changed` signal is about, so views can update only what moved.
@@ -79,7 +82,10 @@ class Document(QObject):
     def _apply(self, preset: Preset, change: Change, path: Path | None | bool = False) -> None:
         """Make `preset` current, recompute and emit one signal (path False = unchanged)."""
         cell = change.rect is not None and change.rect[2:] == (1, 1) and not change.structure
-        if self._engine is not None and cell and change.matrix is not None:
+        # Small layers recompute in full, so learners see exactly compute()'s digits; large
+        # ones update incrementally (equal to a full recompute within 1e-12 relative).
+        big = preset.options.heads * preset.n_tokens * preset.n_keys >= INCREMENTAL_MIN_CELLS
+        if self._engine is not None and cell and big and change.matrix is not None:
             self._result = self._engine.edit_cell(
                 preset, change.matrix, change.rect[0], change.rect[1]
             )

@@ -85,18 +85,20 @@ class MainWindow(QMainWindow):
         self.options_dock = self._dock(
             "Options", "options", self.options_panel, Qt.DockWidgetArea.RightDockWidgetArea
         )
-        self.explain_dock = self._dock(
-            "Explain", "explain", self.explain_panel, Qt.DockWidgetArea.RightDockWidgetArea
-        )
         self.results_dock = self._dock(
             "Results", "results", self.results_panel, Qt.DockWidgetArea.BottomDockWidgetArea
         )
-        self.resizeDocks([self.inputs_dock], [440], Qt.Orientation.Horizontal)
-        self.resizeDocks([self.options_dock], [330], Qt.Orientation.Horizontal)
-        self.resizeDocks(
-            [self.options_dock, self.explain_dock], [150, 400], Qt.Orientation.Vertical
+        self.explain_dock = self._dock(
+            "Explain", "explain", self.explain_panel, Qt.DockWidgetArea.BottomDockWidgetArea
         )
-        self.resizeDocks([self.results_dock], [210], Qt.Orientation.Vertical)
+        self.splitDockWidget(self.results_dock, self.explain_dock, Qt.Orientation.Horizontal)
+        self.resizeDocks(
+            [self.inputs_dock, self.options_dock], [430, 300], Qt.Orientation.Horizontal
+        )
+        self.resizeDocks(
+            [self.results_dock, self.explain_dock], [640, 800], Qt.Orientation.Horizontal
+        )
+        self.resizeDocks([self.results_dock], [270], Qt.Orientation.Vertical)
 
         self.hover_label = QLabel()
         self.masked_label = QLabel()

@@ -76,6 +76,7 @@ class InputsPanel(QWidget):
         layout.addLayout(parts)
 
         self.tabs = QTabWidget()
+        self.tabs.setStyleSheet("QTabBar::tab { padding: 3px 8px 5px 8px; }")  # room for "_"
         layout.addWidget(self.tabs, 1)
         self.tables: dict[str, MatrixTableView] = {}
         self.tokens_view = QTableView()

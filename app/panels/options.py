@@ -11,6 +11,7 @@ from PySide6.QtWidgets import (
     QDoubleSpinBox,
     QFormLayout,
     QHBoxLayout,
+    QLabel,
     QSlider,
     QWidget,
 )
@@ -80,6 +81,20 @@ class OptionsPanel(QWidget):
         self.dtype_combo.addItem("float32 (like a GPU)", "float32")
         form.addRow("dtype", self.dtype_combo)
 
+        self.description = QLabel()
+        self.description.setWordWrap(True)
+        self.description.setTextFormat(Qt.TextFormat.PlainText)
+        self.description.setAlignment(Qt.AlignmentFlag.AlignTop | Qt.AlignmentFlag.AlignLeft)
+        self.description.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
+        self.description.setToolTip("The preset's description (saved with the preset)")
+        self.title = QLabel()
+        font = self.title.font()
+        font.setBold(True)
+        self.title.setFont(font)
+        self.title.setWordWrap(True)
+        form.addRow(self.title)
+        form.addRow(self.description)
+
         self.scale_combo.currentIndexChanged.connect(self._on_scale)
         self.custom_scale.valueChanged.connect(self._on_scale)
         self.temperature_slider.valueChanged.connect(self._on_slider)
@@ -109,6 +124,8 @@ class OptionsPanel(QWidget):
             self.temperature_slider.setValue(temperature_to_slider(o.temperature))
             self.causal_check.setChecked(o.causal)
             self.dtype_combo.setCurrentIndex(0 if o.dtype == "float64" else 1)
+            self.title.setText(self._doc.preset.name)
+            self.description.setText(self._doc.preset.description)
         finally:
             self._updating = False
 
