@@ -12,7 +12,9 @@ from __future__ import annotations
 import contextlib
 import importlib
 import math
+import re
 from collections.abc import Iterator, Sequence
+from pathlib import Path
 from typing import Any
 
 import numpy as np
@@ -48,6 +50,7 @@ HATCH_RGB = (90, 90, 90)  # darker diagonal lines over the grey: reads as "maske
 MAX_HATCH_RECTS = 4096  # beyond this the grey overlay alone marks masked cells
 _MASK_LUT = np.zeros((256, 4), dtype=np.uint8)  # 0: transparent, 1: the mask grey
 _MASK_LUT[1:] = MASK_RGBA
+SVG_MIN_PIXELS = 512  # small matrices are exported to SVG with at least this many pixels
 _EPS = 1e-12  # smallest half-range for score levels, so an all-zero matrix still draws
 
 
@@ -385,6 +388,38 @@ class _MatrixPlot:
         """The strings currently visible in the cells, row by row (for tests and a11y)."""
         return [t.textItem.toPlainText() for t in self.texts[: self.n_texts] if t.isVisible()]
 
+    @contextlib.contextmanager
+    def crisp_rasters(self) -> Iterator[None]:
+        """Temporarily give small images many pixels per cell (for SVG export).
+
+        SVG embeds the matrix as a raster that viewers scale up with smoothing: a 3 x 3
+        image becomes a blur. Repeating each cell k x k pixels keeps the cells sharp.
+        """
+        if self.buffer is None or self.shape is None or max(self.shape) >= SVG_MIN_PIXELS:
+            yield
+            return
+        n, m = self.shape
+        k = math.ceil(SVG_MIN_PIXELS / max(n, m))
+        rect = QRectF(0, 0, m, n)
+        levels = self.image.getLevels()
+        big = np.repeat(np.repeat(self.buffer, k, axis=0), k, axis=1)
+        self.image.setImage(big, autoLevels=False, levels=levels)
+        self.image.setRect(rect)
+        if self.overlay.isVisible() and self.mask_u8 is not None:
+            big_mask = np.repeat(np.repeat(self.mask_u8, k, axis=0), k, axis=1)
+            self.overlay.setImage(big_mask, autoLevels=False, levels=(0, 255), lut=_MASK_LUT)
+            self.overlay.setRect(rect)
+        try:
+            yield
+        finally:
+            self.image.setImage(self.buffer, autoLevels=False, levels=levels)
+            self.image.setRect(rect)
+            if self.overlay.isVisible() and self.mask_u8 is not None:
+                self.overlay.setImage(
+                    self.mask_u8, autoLevels=False, levels=(0, 255), lut=_MASK_LUT
+                )
+                self.overlay.setRect(rect)
+
     # -- geometry --------------------------------------------------------------------
     def cell_at(self, scene_pos: QPointF) -> tuple[int, int]:
         """(row, col) under a scene position, or (-1, -1) outside the matrix."""
@@ -501,9 +536,29 @@ def _svg_closed_paths_fix() -> Iterator[None]:
         module.correctCoordinates = original
 
 
-def _export_svg(glw: pg.GraphicsLayoutWidget, path: str) -> None:
-    with _svg_closed_paths_fix():
-        SVGExporter(glw.scene()).export(str(path))
+def _export_svg(glw: pg.GraphicsLayoutWidget, path: str, plots: Sequence[_MatrixPlot]) -> None:
+    with contextlib.ExitStack() as stack:
+        for plot in plots:
+            stack.enter_context(plot.crisp_rasters())
+        with _svg_closed_paths_fix():
+            SVGExporter(glw.scene()).export(str(path))
+    _absolute_background(Path(path))
+
+
+def _absolute_background(path: Path) -> None:
+    """Give the SVG's background rectangle pixel sizes instead of "100%".
+
+    pyqtgraph writes width="100%"; SVG Tiny renderers (Qt's own, some slide tools)
+    read that as 100 px and paint a small square in the corner.
+    """
+    text = path.read_text(encoding="utf-8")
+    match = re.search(r'viewBox\s*=\s*"0 0 ([\d.]+) ([\d.]+)"', text)
+    if match:
+        w, h = match.groups()
+        text = text.replace(
+            '<rect width="100%" height="100%"', f'<rect width="{w}" height="{h}"', 1
+        )
+        path.write_text(text, encoding="utf-8")
 
 
 class HeatmapView(QWidget, _PaletteMixin):
@@ -667,7 +722,7 @@ class HeatmapView(QWidget, _PaletteMixin):
     def export_svg(self, path: str) -> None:
         """Write an SVG (the matrix itself is embedded as a raster image)."""
         _ensure_laid_out(self._glw, QSize(800, 600))
-        _export_svg(self._glw, path)
+        _export_svg(self._glw, path, [self._matrix])
 
     def apply_palette(self) -> None:
         bg, fg = self._palette_colors()
@@ -835,7 +890,7 @@ class AllHeadsView(QWidget, _PaletteMixin):
 
     def export_svg(self, path: str) -> None:
         _ensure_laid_out(self._glw, QSize(1000, 600))
-        _export_svg(self._glw, path)
+        _export_svg(self._glw, path, self._panels)
 
     def apply_palette(self) -> None:
         bg, fg = self._palette_colors()

@@ -7,6 +7,7 @@ the published 3-token walk-through (queries input_1..3).
 
 from __future__ import annotations
 
+import base64
 import math
 import xml.etree.ElementTree as ET
 from pathlib import Path
@@ -478,6 +479,24 @@ def test_export_png_and_svg(view: HeatmapView, tmp_path: Path) -> None:
     assert len(colours) > 5
     view.export_svg(str(tmp_path / "w.svg"))
     _check_svg(tmp_path / "w.svg")
+
+
+def test_svg_embeds_a_sharp_raster_of_a_small_matrix(view: HeatmapView, tmp_path: Path) -> None:
+    view.set_matrix(SEED_WEIGHTS, SEED_TOKENS, SEED_TOKENS, kind="weights")
+    view.export_svg(str(tmp_path / "w.svg"))
+    root = ET.parse(tmp_path / "w.svg").getroot()
+    widths = []
+    for el in root.iter():
+        if el.tag.endswith("image"):
+            href = el.get("{http://www.w3.org/1999/xlink}href") or el.get("href") or ""
+            data = base64.b64decode(href.split(",", 1)[1])
+            widths.append(QImage.fromData(data).width())
+    # a 3 x 3 matrix as a 3 x 3 raster would be smoothed into a blur by SVG viewers
+    assert max(widths) >= 512
+    # and the on-screen image is back to one pixel per cell afterwards
+    assert view.image_item.image.shape == (3, 3)
+    text = (tmp_path / "w.svg").read_text(encoding="utf-8")
+    assert 'width="100%"' not in text
 
 
 def test_export_from_a_never_shown_view(qtbot, tmp_path: Path) -> None:
