@@ -13,7 +13,7 @@ import contextlib
 import importlib
 import math
 import re
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -466,26 +466,22 @@ def _weight_or_score_levels(kind: str, values: np.ndarray, mask: np.ndarray) -> 
     return (-half, half)
 
 
-class _PaletteMixin:
-    """pyqtgraph ignores the Qt palette: copy its colours in so dark themes stay dark."""
-
-    def _palette_colors(self) -> tuple[QColor, QColor]:
-        palette: QPalette = self.palette()  # type: ignore[attr-defined]
-        return palette.color(QPalette.ColorRole.Window), palette.color(
-            QPalette.ColorRole.WindowText
-        )
+def _palette_colors(widget: QWidget) -> tuple[QColor, QColor]:
+    """pyqtgraph ignores the Qt palette: read it here so dark themes stay dark."""
+    palette = widget.palette()
+    return palette.color(QPalette.ColorRole.Window), palette.color(QPalette.ColorRole.WindowText)
 
 
 class _LeaveFilter(QObject):
     """Tells the owner when the mouse leaves the graphics view."""
 
-    def __init__(self, callback: object) -> None:
+    def __init__(self, callback: Callable[[], None]) -> None:
         super().__init__()
         self._callback = callback
 
     def eventFilter(self, obj: QObject, event: QEvent) -> bool:  # noqa: N802 (Qt API)
         if event.type() == QEvent.Type.Leave:
-            self._callback()  # type: ignore[operator]
+            self._callback()
         return False
 
 
@@ -561,7 +557,7 @@ def _absolute_background(path: Path) -> None:
         path.write_text(text, encoding="utf-8")
 
 
-class HeatmapView(QWidget, _PaletteMixin):
+class HeatmapView(QWidget):
     """One attention matrix: queries down, keys across, a colour bar, a hover readout."""
 
     cellHovered = Signal(int, int)  # (row, col); (-1, -1) when the mouse leaves the matrix
@@ -674,7 +670,7 @@ class HeatmapView(QWidget, _PaletteMixin):
         self._colorbar.getAxis("left").setLabel("weight" if kind == "weights" else "score")
         if title != self._title:
             self._title = title
-            self._plot.setTitle(title or None, color=self._palette_colors()[1])
+            self._plot.setTitle(title or None, color=_palette_colors(self)[1])
 
     def set_colormap(self, name: str) -> None:
         """Choose the sequential colour map used for weights."""
@@ -725,7 +721,7 @@ class HeatmapView(QWidget, _PaletteMixin):
         _export_svg(self._glw, path, [self._matrix])
 
     def apply_palette(self) -> None:
-        bg, fg = self._palette_colors()
+        bg, fg = _palette_colors(self)
         self._glw.setBackground(bg)
         self._matrix.apply_palette(fg)
         for name in ("left", "right", "top", "bottom"):
@@ -760,7 +756,7 @@ class HeatmapView(QWidget, _PaletteMixin):
             self.cellClicked.emit(row, col)
 
 
-class AllHeadsView(QWidget, _PaletteMixin):
+class AllHeadsView(QWidget):
     """Every head's weights side by side (up to 4 per row), one shared 0..1 colour bar."""
 
     headClicked = Signal(int)  # 0-based head index
@@ -835,7 +831,7 @@ class AllHeadsView(QWidget, _PaletteMixin):
             return
         per_row = min(self.PER_ROW, heads)
         rows = math.ceil(heads / per_row)
-        fg = self._palette_colors()[1]
+        fg = _palette_colors(self)[1]
         for h in range(heads):
             plot = self._glw.addPlot(row=h // per_row, col=h % per_row)
             plot.setTitle(f"head {h + 1}", color=fg)
@@ -872,7 +868,7 @@ class AllHeadsView(QWidget, _PaletteMixin):
         column of the grid and make that panel's cells bigger than the others.
         """
         self._selected = head
-        fg = self._palette_colors()[1]
+        fg = _palette_colors(self)[1]
         highlight = self.palette().color(QPalette.ColorRole.Highlight)
         for h, panel in enumerate(self._panels):
             label = f"head {h + 1}"
@@ -893,7 +889,7 @@ class AllHeadsView(QWidget, _PaletteMixin):
         _export_svg(self._glw, path, self._panels)
 
     def apply_palette(self) -> None:
-        bg, fg = self._palette_colors()
+        bg, fg = _palette_colors(self)
         self._glw.setBackground(bg)
         for panel in self._panels:
             panel.apply_palette(fg)
