@@ -24,10 +24,14 @@ def _shorten(text: str, limit: int) -> str:
 
 
 def _f64(a: np.ndarray) -> np.ndarray:
-    """float32 -> float64 is exact: the preset holds the checkpoint's numbers unchanged."""
-    out = np.array(a, dtype=np.float64)
+    """float32 -> float64 is exact: the preset holds the checkpoint's numbers unchanged.
+
+    A fresh read-only array: Preset then keeps it as is instead of copying it again.
+    """
+    out = np.array(a, dtype=np.float64, order="C")
     if not np.all(np.isfinite(out)):
         raise ModelError("the checkpoint holds a non-finite number (NaN or infinity)")
+    out.flags.writeable = False
     return out
 
 
