@@ -124,10 +124,17 @@ def run_worker(python: str, args: Sequence[str], timeout: float = 600) -> dict[s
     return json.loads(proc.stdout.strip().splitlines()[-1])
 
 
-def alternate(jobs: dict[str, tuple[str, Sequence[str]]], rounds: int) -> dict[str, list[float]]:
-    """Run each (python, args) job `rounds` times, interleaved; pool their times."""
+def alternate(
+    jobs: dict[str, tuple[str, Sequence[str]]], rounds: int
+) -> tuple[dict[str, list[float]], dict[str, dict[str, Any]]]:
+    """Run each (python, args) job `rounds` times, interleaved; pool their times.
+
+    Returns the pooled times per job and each job's last full answer.
+    """
     pooled: dict[str, list[float]] = {key: [] for key in jobs}
+    last: dict[str, dict[str, Any]] = {}
     for _ in range(rounds):
         for key, (python, args) in jobs.items():
-            pooled[key].extend(run_worker(python, args)["times"])
-    return pooled
+            last[key] = run_worker(python, args)
+            pooled[key].extend(last[key]["times"])
+    return pooled, last

@@ -49,6 +49,10 @@ _CANCEL_LIMIT = 0.5  # update a row only while the removed term is at most half 
 class IncrementalAttention:
     """A preset and its AttentionResult, kept up to date edit by edit."""
 
+    # Below this many score cells (all heads) a full recompute is faster than
+    # the bookkeeping of an incremental update; tests set it to 0.
+    min_cells = 1 << 15
+
     def __init__(self, preset: Preset) -> None:
         self._preset = preset
         self._result: AttentionResult | None = None
@@ -100,7 +104,10 @@ class IncrementalAttention:
         head's scores, so its softmax must be redone anyway).
         """
         before = self._preset
-        if not _one_cell_edit(before, preset_after, matrix, row, col):
+        r = self.result
+        small = r.heads * r.n_queries * r.n_keys < self.min_cells
+        del r
+        if small or not _one_cell_edit(before, preset_after, matrix, row, col):
             return self._recompute_or_restore(preset_after, before)
         try:
             if matrix == "inputs":

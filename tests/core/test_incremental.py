@@ -11,6 +11,13 @@ from selfattn.attention import AttentionError
 from selfattn.incremental import EDITABLE, IncrementalAttention
 from selfattn.preset import Options, Preset, compute
 
+
+@pytest.fixture(autouse=True)
+def _always_incremental(monkeypatch):
+    """Exercise the incremental path even on the small presets used here."""
+    monkeypatch.setattr(IncrementalAttention, "min_cells", 0)
+
+
 ARRAYS = ("q", "k", "v", "scores", "scaled_scores", "weights", "context", "output")
 
 
