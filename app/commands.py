@@ -77,8 +77,10 @@ class CellsCommand(QUndoCommand):
         before: np.ndarray,
         after: np.ndarray,
         text: str,
+        first_preset: Preset | None = None,
     ) -> None:
         super().__init__(text)
+        self._first_preset = first_preset  # the exact preset the document already tried
         self._doc = document
         self._key = key
         self._row = row
@@ -89,7 +91,9 @@ class CellsCommand(QUndoCommand):
     def _write(self, block: np.ndarray) -> None:
         from .document import Change
 
-        preset = edit.with_block(self._doc.preset, self._key, self._row, self._col, block)
+        preset, self._first_preset = self._first_preset, None
+        if preset is None:
+            preset = edit.with_block(self._doc.preset, self._key, self._row, self._col, block)
         rect = (self._row, self._col, block.shape[0], block.shape[1])
         self._doc._apply(preset, Change(structure=False, matrix=self._key, rect=rect))
 

@@ -27,6 +27,8 @@ except ImportError:  # pragma: no cover - the engine is optional
 
 
 INCREMENTAL_MIN_CELLS = 65_536
+# One-cell edits of these matrices have cheap incremental paths (see selfattn.incremental).
+_INCREMENTAL_MATRICES = ("inputs", "source_inputs", "w_value", "b_value", "w_output", "b_output")
 
 
 @dataclass(frozen=True)
@@ -46,6 +48,11 @@ class Document(QObject):
     changed = Signal(object)  # Change: preset and result are new
     fileStateChanged = Signal()  # path, name or clean state changed: retitle the window
     message = Signal(str)  # a transient message for the status bar
+    busyChanged = Signal(bool)  # noqa: N815 - a large recompute started (True) or ended
+
+    ASYNC_MIN_CELLS = (
+        1_000_000  # heads x queries x keys above which full recomputes leave the GUI thread
+    )
 
     def __init__(self, preset: Preset | None = None, parent: QObject | None = None) -> None:
         super().__init__(parent)
@@ -55,6 +62,11 @@ class Document(QObject):
         self._path: Path | None = None
         self._engine = IncrementalAttention(self._preset) if IncrementalAttention else None
         self._result = self._engine.result if self._engine else selfattn.compute(self._preset)
+        self._trial_result: tuple[Preset, AttentionResult] | None = None
+        self._last_name = self._preset.name
+        self._background = None
+        self._jobs = 0
+        self._generation = 0
 
     # State ------------------------------------------------------------------
     @property
@@ -63,7 +75,13 @@ class Document(QObject):
 
     @property
     def result(self) -> AttentionResult:
+        """The latest result. Read it when needed; do not keep it across edits."""
         return self._result
+
+    @property
+    def busy(self) -> bool:
+        """True while a large recompute runs on the worker thread."""
+        return self._jobs > 0
 
     @property
     def path(self) -> Path | None:
@@ -78,29 +96,133 @@ class Document(QObject):
             return self._path.name
         return self._preset.name or "Untitled"
 
-    # Called by undo commands only -------------------------------------------
-    def _apply(self, preset: Preset, change: Change, path: Path | None | bool = False) -> None:
-        """Make `preset` current, recompute and emit one signal (path False = unchanged)."""
+    # Computing ----------------------------------------------------------------
+    def _runs_in_background(self, preset: Preset, change: Change) -> bool:
+        """Large full recomputes go to the worker thread; cheap cell updates stay here."""
+        if self._engine is None:
+            return False
+        if self._jobs > 0:
+            return True  # the engine is busy on the worker: queue behind it, in order
+        cells = preset.options.heads * preset.n_tokens * preset.n_keys
+        if cells < self.ASYNC_MIN_CELLS:
+            return False
+        cheap_cell = (
+            change.rect is not None
+            and change.rect[2:] == (1, 1)
+            and not change.structure
+            and change.matrix in _INCREMENTAL_MATRICES
+        )
+        return not cheap_cell
+
+    def _compute(self, preset: Preset, change: Change) -> AttentionResult:
+        """The result for `preset` (may raise AttentionError; the engine then keeps the old)."""
+        if self._engine is None:
+            return selfattn.compute(preset)
         cell = change.rect is not None and change.rect[2:] == (1, 1) and not change.structure
         # Small layers recompute in full, so learners see exactly compute()'s digits; large
         # ones update incrementally (equal to a full recompute within 1e-12 relative).
         big = preset.options.heads * preset.n_tokens * preset.n_keys >= INCREMENTAL_MIN_CELLS
-        if self._engine is not None and cell and big and change.matrix is not None:
-            self._result = self._engine.edit_cell(
-                preset, change.matrix, change.rect[0], change.rect[1]
-            )
-        elif self._engine is not None:
-            self._result = self._engine.recompute(preset)
+        if cell and big and change.matrix is not None:
+            assert change.rect is not None
+            return self._engine.edit_cell(preset, change.matrix, change.rect[0], change.rect[1])
+        return self._engine.recompute(preset)
+
+    def _trial(self, preset: Preset, change: Change) -> bool:
+        """Compute a proposed preset before it becomes an undo step; refuse it if it fails."""
+        if self._runs_in_background(preset, change):
+            return True  # checked on the worker; a failure is undone there
+        try:
+            self._trial_result = (preset, self._compute(preset, change))
+        except AttentionError as exc:
+            self.message.emit(f"Refused: {exc}. The old values stay.")
+            return False
+        return True
+
+    # Called by undo commands only -------------------------------------------
+    def _apply(self, preset: Preset, change: Change, path: Path | None | bool = False) -> None:
+        """Make `preset` current, recompute and emit one signal (path False = unchanged)."""
+        trial, self._trial_result = self._trial_result, None
+        if trial is not None and trial[0] is preset:
+            result = trial[1]
+        elif self._runs_in_background(preset, change):
+            self._apply_in_background(preset, change, path)
+            return
         else:
-            self._result = selfattn.compute(preset)
+            result = self._compute(preset, change)
+        self._commit(preset, result, change, path)
+
+    def _commit(
+        self, preset: Preset, result: AttentionResult, change: Change, path: Path | None | bool
+    ) -> None:
+        self._result = result
         self._preset = preset
         if path is not False:
             self._path = path  # type: ignore[assignment]
             self.fileStateChanged.emit()
-        elif preset.name != getattr(self, "_last_name", preset.name):
+        elif preset.name != self._last_name:
             self.fileStateChanged.emit()
         self._last_name = preset.name
         self.changed.emit(change)
+
+    def _apply_in_background(
+        self, preset: Preset, change: Change, path: Path | None | bool
+    ) -> None:
+        """Recompute on the worker; edits made meanwhile queue behind it and the newest wins."""
+        from .worker import Background
+
+        if self._background is None:
+            self._background = Background(self)
+        self._preset = preset  # further edits build on the newest numbers at once
+        if path is not False:
+            self._path = path  # type: ignore[assignment]
+        self._generation += 1
+        generation = self._generation
+        self._jobs += 1
+        if self._jobs == 1:
+            self.busyChanged.emit(True)
+
+        def job() -> AttentionResult | None:
+            if generation != self._generation:
+                return None  # a newer edit is queued: skip to it
+            return self._compute(preset, change)
+
+        def done(result: AttentionResult | None) -> None:
+            self._jobs -= 1
+            if result is not None and generation == self._generation:
+                self._commit(preset, result, Change(structure=True), path)
+            if self._jobs == 0:
+                self.busyChanged.emit(False)
+                if self._result_preset_mismatch():
+                    # The newest job was skipped or failed: compute what is current now.
+                    self._apply_in_background(self._preset, Change(structure=True), False)
+
+        def failed(exc: BaseException) -> None:
+            self._jobs -= 1
+            if self._jobs == 0:
+                self.busyChanged.emit(False)
+            self.message.emit(f"Refused: {exc}. Undoing that change.")
+            if isinstance(exc, AttentionError) and self.undo_stack.canUndo():
+                self.undo_stack.undo()
+            else:
+                raise exc
+
+        self._result_for = preset
+        self._background.submit(job, done, failed)
+
+    def _result_preset_mismatch(self) -> bool:
+        return self._committed_preset() is not self._preset
+
+    def _committed_preset(self) -> Preset | None:
+        return self._engine.preset if self._engine is not None else None
+
+    def wait(self) -> None:
+        """Block until background recomputes finished and were delivered (tests, scripts)."""
+        from PySide6.QtCore import QCoreApplication
+
+        while self._jobs:
+            if self._background is not None:
+                self._background.wait()
+            QCoreApplication.processEvents()
 
     # Editing API (every call is one undo step) -------------------------------
     def _check(self, preset: Preset) -> bool:
@@ -118,7 +240,7 @@ class Document(QObject):
         """Replace the whole preset as one undo step (options, resize, labels, fills...)."""
         from .commands import PresetCommand
 
-        if not self._check(preset):
+        if not self._check(preset) or not self._trial(preset, Change(structure=structure)):
             return False
         self.undo_stack.push(PresetCommand(self, preset, text, merge_key, structure))
         return True
@@ -128,7 +250,7 @@ class Document(QObject):
         from .commands import CellsCommand
 
         try:
-            edit.with_block(self._preset, key, row, col, block)  # refuses what does not fit
+            after = edit.with_block(self._preset, key, row, col, block)  # refuses misfits
         except PresetError as exc:
             self.message.emit(f"Refused: {exc}")
             return False
@@ -147,7 +269,10 @@ class Document(QObject):
                 if block.size == 1
                 else f"Paste {block.shape[0]}x{block.shape[1]} into {title}"
             )
-        self.undo_stack.push(CellsCommand(self, key, row, col, before_block, block, text))
+        rect = (row, col, block.shape[0], block.shape[1])
+        if not self._trial(after, Change(structure=False, matrix=key, rect=rect)):
+            return False
+        self.undo_stack.push(CellsCommand(self, key, row, col, before_block, block, text, after))
         return True
 
     def set_cell_text(self, key: str, row: int, col: int, text: str) -> bool:

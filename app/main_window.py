@@ -18,6 +18,7 @@ from PySide6.QtWidgets import (
     QLabel,
     QMainWindow,
     QMessageBox,
+    QProgressBar,
     QSpinBox,
     QStackedWidget,
     QVBoxLayout,
@@ -40,6 +41,7 @@ from .worker import Background
 
 APP_NAME = "Self-Attention Workbench"
 MAX_RECENT = 8
+BACKGROUND_LOAD_BYTES = 4 * 1024 * 1024  # files above this parse on the worker thread
 VIEW_MODES = (
     ("Weights", "weights"),
     ("Scaled scores (logits)", "scaled_scores"),
@@ -100,6 +102,13 @@ class MainWindow(QMainWindow):
         )
         self.resizeDocks([self.results_dock], [270], Qt.Orientation.Vertical)
 
+        self.busy_bar = QProgressBar()
+        self.busy_bar.setRange(0, 0)  # busy indicator
+        self.busy_bar.setMaximumWidth(140)
+        self.busy_bar.setFormat("computing…")
+        self.busy_bar.setToolTip("A large recompute is running; you can keep editing")
+        self.busy_bar.setVisible(False)
+        self.statusBar().addPermanentWidget(self.busy_bar)
         self.hover_label = QLabel()
         self.masked_label = QLabel()
         self.statusBar().addPermanentWidget(self.masked_label)
@@ -109,6 +118,7 @@ class MainWindow(QMainWindow):
         self.document.changed.connect(self._on_document_changed)
         self.document.fileStateChanged.connect(self._update_title)
         self.document.message.connect(self.show_message)
+        self.document.busyChanged.connect(self._on_busy_changed)
         self.inputs_panel.message.connect(self.show_message)
         self.results_panel.cellSelected.connect(self._on_result_cell_selected)
         for view in self.inputs_panel.tables.values():
@@ -330,6 +340,11 @@ class MainWindow(QMainWindow):
         self.setWindowTitle(f"{name}{where}[*] — {APP_NAME}")
         self.setWindowModified(doc.is_modified)
 
+    def _on_busy_changed(self, busy: bool) -> None:
+        self.busy_bar.setVisible(busy or self.background.busy)
+        if busy:
+            self.show_message("Computing in the background — keep editing, the newest edit wins")
+
     def show_message(self, text: str) -> None:
         self.statusBar().showMessage(text, 8000)
 
@@ -438,16 +453,40 @@ class MainWindow(QMainWindow):
         """Load a preset file; a bad file gets a dialog and the document stays untouched."""
         if ask and not self.maybe_save():
             return False
+        path = Path(path)
+        try:
+            big = path.stat().st_size > BACKGROUND_LOAD_BYTES
+        except OSError:
+            big = False
+        if big:  # parsing takes long: keep the window live
+            self.busy_bar.setVisible(True)
+            self.show_message(f"Opening {path}…")
+            self.background.submit(
+                lambda: selfattn.load_preset(path),
+                lambda preset: self._opened(preset, path),
+                lambda exc: self._open_failed(exc),
+            )
+            return True
         try:
             preset = selfattn.load_preset(path)
         except PresetError as exc:
-            QMessageBox.warning(self, "Cannot open preset", str(exc))
-            self.show_message(f"Not opened: {exc}")
+            self._open_failed(exc)
             return False
-        self.document.open_preset(preset, Path(path))
-        self._remember_file(Path(path))
-        self.show_message(f"Opened {path}")
+        self._opened(preset, path)
         return True
+
+    def _opened(self, preset: Preset, path: Path) -> None:
+        self.busy_bar.setVisible(self.document.busy)
+        self.document.open_preset(preset, path)
+        self._remember_file(path)
+        self.show_message(f"Opened {path}")
+
+    def _open_failed(self, exc: BaseException) -> None:
+        self.busy_bar.setVisible(self.document.busy)
+        if not isinstance(exc, PresetError):
+            raise exc
+        QMessageBox.warning(self, "Cannot open preset", str(exc))
+        self.show_message(f"Not opened: {exc}")
 
     def open_bundled(self, name: str, ask: bool = True) -> bool:
         if ask and not self.maybe_save():

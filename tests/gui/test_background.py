@@ -1,0 +1,61 @@
+"""Large recomputes and file loads run off the GUI thread; edits made meanwhile are kept."""
+
+from __future__ import annotations
+
+import numpy as np
+
+import selfattn
+from app.document import Document
+from selfattn import edit
+from selfattn.bundled import load_bundled
+
+
+def test_edits_during_a_background_recompute_are_kept_and_the_newest_wins(
+    qtbot, window, monkeypatch
+):
+    monkeypatch.setattr(Document, "ASYNC_MIN_CELLS", 0)  # everything goes to the worker
+    doc = window.document
+    seen = []
+    doc.busyChanged.connect(seen.append)
+    model = window.inputs_panel.tables["w_query"].matrix_model()
+    for k, value in enumerate(("1", "2", "3", "4", "5")):
+        assert model.setData(model.index(k % 4, k % 3), value)
+    window.options_panel.temperature_spin.setValue(0.5)
+    assert doc.busy or seen  # the work went to the worker
+    qtbot.waitUntil(lambda: not doc.busy, timeout=10000)
+    expected_preset = load_bundled("seed-example")
+    for k, value in enumerate((1.0, 2.0, 3.0, 4.0, 5.0)):
+        expected_preset = edit.with_block(
+            expected_preset, "w_query", k % 4, k % 3, np.array([[value]])
+        )
+    expected_preset = expected_preset.with_options(temperature=0.5)
+    for key in edit.MATRIX_KEYS:
+        a, b = getattr(doc.preset, key), getattr(expected_preset, key)
+        assert (a is None and b is None) or np.array_equal(a, b), key
+    np.testing.assert_allclose(
+        doc.result.weights, selfattn.compute(expected_preset).weights, rtol=1e-12, atol=0
+    )
+    np.testing.assert_allclose(
+        window.heatmap.image_item.image, doc.result.weights[0].astype(np.float32)
+    )
+    assert seen[0] is True and seen[-1] is False
+    assert not window.busy_bar.isVisible()
+    # Undo walks back through every edit, in order.
+    while doc.undo_stack.canUndo():
+        doc.undo_stack.undo()
+    doc.wait()
+    np.testing.assert_array_equal(doc.preset.w_query, load_bundled("seed-example").w_query)
+    np.testing.assert_allclose(
+        doc.result.weights, selfattn.compute(load_bundled("seed-example")).weights, rtol=1e-12
+    )
+
+
+def test_big_file_opens_on_the_worker(qtbot, window, tmp_path, monkeypatch):
+    import app.main_window as main_window
+
+    monkeypatch.setattr(main_window, "BACKGROUND_LOAD_BYTES", 0)
+    path = tmp_path / "p.json"
+    selfattn.save_preset(load_bundled("padding-mask"), path)
+    assert window.open_path(path, ask=False)
+    qtbot.waitUntil(lambda: window.document.path == path, timeout=10000)
+    assert window.document.preset.name == load_bundled("padding-mask").name
