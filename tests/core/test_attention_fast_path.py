@@ -1,0 +1,109 @@
+"""The fast path of `attention` (row blocks, two threads, in-place passes) against a naive loop.
+
+Sizes are chosen to cross the row-block boundaries and the ~1M-cell threshold
+above which softmax rows are split over two threads.
+"""
+
+from __future__ import annotations
+
+import importlib
+import math
+
+import numpy as np
+import pytest
+
+from selfattn.attention import attention
+
+core = importlib.import_module("selfattn.attention")
+
+
+def naive(x, w_q, w_k, w_v, heads, causal, key_mask, divisor):
+    """Row by row with Python loops over rows: the textbook formula, float64."""
+    q, k, v = x @ w_q, x @ w_k, x @ w_v
+    n, m = q.shape[0], k.shape[0]
+    d_k, d_v = q.shape[1] // heads, v.shape[1] // heads
+    weights = np.zeros((heads, n, m))
+    context = np.zeros((heads, n, d_v))
+    for h in range(heads):
+        qh, kh = q[:, h * d_k : (h + 1) * d_k], k[:, h * d_k : (h + 1) * d_k]
+        vh = v[:, h * d_v : (h + 1) * d_v]
+        for i in range(n):
+            visible = [
+                j for j in range(m) if (not causal or j <= i) and (key_mask is None or key_mask[j])
+            ]
+            if not visible:
+                continue
+            logits = np.array([qh[i] @ kh[j] / divisor for j in visible])
+            e = np.exp(logits - logits.max())
+            weights[h, i, visible] = e / e.sum()
+            context[h, i] = weights[h, i] @ vh
+    return weights, context
+
+
+def layer(n, d, seed=0, spread=2.0):
+    rng = np.random.default_rng(seed)
+    w = spread / math.sqrt(d)
+    return (
+        rng.standard_normal((n, d)),
+        rng.standard_normal((d, d)) * w,
+        rng.standard_normal((d, d)) * w,
+        rng.standard_normal((d, d)) * w,
+    )
+
+
+@pytest.mark.parametrize(
+    ("n", "heads", "causal", "masked"),
+    [
+        (1100, 1, False, False),  # 1.2M cells: threaded, several row blocks
+        (1100, 2, True, True),  # heads, causal, key mask, a fully masked first row
+        (37, 2, True, False),  # one block, single thread
+    ],
+)
+def test_float64_fast_path_equals_naive_loop(n, heads, causal, masked):
+    x, w_q, w_k, w_v = layer(n, 8)
+    key_mask = [j % 7 != 0 for j in range(n)] if masked else None  # key 0 masked
+    r = attention(x, w_q, w_k, w_v, heads=heads, causal=causal, key_mask=key_mask)
+    weights, context = naive(x, w_q, w_k, w_v, heads, causal, key_mask, math.sqrt(8 // heads))
+    np.testing.assert_allclose(r.weights, weights, rtol=1e-13, atol=1e-15)
+    np.testing.assert_allclose(r.context, context, rtol=1e-12, atol=1e-13)
+    assert r.fully_masked[0] == (causal and masked)
+    assert np.isneginf(r.scaled_scores[:, ~r.mask]).all()
+
+
+def test_threaded_and_single_threaded_results_are_identical(monkeypatch):
+    x, w_q, w_k, w_v = layer(1100, 8, seed=3)
+    threaded = attention(x, w_q, w_k, w_v, causal=True)
+    monkeypatch.setattr(core, "_THREADS", 1)
+    single = attention(x, w_q, w_k, w_v, causal=True)
+    for name in ("scores", "scaled_scores", "weights", "context", "output"):
+        np.testing.assert_array_equal(getattr(threaded, name), getattr(single, name))
+
+
+def test_float32_weights_are_never_subnormal_and_track_float64():
+    # A wide logit spread puts many weights below float32's normal range.
+    x, w_q, w_k, w_v = layer(1100, 8, seed=1, spread=6.0)
+    r32 = attention(x, w_q, w_k, w_v, dtype="float32")
+    r64 = attention(x, w_q, w_k, w_v)
+    w = r32.weights
+    tiny = np.finfo(np.float32).tiny
+    assert ((w == 0) | (w >= tiny)).all()
+    assert (r64.weights < tiny).any()  # the case really arises
+    np.testing.assert_allclose(w, r64.weights, rtol=1e-4, atol=1e-6)
+    np.testing.assert_allclose(w.sum(axis=-1), 1.0, rtol=1e-5)
+
+
+def test_unmasked_mask_is_all_true_and_read_only():
+    x, w_q, w_k, w_v = layer(5, 4)
+    r = attention(x, w_q, w_k, w_v, key_mask=[True] * 5)
+    assert r.mask.shape == (5, 5) and r.mask.all()
+    assert not r.mask.flags.writeable
+    assert not r.fully_masked.any()
+
+
+def test_results_of_earlier_calls_are_not_overwritten():
+    x, w_q, w_k, w_v = layer(1100, 8)
+    first = attention(x, w_q, w_k, w_v)
+    kept = first.weights.copy()
+    for seed in range(3):
+        attention(*layer(1100, 8, seed=seed + 10))
+    np.testing.assert_array_equal(first.weights, kept)
