@@ -8,6 +8,7 @@ exactly the column-block convention of DESIGN.md "Semantics".
 
 from __future__ import annotations
 
+import operator
 from pathlib import Path
 
 import numpy as np
@@ -21,6 +22,16 @@ DESCRIPTION_TEXT_CHARS = 2000
 
 def _shorten(text: str, limit: int) -> str:
     return text if len(text) <= limit else text[: limit - 1] + "…"
+
+
+def _whole(value: object, what: str) -> int:
+    """A layer or head number as a Python int (numpy integers welcome, bools and floats not)."""
+    if isinstance(value, bool):
+        raise ModelError(f"{what} must be a whole number, got {value!r}")
+    try:
+        return operator.index(value)  # type: ignore[arg-type]
+    except TypeError:
+        raise ModelError(f"{what} must be a whole number, got {value!r:.40}") from None
 
 
 def _f64(a: np.ndarray) -> np.ndarray:
@@ -48,6 +59,8 @@ def preset_from_model(
 
     if not isinstance(text, str):
         raise ModelError("text must be a string")
+    layer = _whole(layer, "layer")
+    head = None if head is None else _whole(head, "head")
     ckpt = load_checkpoint(model_dir)
     ckpt.check_layer(layer)
     if head is not None:

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import json
 import math
+import os
 import pickle
 import struct
 from pathlib import Path
@@ -396,6 +397,13 @@ def test_layer_and_head_out_of_range_are_refused(model, layer, head, message):
         preset_from_model(model, layer, head, "the cat")
 
 
+def test_layer_and_head_must_be_whole_numbers(model):
+    assert preset_from_model(model, np.int64(2), np.int32(1), "the cat").options.heads == 1
+    for layer, head in ((1.0, None), (True, None), (1, "2"), (1, 2.5)):
+        with pytest.raises(ModelError, match="must be a whole number"):
+            preset_from_model(model, layer, head, "the cat")
+
+
 def test_text_longer_than_positions_is_refused(model):
     fourteen = " ".join(["cat"] * 14)  # 14 + [CLS] + [SEP] = 16 = max_position_embeddings
     assert preset_from_model(model, 1, 1, fourteen).n_tokens == 16
@@ -520,3 +528,27 @@ def test_arbitrary_headers_never_crash(tmp_path_factory, header, padding):
         return
     for info in tensors.values():
         assert info.end - info.begin <= padding
+
+
+# The per-folder cache ---------------------------------------------------------------
+
+
+def test_checkpoint_is_read_once_and_reread_when_its_files_change(model):
+    from selfattn.models import load_checkpoint
+
+    first = load_checkpoint(model)
+    assert load_checkpoint(model) is first
+    assert first.layer(2) is first.layer(2)  # weights copied once, not per sentence
+    preset_from_model(model, 2, None, "the cat")
+    assert load_checkpoint(model) is first
+    # New weights of the same size in the same folder, cache not cleared by hand.
+    weights = model / "model.safetensors"
+    stat = weights.stat()
+    save_file(fake_tensors(CONFIG, seed=5), str(weights))
+    os.utime(weights, ns=(stat.st_atime_ns, stat.st_mtime_ns + 10**9))
+    second = load_checkpoint(model)
+    assert second is not first
+    np.testing.assert_array_equal(
+        second.layer(1).wq,
+        fake_tensors(CONFIG, seed=5)["encoder.layer.0.attention.self.query.weight"],
+    )
