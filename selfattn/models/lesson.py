@@ -24,7 +24,7 @@ NAME = "Real head: the previous word (MiniLM layer 1, head 3)"
 DESCRIPTION = (
     "A real attention head, every number the model's own: all-MiniLM-L6-v2 "
     "(Apache-2.0; 6 layers x 12 heads of 32, hidden 384), layer 1, head 3, on the "
-    f"sentence {TEXT!r}. The inputs are the hidden states entering layer 1 (word + "
+    f"sentence {TEXT!r} The inputs are the hidden states entering layer 1 (word + "
     "position embeddings after LayerNorm); W_Q, W_K and W_V are the head's 32 columns and "
     "W_O its 32 rows, transposed from the checkpoint for X @ W. Look at the weights: each "
     "word puts more than 0.999 of its attention on the word just before it, and [CLS], "
