@@ -61,7 +61,7 @@ class Document(QObject):
         self._preset = preset if preset is not None else blank_preset()
         self._path: Path | None = None
         self._engine = IncrementalAttention(self._preset) if IncrementalAttention else None
-        self._result = self._engine.result if self._engine else selfattn.compute(self._preset)
+        self._result = None if self._engine else selfattn.compute(self._preset)
         self._trial_result: tuple[Preset, AttentionResult] | None = None
         self._last_name = self._preset.name
         self._background = None
@@ -75,8 +75,16 @@ class Document(QObject):
 
     @property
     def result(self) -> AttentionResult:
-        """The latest result. Read it when needed; do not keep it across edits."""
-        return self._result
+        """The latest result. Read it when needed; do not keep it across edits.
+
+        With the incremental engine the document holds no reference of its own
+        (except while the worker computes), so a one-cell edit can update the
+        engine's arrays in place instead of copying hundreds of MiB.
+        """
+        if self._result is not None:
+            return self._result
+        assert self._engine is not None
+        return self._engine.result
 
     @property
     def busy(self) -> bool:
@@ -154,7 +162,10 @@ class Document(QObject):
     def _commit(
         self, preset: Preset, result: AttentionResult, change: Change, path: Path | None | bool
     ) -> None:
-        self._result = result
+        # Hold the result only when there is no engine to own it, or while jobs are queued
+        # (the worker must then copy rather than update what the views are reading).
+        self._result = result if self._engine is None or self._jobs > 0 else None
+        del result
         self._preset = preset
         if path is not False:
             self._path = path  # type: ignore[assignment]
@@ -177,6 +188,8 @@ class Document(QObject):
             self._path = path  # type: ignore[assignment]
         self._generation += 1
         generation = self._generation
+        if self._result is None:
+            self._result = self._engine.result  # the views' snapshot while the worker runs
         self._jobs += 1
         if self._jobs == 1:
             self.busyChanged.emit(True)
@@ -190,7 +203,9 @@ class Document(QObject):
             self._jobs -= 1
             if result is not None and generation == self._generation:
                 self._commit(preset, result, Change(structure=True), path)
+            del result
             if self._jobs == 0:
+                self._result = None if self._engine is not None else self._result
                 self.busyChanged.emit(False)
                 if self._result_preset_mismatch():
                     # The newest job was skipped or failed: compute what is current now.

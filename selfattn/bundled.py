@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import functools
+import json
 import os
 from importlib import resources
 from pathlib import Path
@@ -29,13 +31,20 @@ def load_bundled(name: str) -> Preset:
     return parse_preset(entry.read_bytes(), origin=f"bundled preset {name!r}")
 
 
-def bundled_descriptions() -> list[tuple[str, str, str]]:
-    """(name, title, description) of every bundled preset."""
+@functools.lru_cache(maxsize=1)
+def bundled_descriptions() -> tuple[tuple[str, str, str], ...]:
+    """(name, title, description) of every bundled preset (read once; no full validation,
+    which happens when a preset is opened)."""
     out = []
     for name in bundled_names():
-        preset = load_bundled(name)
-        out.append((name, preset.name, preset.description))
-    return out
+        entry = resources.files(_PACKAGE).joinpath(f"{name}.json")
+        try:
+            data = json.loads(entry.read_bytes())
+            title, description = str(data.get("name", name)), str(data.get("description", ""))
+        except (ValueError, AttributeError):
+            title, description = name, "(unreadable)"
+        out.append((name, title, description))
+    return tuple(out)
 
 
 def resolve_preset(spec: str | os.PathLike[str]) -> Preset:
