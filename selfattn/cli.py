@@ -11,6 +11,7 @@ one line ``selfattn: error: ...``; nothing is written.
 from __future__ import annotations
 
 import argparse
+import contextlib
 import os
 import sys
 from collections.abc import Sequence
@@ -103,7 +104,10 @@ def _print_result(preset: Preset, result: AttentionResult, digits: int) -> None:
 
 def _cmd_compute(args: argparse.Namespace) -> int:
     preset = resolve_preset(args.preset)
-    result = compute(preset, dtype=args.dtype)
+    # Overflow is reported as one error line by `attention`; numpy's RuntimeWarnings
+    # would add lines of their own to stderr.
+    with np.errstate(all="ignore"):
+        result = compute(preset, dtype=args.dtype)
     written = []
     if args.out is not None:
         written = write_csv(
@@ -233,8 +237,18 @@ def _describe_error(exc: BaseException) -> str:
     return str(exc) or type(exc).__name__
 
 
+def _escape_unencodable_output() -> None:
+    """Token labels can be any Unicode; a console or pipe in a legacy encoding (cp1252,
+    ASCII) must get ``\\u65e5`` escapes, not a UnicodeEncodeError traceback."""
+    reconfigure = getattr(sys.stdout, "reconfigure", None)
+    if reconfigure is not None:
+        with contextlib.suppress(ValueError, OSError):  # a closed stream: leave it
+            reconfigure(errors="backslashreplace")
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     """Run the command line; returns the exit status (0 ok, 2 bad input)."""
+    _escape_unencodable_output()
     parser = build_parser()
     try:
         try:

@@ -37,7 +37,22 @@ OPTION_NAMES = ("heads", "scale", "temperature", "causal", "key_mask", "dtype")
 
 
 class PresetError(ValueError):
-    """A preset file or preset value that breaks the format's rules."""
+    """A preset file or preset value that breaks the format's rules.
+
+    The message is always one line of printable, encodable text: it quotes file and
+    field names from outside (a JSON key may hold a newline, NUL, a bidi override or
+    a lone surrogate) and goes to stderr, dialogs and the status bar.
+    """
+
+    def __init__(self, *args: object) -> None:
+        super().__init__(*(_printable(a) if isinstance(a, str) else a for a in args))
+
+
+def _printable(text: str) -> str:
+    """`text` with every non-printable character (line breaks, NUL, surrogates) escaped."""
+    if text.isprintable():
+        return text
+    return "".join(c if c.isprintable() or c == " " else repr(c)[1:-1] for c in text)
 
 
 @dataclass(frozen=True)
@@ -174,6 +189,8 @@ class _Checker:
         self.origin = origin
 
     def fail(self, field_name: str, message: str) -> PresetError:
+        if len(field_name) > 80:  # an unknown key can be any length
+            field_name = field_name[:77] + "..."
         return PresetError(f"{self.origin}: {field_name}: {message}")
 
     def number(self, field_name: str, value: Any) -> float:
