@@ -27,7 +27,7 @@ from dataclasses import fields
 
 import numpy as np
 
-from .attention import AttentionError, AttentionResult, Biases, _attention
+from .attention import AttentionError, AttentionResult, Biases, _attention, _pool
 from .preset import Preset
 
 EDITABLE = (
@@ -145,6 +145,7 @@ class IncrementalAttention:
         out = {}
         for name in names:
             a = arrays.pop(name)
+            _pool.forget(a)  # the attention pool must not recycle what we now own
             # References: `a`, the getrefcount argument (`old` is gone).
             if sole and sys.getrefcount(a) <= 2 and a.base is None:
                 a.flags.writeable = True
