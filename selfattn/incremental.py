@@ -27,7 +27,17 @@ from dataclasses import fields
 
 import numpy as np
 
-from .attention import AttentionError, AttentionResult, Biases, _attention, _pool
+from .attention import (
+    _BLOCK_BYTES,
+    _THREAD_MIN_CELLS,
+    _THREADS,
+    AttentionError,
+    AttentionResult,
+    Biases,
+    _attention,
+    _executor,
+    _pool,
+)
 from .preset import Preset
 
 EDITABLE = (
@@ -241,7 +251,7 @@ class IncrementalAttention:
                 redo |= unsafe
                 w_r_old = W[h, :, r].copy()
                 if ok.any():
-                    np.multiply(W[h], factor[:, None], out=W[h])
+                    _scale_rows(W[h], factor)
                 W[h, ok, r] = (e_b[ok] / Z2[ok]).astype(dt)
                 dv = v_h[r]  # the new v_r
                 C_h = C[h]
@@ -282,6 +292,25 @@ class IncrementalAttention:
         C[h, rows] = w @ v_h
         self._row_max[h, rows] = mx[:, 0]
         self._row_sum[h, rows] = tot[:, 0]
+
+
+def _scale_rows(w: np.ndarray, factor: np.ndarray) -> None:
+    """w[i, :] *= factor[i] in place; large matrices split over two threads by row blocks."""
+    n, m = w.shape
+    rows = max(1, _BLOCK_BYTES // max(1, m * w.itemsize))
+    blocks = [(r0, min(n, r0 + rows)) for r0 in range(0, n, rows)]
+
+    def scale(part: list[tuple[int, int]]) -> None:
+        for r0, r1 in part:
+            np.multiply(w[r0:r1], factor[r0:r1, None], out=w[r0:r1])
+
+    if _THREADS < 2 or n * m < _THREAD_MIN_CELLS:
+        scale(blocks)
+        return
+    half = len(blocks) // 2
+    other = _executor().submit(scale, blocks[half:])
+    scale(blocks[:half])
+    other.result()
 
 
 def _row(x_r: np.ndarray, w: np.ndarray, b: np.ndarray | None, dt: np.dtype) -> np.ndarray:
