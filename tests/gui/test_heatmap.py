@@ -216,13 +216,38 @@ def test_small_matrix_prints_values_in_cells(view: HeatmapView) -> None:
     ]  # fmt: skip
 
 
+def _text_pixels(view: HeatmapView, row: int, col: int) -> set[tuple[int, int, int]]:
+    """Colours of the pixels in the middle band of a cell, where its value is printed."""
+    _settle()
+    image = view.grab().toImage()
+    a, b = view.cell_center(row, col, 0.2, 0.35), view.cell_center(row, col, 0.8, 0.65)
+    return {
+        _rgb(image.pixelColor(x, y))
+        for x in range(round(a.x()), round(b.x()))
+        for y in range(round(a.y()), round(b.y()))
+    }
+
+
 def test_text_colour_contrasts_with_the_cell(view: HeatmapView) -> None:
     view.set_matrix(SEED_WEIGHTS, SEED_TOKENS, SEED_TOKENS, kind="weights")
-    texts = view._matrix.texts
-    dark_cell = texts[1 * 3 + 0].textItem.defaultTextColor()  # 0.00089: deep purple
-    light_cell = texts[1 * 3 + 1].textItem.defaultTextColor()  # 0.909: yellow-green
-    assert dark_cell == QColor(255, 255, 255)
-    assert light_cell == QColor(0, 0, 0)
+    colors = view._matrix.cell_texts.text_colors()
+    assert colors[1 * 3 + 0] == QColor(255, 255, 255)  # 0.00089: deep purple cell
+    assert colors[1 * 3 + 1] == QColor(0, 0, 0)  # 0.909: yellow-green cell
+    # rendered: the dark cell holds white glyph pixels, the light one black ones
+    assert (255, 255, 255) in _text_pixels(view, 1, 0)
+    assert (0, 0, 0) not in _text_pixels(view, 1, 0)
+    assert (0, 0, 0) in _text_pixels(view, 1, 1)
+    assert (255, 255, 255) not in _text_pixels(view, 1, 1)
+
+
+def test_text_colour_follows_the_colour_map(view: HeatmapView) -> None:
+    # viridis runs dark purple -> yellow; CET-L17 runs near-white -> dark purple,
+    # so the same two values swap black and white text
+    values = np.array([[0.95, 0.02]])
+    view.set_matrix(values, ["a"], ["x", "y"], kind="weights")
+    assert view._matrix.cell_texts.text_colors() == [QColor(0, 0, 0), QColor(255, 255, 255)]
+    view.set_colormap("CET-L17")
+    assert view._matrix.cell_texts.text_colors() == [QColor(255, 255, 255), QColor(0, 0, 0)]
 
 
 def test_masked_scores_print_minus_infinity(view: HeatmapView) -> None:
@@ -237,7 +262,7 @@ def test_large_matrix_prints_no_values(view: HeatmapView) -> None:
     view.set_matrix(rng.random((40, 40)), _tokens(40), _tokens(40), kind="weights")
     _settle()
     assert view.cell_texts() == []
-    assert not any(item.isVisible() for item in view._matrix.texts)
+    assert not view._matrix.cell_texts.isVisible()
 
 
 def test_texts_hide_after_growing_past_16(view: HeatmapView) -> None:
@@ -335,13 +360,13 @@ def test_shape_change_moves_ticks_and_view_range(view: HeatmapView) -> None:
 
 def test_same_shape_update_reuses_items(view: HeatmapView) -> None:
     view.set_matrix(SEED_WEIGHTS, SEED_TOKENS, SEED_TOKENS, kind="weights")
-    image, texts = view.image_item, list(view._matrix.texts)
+    image, texts = view.image_item, view._matrix.cell_texts
     buffer = view.image_item.image
     items_before = len(view.plot_item.getViewBox().addedItems)
     view.set_matrix(SEED_WEIGHTS[::-1].copy(), SEED_TOKENS, SEED_TOKENS, kind="weights")
     assert view.image_item is image
     assert np.shares_memory(view.image_item.image, buffer)  # one buffer, refilled in place
-    assert view._matrix.texts == texts
+    assert view._matrix.cell_texts is texts
     assert len(view.plot_item.getViewBox().addedItems) == items_before
     np.testing.assert_allclose(view.image_item.image, SEED_WEIGHTS[::-1], rtol=1e-6)
 
