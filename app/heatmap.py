@@ -268,6 +268,14 @@ class _CellTexts(QGraphicsObject):
         painter.restore()
 
 
+def _display_mask(values: np.ndarray, visible: np.ndarray | None) -> np.ndarray:
+    """(n, m) True where a cell is drawn as masked: not finite, or hidden by ``visible``."""
+    shown = np.isfinite(values)
+    if visible is not None:
+        np.logical_and(shown, np.asarray(visible, dtype=bool), out=shown)
+    return np.logical_not(shown, out=shown)  # in place: one (n, m) buffer, no temporaries
+
+
 def _masked_runs(mask: np.ndarray) -> list[tuple[int, int, int]]:
     """(row, first col, length) of each horizontal run of True cells."""
     runs: list[tuple[int, int, int]] = []
@@ -355,11 +363,12 @@ class _MatrixPlot:
         *,
         show_row_ticks: bool = True,
         show_col_ticks: bool = True,
+        display_mask: np.ndarray | None = None,
     ) -> None:
+        """Draw ``values``; ``display_mask`` is ``_display_mask(values, visible)`` if known."""
         n, m = values.shape
-        display_mask = ~np.isfinite(values)
-        if visible is not None:
-            display_mask |= ~np.asarray(visible, dtype=bool)
+        if display_mask is None:
+            display_mask = _display_mask(values, visible)
         reshaped = self.shape != (n, m)
         if reshaped or self.buffer is None:
             self.buffer = np.empty((n, m), dtype=np.float32)
@@ -797,14 +806,18 @@ class HeatmapView(QWidget):
             cmap_name = self._sequential if kind == "weights" else DIVERGING_COLORMAP
             self._lut = _lut(cmap_name)
             self._colorbar.setColorMap(pg.colormap.get(cmap_name))
-        display_mask = ~np.isfinite(values)
-        if visible is not None:
-            display_mask |= ~np.asarray(visible, dtype=bool)
+        display_mask = _display_mask(values, visible)
         self._levels = _weight_or_score_levels(kind, values, display_mask)
         self._row_labels = [str(s) for s in row_labels]
         self._col_labels = [str(s) for s in col_labels]
         self._matrix.set_data(
-            values, self._row_labels, self._col_labels, visible, self._levels, self._lut
+            values,
+            self._row_labels,
+            self._col_labels,
+            visible,
+            self._levels,
+            self._lut,
+            display_mask=display_mask,
         )
         if tuple(self._colorbar.levels()) != self._levels:
             self._colorbar.setLevels(self._levels)
