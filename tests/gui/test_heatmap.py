@@ -30,6 +30,7 @@ from app.heatmap import (
     AllHeadsView,
     HeatmapView,
     format_cell,
+    format_cells,
 )
 
 SEED_WEIGHTS = np.array(
@@ -302,6 +303,30 @@ def test_format_cell_shorter_formats_for_tight_cells() -> None:
     assert format_cell(-12.345, ".1f") == "−12.3"
 
 
+def test_format_cells_formats_a_whole_matrix_row_by_row() -> None:
+    values = np.array([[0.1361, -0.0, -math.inf], [-2.5, 12345.0, 0.00089]])
+    assert format_cells(values) == ["0.136", "0", "−∞", "−2.5", "1.23e+04", "0.00089"]
+    assert format_cells(np.array([[-0.001, 1.5e-05]]), ".2f") == ["0.00", "0.00"]
+    assert format_cells(np.array([[1.5e-05, math.nan, math.inf]]), ".2g") == [
+        "1.5e−05",
+        "nan",
+        "∞",
+    ]
+
+
+@settings(max_examples=200)
+@given(
+    values=hnp.arrays(
+        np.float64,
+        hnp.array_shapes(min_dims=2, max_dims=2, max_side=6),
+        elements=st.floats(allow_nan=True, allow_infinity=True, width=64),
+    ),
+    spec=st.sampled_from([".3g", ".2g", ".2f", ".1f"]),
+)
+def test_format_cells_agrees_with_format_cell(values: np.ndarray, spec: str) -> None:
+    assert format_cells(values, spec) == [format_cell(float(v), spec) for v in values.ravel()]
+
+
 # -- axes and ticks --------------------------------------------------------------------
 
 
@@ -369,6 +394,23 @@ def test_same_shape_update_reuses_items(view: HeatmapView) -> None:
     assert view._matrix.cell_texts is texts
     assert len(view.plot_item.getViewBox().addedItems) == items_before
     np.testing.assert_allclose(view.image_item.image, SEED_WEIGHTS[::-1], rtol=1e-6)
+
+
+def test_same_shape_update_leaves_ticks_and_colour_bar_alone(
+    view: HeatmapView, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    view.set_matrix(SEED_WEIGHTS, SEED_TOKENS, SEED_TOKENS, kind="weights")
+    _settle()
+    calls: list[str] = []
+    for name in ("left", "top"):
+        axis = view.plot_item.getAxis(name)
+        monkeypatch.setattr(axis, "setTicks", lambda *a, n=name: calls.append(n))
+        monkeypatch.setattr(axis, "setWidth", lambda *a, n=name: calls.append(n))
+    monkeypatch.setattr(view.colorbar, "setLevels", lambda *a, **k: calls.append("bar"))
+    view.set_matrix(SEED_WEIGHTS[::-1].copy(), SEED_TOKENS, SEED_TOKENS, kind="weights")
+    assert calls == []
+    view.set_matrix(SEED_WEIGHTS, ["a", "b", "c"], SEED_TOKENS, kind="weights")
+    assert "left" in calls  # new labels do re-set the ticks
 
 
 # -- hover, click, selection -----------------------------------------------------------
