@@ -6,6 +6,7 @@ interpreter can use it without installing this project. Tasks:
   core    time every intermediate of attention (numpy: selfattn.attention,
           torch: the same steps with torch ops), --lib numpy|torch
   memory  peak resident memory of one selfattn.attention call
+  incremental  full recomputes and one-X-cell edits through IncrementalAttention
 """
 
 from __future__ import annotations
@@ -132,9 +133,38 @@ def blas_core() -> str:
         return ""
 
 
+def incremental_job(a: argparse.Namespace) -> dict[str, list[float]]:
+    """Full recomputes, then one-X-cell edits, through IncrementalAttention."""
+    sys.path.insert(0, str(REPO))
+    from selfattn.incremental import IncrementalAttention
+    from selfattn.preset import Options, Preset
+
+    inp = make_inputs(a.n, a.d_model, a.heads)
+    preset = Preset(
+        inputs=inp["x"],
+        w_query=inp["w_q"],
+        w_key=inp["w_k"],
+        w_value=inp["w_v"],
+        options=Options(heads=a.heads, dtype=a.dtype),
+    )
+    inc = IncrementalAttention(preset)
+    full = timed(lambda: inc.recompute(preset), a.repeats, a.warmup)
+    rng = np.random.default_rng(1)
+    edits = []
+    for _ in range(a.warmup + 3 * a.repeats):
+        x = np.array(preset.inputs)
+        r, c = int(rng.integers(a.n)), int(rng.integers(a.d_model))
+        x[r, c] += float(rng.standard_normal())
+        preset = preset.replace(inputs=x)
+        t0 = time.perf_counter()
+        inc.edit_cell(preset, "inputs", r, c)  # results are read from inc.result, not kept
+        edits.append(time.perf_counter() - t0)
+    return {"full": full, "times": edits[a.warmup :]}
+
+
 def main(argv: list[str] | None = None) -> None:
     p = argparse.ArgumentParser()
-    p.add_argument("task", choices=["core", "memory"])
+    p.add_argument("task", choices=["core", "memory", "incremental"])
     p.add_argument("--lib", choices=["numpy", "torch"], default="numpy")
     p.add_argument("--impl", default=None, help="file whose attention() replaces selfattn's")
     p.add_argument("--dtype", default="float32")
@@ -147,6 +177,9 @@ def main(argv: list[str] | None = None) -> None:
     a = p.parse_args(argv)
     if a.task == "memory":
         print(json.dumps(memory_job(a)))
+        return
+    if a.task == "incremental":
+        print(json.dumps(incremental_job(a)))
         return
     times = numpy_job(a) if a.lib == "numpy" else torch_job(a)
     print(json.dumps({"times": times, "blas_core": blas_core()}))
