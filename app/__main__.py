@@ -21,6 +21,41 @@ def _parse_args(argv: list[str] | None) -> argparse.Namespace:
     return parser.parse_args(argv)
 
 
+# The system libraries Qt's xcb platform plugin loads (Qt >= 6.5), with their Debian packages.
+XCB_LIBRARIES = (
+    ("xcb-cursor", "libxcb-cursor0"),
+    ("xcb-icccm", "libxcb-icccm4"),
+    ("xcb-keysyms", "libxcb-keysyms1"),
+    ("xcb-image", "libxcb-image0"),
+    ("xcb-render-util", "libxcb-render-util0"),
+    ("xcb-shape", "libxcb-shape0"),
+    ("xcb-randr", "libxcb-randr0"),
+    ("xcb-xkb", "libxcb-xkb1"),
+    ("xkbcommon-x11", "libxkbcommon-x11-0"),
+)
+
+
+def display_reachable(display: str) -> bool:
+    """Whether an X server answers on `display` (Qt aborts the process when none does)."""
+    import ctypes
+
+    try:
+        xcb = ctypes.CDLL(ctypes.util.find_library("xcb") or "libxcb.so.1")
+    except OSError:
+        return True  # cannot tell without libxcb; the library check reports it
+    xcb.xcb_connect.restype = ctypes.c_void_p
+    xcb.xcb_connect.argtypes = [ctypes.c_char_p, ctypes.c_void_p]
+    xcb.xcb_connection_has_error.argtypes = [ctypes.c_void_p]
+    xcb.xcb_disconnect.argtypes = [ctypes.c_void_p]
+    connection = xcb.xcb_connect(display.encode(), None)
+    if not connection:
+        return False
+    try:
+        return xcb.xcb_connection_has_error(connection) == 0
+    finally:
+        xcb.xcb_disconnect(connection)
+
+
 def qt_startup_problem() -> str | None:
     """Why Qt would abort on this desktop (checked before QApplication exists), or None."""
     platform = os.environ.get("QT_QPA_PLATFORM", "")
@@ -30,16 +65,25 @@ def qt_startup_problem() -> str | None:
         return None
     if not platform and os.environ.get("WAYLAND_DISPLAY"):
         return None
-    if not os.environ.get("DISPLAY"):
+    display = os.environ.get("DISPLAY")
+    if not display:
         return (
             "no display: DISPLAY is not set. Run it on a desktop, use "
             "`--screenshot PNG` with QT_QPA_PLATFORM=offscreen, or start Xvfb."
         )
-    if ctypes.util.find_library("xcb-cursor") is None:
+    missing = [(lib, pkg) for lib, pkg in XCB_LIBRARIES if ctypes.util.find_library(lib) is None]
+    if missing:
+        libs = ", ".join(f"lib{lib}" for lib, _ in missing)
+        packages = " ".join(pkg for _, pkg in missing)
         return (
-            "Qt's xcb platform needs the system library libxcb-cursor0, which is missing. "
-            "Install it: sudo apt-get install libxcb-cursor0 (Debian/Ubuntu) or "
-            "sudo dnf install xcb-util-cursor (Fedora)."
+            f"Qt's xcb platform needs system libraries that are missing ({libs}). "
+            f"Install them: sudo apt-get install {packages} (Debian/Ubuntu; on Fedora "
+            "the xcb-util-* and libxkbcommon-x11 packages), or use QT_QPA_PLATFORM=wayland."
+        )
+    if not display_reachable(display):
+        return (
+            f"cannot connect to the X display {display!r}: is the X server (or Xvfb, or ssh -X "
+            "forwarding) running? Use QT_QPA_PLATFORM=offscreen with --screenshot for no display."
         )
     return None
 

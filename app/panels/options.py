@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import math
 
-from PySide6.QtCore import Qt
+from PySide6.QtCore import QLocale, Qt
 from PySide6.QtWidgets import (
     QCheckBox,
     QComboBox,
@@ -94,6 +94,10 @@ class OptionsPanel(QWidget):
         self.title.setWordWrap(True)
         form.addRow(self.title)
         form.addRow(self.description)
+
+        # Numbers are typed with '.' whatever the desktop's locale, like the table cells.
+        for spin in (self.custom_scale, self.temperature_spin):
+            spin.setLocale(QLocale.c())
 
         self.scale_combo.currentIndexChanged.connect(self._on_scale)
         self.custom_scale.valueChanged.connect(self._on_scale)

@@ -109,12 +109,6 @@ def test_an_unknown_bundled_name_gives_exit_2_and_one_line():
 
 
 @linux_only
-@pytest.mark.xfail(
-    strict=True,
-    reason="BUG in app/__main__.py: with DISPLAY set but no X server reachable (stale "
-    "ssh forwarding, Xvfb not started) or other xcb libraries missing, "
-    "qt_startup_problem() passes and Qt aborts (SIGABRT) with its own multi-line message",
-)
 def test_a_display_nobody_answers_gives_one_line_not_an_abort():
     try:
         proc = _run_app(DISPLAY=":87", timeout=30)
@@ -134,6 +128,7 @@ def desktop(monkeypatch):
     for name in ("DISPLAY", "WAYLAND_DISPLAY", "QT_QPA_PLATFORM"):
         monkeypatch.delenv(name, raising=False)
     monkeypatch.setenv("DISPLAY", ":0")
+    monkeypatch.setattr(app_main, "display_reachable", lambda _display: True)
     return monkeypatch
 
 
@@ -196,17 +191,18 @@ def test_other_systems_are_left_to_qt(desktop):
     assert app_main.qt_startup_problem() is None
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="BUG in app/__main__.py: only libxcb-cursor is checked; Qt's xcb plugin also "
-    "needs libxcb-icccm4, libxcb-keysyms1, libxcb-image0, libxcb-render-util0, "
-    "libxkbcommon-x11-0 (this machine lacks icccm and keysyms, and Qt aborts)",
-)
 @pytest.mark.parametrize("library", ["xcb-icccm", "xcb-keysyms"])
 def test_other_missing_xcb_libraries_are_named_with_the_install_command(desktop, library):
     _libraries(desktop, missing={library})
     problem = app_main.qt_startup_problem()
     assert problem is not None and f"lib{library}" in problem and "apt-get install" in problem
+
+
+def test_an_unreachable_display_is_a_problem_that_names_it(desktop):
+    _libraries(desktop, missing=set())
+    desktop.setattr(app_main, "display_reachable", lambda _display: False)
+    problem = app_main.qt_startup_problem()
+    assert problem is not None and "':0'" in problem and "\n" not in problem
 
 
 def test_main_prints_the_problem_and_exits_non_zero_before_qt(desktop, capsys):
