@@ -601,6 +601,20 @@ class _MatrixPlot:
                 axis.setLabel(axis.labelText, color=fg.name())
 
 
+def _cell_readout(
+    plot: _MatrixPlot, row_labels: Sequence[str], col_labels: Sequence[str], row: int, col: int
+) -> str:
+    """ "query 'a' → key 'b': value", with the full labels, and "(masked)" when masked."""
+    values, mask = plot.values, plot.display_mask
+    if values is None or mask is None:
+        return ""
+    if not (0 <= row < values.shape[0] and 0 <= col < values.shape[1]):
+        return ""
+    value = format_value(float(values[row, col]))
+    text = f"query '{row_labels[row]}' → key '{col_labels[col]}': {value}"
+    return text + " (masked)" if mask[row, col] else text
+
+
 def _lut(name: str) -> np.ndarray:
     """256-entry RGBA lookup table of a pyqtgraph colour map."""
     return pg.colormap.get(name).getLookupTable(nPts=256, alpha=True)
@@ -853,12 +867,7 @@ class HeatmapView(QWidget):
         values = self._matrix.values
         if values is None or not (0 <= row < values.shape[0] and 0 <= col < values.shape[1]):
             return ""
-        value = float(values[row, col])
-        text = f"query '{self._row_labels[row]}' → key '{self._col_labels[col]}': {format_value(value)}"
-        assert self._matrix.display_mask is not None
-        if self._matrix.display_mask[row, col]:
-            text += " (masked)"
-        return text
+        return _cell_readout(self._matrix, self._row_labels, self._col_labels, row, col)
 
     def cell_center(self, row: int, col: int, fx: float = 0.5, fy: float = 0.5) -> QPointF:
         """Where a cell's centre (or the point at fractions fx, fy of it) is on this widget."""
@@ -916,6 +925,7 @@ class AllHeadsView(QWidget):
     """Every head's weights side by side (up to 4 per row), one shared 0..1 colour bar."""
 
     headClicked = Signal(int)  # 0-based head index
+    headCellHovered = Signal(int, int, int)  # (head, row, col); all -1 off the matrices
     PER_ROW = 4
 
     def __init__(self, parent: QWidget | None = None) -> None:
@@ -929,7 +939,13 @@ class AllHeadsView(QWidget):
         self._lut = _lut(self._colormap)
         self._colorbar: pg.ColorBarItem | None = None
         self._selected = -1
+        self._row_labels: list[str] = []
+        self._col_labels: list[str] = []
+        self._hovered = (-1, -1, -1)
         self._glw.scene().sigMouseClicked.connect(self._on_mouse_clicked)
+        self._glw.scene().sigMouseMoved.connect(self._on_mouse_moved)
+        self._leave_filter = _LeaveFilter(self._on_leave)
+        self._glw.viewport().installEventFilter(self._leave_filter)
         self.apply_palette()
 
     @property
@@ -962,8 +978,8 @@ class AllHeadsView(QWidget):
             )
         if heads != len(self._panels):
             self._build(heads)
-        labels_r = [str(s) for s in row_labels]
-        labels_c = [str(s) for s in col_labels]
+        labels_r = self._row_labels = [str(s) for s in row_labels]
+        labels_c = self._col_labels = [str(s) for s in col_labels]
         per_row = min(self.PER_ROW, heads)
         for h, panel in enumerate(self._panels):
             panel.set_data(
@@ -1061,6 +1077,32 @@ class AllHeadsView(QWidget):
         if event.type() == QEvent.Type.PaletteChange:
             self.apply_palette()
         super().changeEvent(event)
+
+    def hover_text(self, head: int, row: int, col: int) -> str:
+        """Status-bar readout for one head's cell: "head 2: query 'a' → key 'b': 0.25"."""
+        if not 0 <= head < len(self._panels):
+            return ""
+        text = _cell_readout(self._panels[head], self._row_labels, self._col_labels, row, col)
+        return f"head {head + 1}: {text}" if text else ""
+
+    def cell_at(self, scene_pos: QPointF) -> tuple[int, int, int]:
+        """(head, row, col) under a scene position, or (-1, -1, -1) off every matrix."""
+        head = self.head_at(scene_pos)
+        if head < 0:
+            return (-1, -1, -1)
+        row, col = self._panels[head].cell_at(scene_pos)
+        return (head, row, col) if row >= 0 else (-1, -1, -1)
+
+    def _on_mouse_moved(self, scene_pos: QPointF) -> None:
+        cell = self.cell_at(scene_pos)
+        if cell != self._hovered:
+            self._hovered = cell
+            self.headCellHovered.emit(*cell)
+
+    def _on_leave(self) -> None:
+        if self._hovered != (-1, -1, -1):
+            self._hovered = (-1, -1, -1)
+            self.headCellHovered.emit(-1, -1, -1)
 
     def head_at(self, scene_pos: QPointF) -> int:
         for h, panel in enumerate(self._panels):

@@ -644,6 +644,49 @@ def test_clicking_a_panel_selects_its_head(heads_view: AllHeadsView, qtbot) -> N
     assert blocker.args == [2]
 
 
+def _move_in(glw: pg.GraphicsLayoutWidget, pos: QPoint) -> None:
+    QTest.qWait(20)  # pyqtgraph drops moves closer than 10 ms apart
+    viewport = glw.viewport()
+    event = QMouseEvent(
+        QEvent.Type.MouseMove,
+        QPointF(pos),
+        QPointF(viewport.mapToGlobal(pos)),
+        Qt.MouseButton.NoButton,
+        Qt.MouseButton.NoButton,
+        Qt.KeyboardModifier.NoModifier,
+    )
+    QApplication.sendEvent(viewport, event)
+
+
+def test_all_heads_hover_reports_head_row_and_column(heads_view: AllHeadsView) -> None:
+    heads_view.set_heads(_four_heads(), _tokens(5), _tokens(5))
+    _settle()
+    glw = heads_view.graphics_widget
+    seen: list[tuple[int, int, int]] = []
+    heads_view.headCellHovered.connect(lambda h, r, c: seen.append((h, r, c)))
+
+    def at(head: int, row: float, col: float) -> QPoint:
+        vb = heads_view.panels[head].vb
+        return glw.mapFromScene(vb.mapViewToScene(QPointF(col, row)))
+
+    _move_in(glw, at(2, 1.5, 3.5))
+    _move_in(glw, at(0, 4.5, 0.5))
+    _move_in(glw, at(0, 4.5, 0.7))  # same cell: no repeat
+    QApplication.sendEvent(glw.viewport(), QEvent(QEvent.Type.Leave))
+    assert seen == [(2, 1, 3), (0, 4, 0), (-1, -1, -1)]
+
+
+def test_all_heads_hover_text_names_head_tokens_and_value(heads_view: AllHeadsView) -> None:
+    weights = np.zeros((2, 2, 2))
+    weights[1] = [[0.25, 0.75], [1.0, 0.0]]
+    causal = np.array([[True, False], [True, True]])
+    heads_view.set_heads(weights, ["a", "b"], ["x", "y"], causal)
+    assert heads_view.hover_text(1, 0, 1) == "head 2: query 'a' → key 'y': 0.75 (masked)"
+    assert heads_view.hover_text(1, 1, 0) == "head 2: query 'b' → key 'x': 1"
+    assert heads_view.hover_text(2, 0, 0) == ""
+    assert heads_view.hover_text(0, 2, 0) == ""
+
+
 def test_all_heads_masks_every_head(heads_view: AllHeadsView) -> None:
     causal = np.tril(np.ones((3, 3), dtype=bool))
     heads_view.set_heads(np.full((2, 3, 3), 0.3), _tokens(3), _tokens(3), causal)
