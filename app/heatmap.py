@@ -750,6 +750,10 @@ class HeatmapView(QWidget):
             colorMapMenu=False,
         )
         self._colorbar.setImageItem(self._matrix.image, insert_in=self._plot)
+        # In a wide window the matrix would sit at the left with the colour bar stranded
+        # at the far right: wide margins narrow the plot to the matrix and centre it.
+        self._margins = self._glw.ci.layout.getContentsMargins()  # (left, top, right, bottom)
+        self._matrix.vb.sigResized.connect(self._fit_width)
         self._lut = _lut(self._sequential)
         self._hovered = (-1, -1)
         self._glw.scene().sigMouseMoved.connect(self._on_mouse_moved)
@@ -841,6 +845,30 @@ class HeatmapView(QWidget):
         if title != self._title:
             self._title = title
             self._plot.setTitle(title or None, color=_palette_colors(self)[1])
+        self._fit_width()
+
+    def _fit_width(self, *_: object) -> None:
+        """Narrow the plot to its matrix when the box is wider than square cells need.
+
+        The extra width becomes equal margins either side, so the matrix, its labels
+        and the colour bar stay together in the middle. The height decides the cell
+        size then; the width beside the matrix (labels, colour bar) does not depend on
+        the plot's width, so the pass that the resize triggers finds the same margins
+        and the layout settles at once.
+        """
+        shape = self._matrix.shape
+        vb = self._matrix.vb
+        if shape is None or vb.height() <= 1 or vb.width() <= 1:
+            return
+        n, m = shape
+        left, top, right, bottom = self._margins
+        others = self._plot.width() - vb.width()  # left axis, colour bar, gaps
+        wanted = others + vb.height() * m / n
+        room = self._glw.viewport().width() - left - right
+        side = math.floor((room - wanted) / 2) if room - wanted >= 2 else 0
+        layout = self._glw.ci.layout
+        if layout.getContentsMargins() != (left + side, top, right + side, bottom):
+            layout.setContentsMargins(left + side, top, right + side, bottom)
 
     def set_colormap(self, name: str) -> None:
         """Choose the sequential colour map used for weights."""

@@ -377,7 +377,28 @@ def test_shape_change_moves_ticks_and_view_range(view: HeatmapView) -> None:
     _settle()
     assert [label for _, label in _ticks(view, "left")] == _tokens(5)
     (x0, x1), (y0, y1) = view.plot_item.getViewBox().viewRange()
-    assert x0 <= 0 and x1 >= 5 and y0 <= 0 and y1 >= 5
+    tol = 1e-9  # the locked aspect recentres the range with rounding errors
+    assert x0 <= tol and x1 >= 5 - tol and y0 <= tol and y1 >= 5 - tol
+
+
+def test_wide_window_keeps_the_colour_bar_beside_a_centred_matrix(view: HeatmapView) -> None:
+    view.resize(1400, 500)  # far wider than a 3 x 3 matrix of square cells needs
+    view.set_matrix(SEED_WEIGHTS, SEED_TOKENS, SEED_TOKENS, kind="weights")
+    _settle()
+    matrix_left = view.cell_center(0, 0, 0.0, 0.5).x()
+    matrix_right = view.cell_center(0, 2, 1.0, 0.5).x()
+    bar = view.colorbar.sceneBoundingRect()
+    glw = view.graphics_widget
+    bar_left, bar_right = glw.mapFromScene(bar.topLeft()).x(), glw.mapFromScene(bar.topRight()).x()
+    assert 0 < bar_left - matrix_right < 40  # the bar sits next to the matrix
+    # and the group is in the middle: the same room is left on both sides (the left
+    # one also holds the token labels, at most ~100 px here)
+    space_left, space_right = matrix_left, view.width() - bar_right
+    assert space_right > 300 and abs(space_left - space_right) < 120
+    # cells stay square
+    assert matrix_right - matrix_left == pytest.approx(
+        view.cell_center(2, 0, 0.5, 1.0).y() - view.cell_center(0, 0, 0.5, 0.0).y(), abs=2
+    )
 
 
 # -- reuse -----------------------------------------------------------------------------
