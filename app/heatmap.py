@@ -336,6 +336,7 @@ class _MatrixPlot:
             self.plot.addItem(item)
 
         self.cell_texts = _CellTexts()  # every cell's value, painted by one item
+        self.peers: Sequence[_MatrixPlot] = (self,)  # plots whose texts are sized together
         self.plot.addItem(self.cell_texts, ignoreBounds=True)
         self.n_texts = 0
         self._strings: dict[str, list[str]] = {}  # number format -> the cells' texts
@@ -364,6 +365,7 @@ class _MatrixPlot:
         show_row_ticks: bool = True,
         show_col_ticks: bool = True,
         display_mask: np.ndarray | None = None,
+        fit: bool = True,
     ) -> None:
         """Draw ``values``; ``display_mask`` is ``_display_mask(values, visible)`` if known."""
         n, m = values.shape
@@ -384,7 +386,7 @@ class _MatrixPlot:
             self.image.setRect(QRectF(0, 0, m, n))
         # labels before the range: a range change re-picks which labels to show
         self._set_ticks(row_labels, col_labels, show_row_ticks, show_col_ticks)
-        self.update_texts(lut, levels)
+        self.update_texts(lut, levels, fit=fit)
         if reshaped:
             self.home()
         if self.selected is not None and not (self.selected[0] < n and self.selected[1] < m):
@@ -492,8 +494,14 @@ class _MatrixPlot:
         self.vb.setRange(xRange=(0, w / scale), yRange=(0, h / scale), padding=0)
 
     # -- cell texts ------------------------------------------------------------------
-    def update_texts(self, lut: np.ndarray, levels: tuple[float, float]) -> None:
-        """Print values in the cells of a small matrix; hide the texts on a big one."""
+    def update_texts(
+        self, lut: np.ndarray, levels: tuple[float, float], *, fit: bool = True
+    ) -> None:
+        """Print values in the cells of a small matrix; hide the texts on a big one.
+
+        ``fit=False`` leaves sizing to the caller (the all-heads view fits its panels
+        together once they all hold their new values).
+        """
         assert self.values is not None and self.display_mask is not None
         n, m = self.values.shape
         self._strings.clear()  # formatted per number format, on demand
@@ -504,7 +512,8 @@ class _MatrixPlot:
         self.n_texts = n * m
         white = _white_text(self.values, self.display_mask, lut, levels)
         self.cell_texts.set_colors((n, m), white, self.display_mask)
-        self.fit_texts()
+        if fit:
+            self.fit_texts()
 
     def _cell_strings(self, spec: str) -> list[str]:
         """The cells' texts in one number format, formatted once per value change."""
@@ -515,23 +524,29 @@ class _MatrixPlot:
         return strings
 
     def fit_texts(self, *_: object) -> None:
-        """Size cell texts to the cells on screen; hide them when no size fits."""
+        """Size cell texts to the cells on screen; hide them when no size fits.
+
+        Peers (the all-heads panels, equal cells) share one number format and size,
+        so the same value never looks different from one head to the next.
+        """
         if self.n_texts == 0 or self.shape is None:
             return
         px = self.vb.viewPixelSize()[0]
         if not px or not math.isfinite(px) or px <= 0:
             return
         cell_px = 1.0 / px
-        chosen, strings = 0.0, None
+        plots = [p for p in self.peers if p.n_texts > 0 and p.values is not None]
+        chosen, spec = 0.0, CELL_FORMATS[0]
         for spec in CELL_FORMATS:  # shorter numbers before giving up on printing values
-            strings = self._cell_strings(spec)
-            chosen = _fitting_font_px(max(strings, key=len), cell_px)
+            longest = max((max(p._cell_strings(spec), key=len) for p in plots), key=len)
+            chosen = _fitting_font_px(longest, cell_px)
             if chosen:
                 break
-        if chosen and strings is not None:
-            self.cell_texts.set_strings(strings, chosen, cell_px)
-        else:
-            self.cell_texts.hide_strings()
+        for p in plots:
+            if chosen:
+                p.cell_texts.set_strings(p._cell_strings(spec), chosen, cell_px)
+            else:
+                p.cell_texts.hide_strings()
 
     def texts_shown(self) -> list[str]:
         """The strings currently visible in the cells, row by row (for tests and a11y)."""
@@ -1019,7 +1034,10 @@ class AllHeadsView(QWidget):
                 self._lut,
                 show_row_ticks=h % per_row == 0,
                 show_col_ticks=h < per_row,
+                fit=False,
             )
+        if self._panels:
+            self._panels[0].fit_texts()  # all panels at once: one format, one size
         if self._colorbar is not None and tuple(self._colorbar.levels()) != (0.0, 1.0):
             self._colorbar.setLevels((0.0, 1.0))
 
@@ -1038,6 +1056,8 @@ class AllHeadsView(QWidget):
             panel = _MatrixPlot(plot, max_ticks=12)
             panel.apply_palette(fg)
             self._panels.append(panel)
+        for panel in self._panels:
+            panel.peers = tuple(self._panels)
         self._colorbar = pg.ColorBarItem(
             values=(0.0, 1.0),
             colorMap=pg.colormap.get(self._colormap),
@@ -1059,7 +1079,9 @@ class AllHeadsView(QWidget):
             self._colorbar.setColorMap(pg.colormap.get(name))
         for panel in self._panels:
             if panel.values is not None:
-                panel.update_texts(self._lut, (0.0, 1.0))
+                panel.update_texts(self._lut, (0.0, 1.0), fit=False)
+        if self._panels:
+            self._panels[0].fit_texts()
 
     def select_head(self, head: int) -> None:
         """Mark the head the single-matrix view shows (highlight colour, underlined).

@@ -708,6 +708,21 @@ def test_all_heads_hover_text_names_head_tokens_and_value(heads_view: AllHeadsVi
     assert heads_view.hover_text(0, 2, 0) == ""
 
 
+def test_all_heads_print_values_at_one_size(heads_view: AllHeadsView) -> None:
+    short = np.full((4, 5, 5), 0.5)
+    heads_view.set_heads(short, _tokens(5), _tokens(5))
+    _settle()
+    alone = heads_view.panels[0].cell_texts._font_px
+    assert alone > 0 and heads_view.panels[0].texts_shown() == ["0.5"] * 25
+    mixed = short.copy()
+    mixed[2, 1, 1] = 0.000123456  # one long number in head 3
+    heads_view.set_heads(mixed, _tokens(5), _tokens(5))
+    _settle()
+    sizes = {panel.cell_texts._font_px for panel in heads_view.panels}
+    assert len(sizes) == 1 and 0 < sizes.pop() < alone  # head 1 shrinks along with head 3
+    assert [len(p.texts_shown()) for p in heads_view.panels] == [25] * 4
+
+
 def test_all_heads_masks_every_head(heads_view: AllHeadsView) -> None:
     causal = np.tril(np.ones((3, 3), dtype=bool))
     heads_view.set_heads(np.full((2, 3, 3), 0.3), _tokens(3), _tokens(3), causal)
