@@ -115,13 +115,20 @@ def main(argv: list[str] | None = None) -> int:
 
     app = QApplication.instance() or QApplication(sys.argv[:1])
     install_app_basics(app)
-    window = MainWindow(preset, settings=_ephemeral_settings() if args.screenshot else None)
+    from selfattn.attention import AttentionError
+
+    path = Path(args.preset) if args.preset and Path(args.preset).exists() else None
+    try:
+        window = MainWindow(
+            preset, settings=_ephemeral_settings() if args.screenshot else None, path=path
+        )
+    except AttentionError as exc:
+        print(f"selfattn-workbench: error: {args.preset}: {exc}", file=sys.stderr)
+        return 2
     if not args.screenshot:
         from . import errors
 
         errors.install(lambda: window)
-    if preset is not None and args.preset and Path(args.preset).exists():
-        window.document.open_preset(preset, Path(args.preset))
     if args.screenshot:
         window.resize(*SCREENSHOT_SIZE)
         window.show()

@@ -54,12 +54,14 @@ class Document(QObject):
         1_000_000  # heads x queries x keys above which full recomputes leave the GUI thread
     )
 
-    def __init__(self, preset: Preset | None = None, parent: QObject | None = None) -> None:
+    def __init__(
+        self, preset: Preset | None = None, parent: QObject | None = None, path: Path | None = None
+    ) -> None:
         super().__init__(parent)
         self.undo_stack = QUndoStack(self)
         self.undo_stack.cleanChanged.connect(lambda _clean: self.fileStateChanged.emit())
         self._preset = preset if preset is not None else blank_preset()
-        self._path: Path | None = None
+        self._path: Path | None = path
         self._engine = IncrementalAttention(self._preset) if IncrementalAttention else None
         self._result = None if self._engine else selfattn.compute(self._preset)
         self._trial_result: tuple[Preset, AttentionResult] | None = None
@@ -305,9 +307,22 @@ class Document(QObject):
         )
 
     def open_preset(self, preset: Preset, path: Path | None, text: str = "") -> None:
-        """Make a loaded preset current (undoable) and mark the document clean."""
+        """Make a loaded preset current (undoable) and mark the document clean.
+
+        Raises PresetError (and changes nothing) when the preset cannot be computed,
+        e.g. finite numbers whose scores overflow.
+        """
         from .commands import PresetCommand
 
+        try:
+            _probe_shapes(preset)
+        except AttentionError as exc:
+            raise PresetError(f"{path or preset.name}: {exc}") from None
+        if not self._runs_in_background(preset, Change(structure=True)):
+            try:
+                self._trial_result = (preset, self._compute(preset, Change(structure=True)))
+            except AttentionError as exc:
+                raise PresetError(f"{path or preset.name}: {exc}") from None
         label = text or f"Open {path.name if path else preset.name}"
         self.undo_stack.push(PresetCommand(self, preset, label, None, True, path=path))
         self.undo_stack.setClean()

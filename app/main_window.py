@@ -64,10 +64,15 @@ def _as_list(value: object) -> list[str]:
 
 
 class MainWindow(QMainWindow):
-    def __init__(self, preset: Preset | None = None, settings: QSettings | None = None) -> None:
+    def __init__(
+        self,
+        preset: Preset | None = None,
+        settings: QSettings | None = None,
+        path: Path | None = None,
+    ) -> None:
         super().__init__()
         self.settings = settings if settings is not None else app_settings()
-        self.document = Document(preset if preset is not None else blank_preset(), self)
+        self.document = Document(preset if preset is not None else blank_preset(), self, path)
         self.background = Background(self)
         self._head = 0
         self._mode = "weights"
@@ -472,14 +477,18 @@ class MainWindow(QMainWindow):
         except PresetError as exc:
             self._open_failed(exc)
             return False
-        self._opened(preset, path)
-        return True
+        return self._opened(preset, path)
 
-    def _opened(self, preset: Preset, path: Path) -> None:
+    def _opened(self, preset: Preset, path: Path) -> bool:
         self.busy_bar.setVisible(self.document.busy)
-        self.document.open_preset(preset, path)
+        try:
+            self.document.open_preset(preset, path)
+        except PresetError as exc:
+            self._open_failed(exc)
+            return False
         self._remember_file(path)
         self.show_message(f"Opened {path}")
+        return True
 
     def _open_failed(self, exc: BaseException) -> None:
         self.busy_bar.setVisible(self.document.busy)
@@ -496,7 +505,11 @@ class MainWindow(QMainWindow):
         except PresetError as exc:
             QMessageBox.warning(self, "Cannot open preset", str(exc))
             return False
-        self.document.open_preset(preset, None, f"Open bundled {name}")
+        try:
+            self.document.open_preset(preset, None, f"Open bundled {name}")
+        except PresetError as exc:
+            QMessageBox.warning(self, "Cannot open preset", str(exc))
+            return False
         self.show_message(f"Opened bundled preset {name}: {preset.description[:120]}")
         return True
 
@@ -591,7 +604,11 @@ class MainWindow(QMainWindow):
 
     def load_model_preset(self, preset: Preset) -> None:
         """A preset made from a real model: undoable like any load, unsaved until saved."""
-        self.document.open_preset(preset, None, f"Load {preset.name}")
+        try:
+            self.document.open_preset(preset, None, f"Load {preset.name}")
+        except PresetError as exc:
+            QMessageBox.warning(self, "Cannot load from model", str(exc))
+            return
         self.document.undo_stack.resetClean()  # never saved yet: closing asks
         self.show_message(f"Loaded {preset.name}")
 
@@ -679,7 +696,7 @@ class MainWindow(QMainWindow):
         current = edit.matrix_of(self.document.preset, key)
         assert current is not None
         try:
-            block = read_matrix_csv(path)
+            block = read_matrix_csv(path, current.shape)
         except CsvImportError as exc:
             QMessageBox.warning(self, "Cannot import CSV", str(exc))
             return False

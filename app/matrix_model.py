@@ -323,7 +323,11 @@ class TokensModel(QAbstractTableModel):
                 return True
             preset = edit.with_label(self._doc.preset, self.which, i, label)
             return self._doc.push_preset(preset, f"Rename token {i + 1} to {label!r}")
-        if index.column() == self.ATTEND and role == Qt.ItemDataRole.CheckStateRole:
+        if (
+            index.column() == self.ATTEND
+            and role == Qt.ItemDataRole.CheckStateRole
+            and self._is_key_list()
+        ):
             attend = _is_checked(value)
             preset = edit.with_key_masked(self._doc.preset, i, attend)
             verb = "Unmask" if attend else "Mask"

@@ -5,11 +5,13 @@ from __future__ import annotations
 import csv
 import math
 import os
+import re
 from pathlib import Path
 
 import numpy as np
 
 MAX_IMPORT_BYTES = 64 * 1024 * 1024
+_DECIMAL_COMMA = re.compile(r"^[+-]?\d+,\d+$")
 
 
 class CsvImportError(ValueError):
@@ -23,11 +25,14 @@ def _is_number(text: str) -> bool:
         return False
 
 
-def read_matrix_csv(path: str | os.PathLike[str]) -> np.ndarray:
+def read_matrix_csv(
+    path: str | os.PathLike[str], expected_shape: tuple[int, int] | None = None
+) -> np.ndarray:
     """The numbers of a CSV (comma, semicolon or tab separated, '.' decimals) as float64.
 
-    A first row that is not all numbers is taken as a header; a first column that
-    is not all numbers is taken as row labels. Anything else must be a number.
+    The file may have a header row and/or a label column. With `expected_shape`
+    the reading that gives that shape wins (so numeric labels such as years are
+    recognised); otherwise a first row or column that is not all numbers is a label.
     """
     path = Path(path)
     try:
@@ -42,14 +47,60 @@ def read_matrix_csv(path: str | os.PathLike[str]) -> np.ndarray:
     if not lines:
         raise CsvImportError(f"{path.name}: the file is empty")
     sample = "\n".join(lines[:5])
-    delimiter = "\t" if "\t" in sample else (";" if sample.count(";") > sample.count(",") else ",")
+    if "\t" in sample:
+        delimiter = "\t"
+    elif all(";" in line for line in lines[:5]):
+        delimiter = ";"  # also what spreadsheets with decimal commas write
+    else:
+        delimiter = ","
     rows = [[cell.strip() for cell in row] for row in csv.reader(lines, delimiter=delimiter)]
+    for i, row in enumerate(rows):
+        for j, cell in enumerate(row):
+            if _DECIMAL_COMMA.match(cell):
+                raise CsvImportError(
+                    f"{path.name}: row {i + 1}, column {j + 1}: {cell!r} has a decimal comma; "
+                    "use '.' for decimals"
+                )
+    if expected_shape is not None:
+        for skip_row, skip_col in ((0, 0), (1, 1), (1, 0), (0, 1)):
+            if skip_row and not _looks_like_labels(rows, header=True, with_other=bool(skip_col)):
+                continue
+            if skip_col and not _looks_like_labels(rows, header=False, with_other=bool(skip_row)):
+                continue
+            body = [row[skip_col:] for row in rows[skip_row:]]
+            if (len(body), len(body[0]) if body else 0) == tuple(expected_shape) and all(
+                len(row) == len(body[0]) and all(_is_number(c) for c in row) for row in body
+            ):
+                return _to_array(path, body)
     if rows and not all(_is_number(c) for c in rows[0][1:] or rows[0]):
         rows = rows[1:]  # header row
     if not rows:
         raise CsvImportError(f"{path.name}: only a header, no numbers")
     if all(row and not _is_number(row[0]) for row in rows):
         rows = [row[1:] for row in rows]  # label column
+    return _to_array(path, rows)
+
+
+def _looks_like_labels(rows: list[list[str]], *, header: bool, with_other: bool) -> bool:
+    """Whether the first row (header) or first column holds labels rather than numbers.
+
+    A label line has a non-number beyond the corner; or, when both a header and a
+    label column are read, a non-numeric corner with numbers all along the other
+    line (numeric labels such as years, as an exported CSV of such tokens has).
+    """
+    first = rows[0][1:] if header else [row[0] for row in rows[1:] if row]
+    other = [row[0] for row in rows[1:] if row] if header else rows[0][1:]
+    if header and not with_other:
+        first = rows[0]
+    if not header and not with_other:
+        first = [row[0] for row in rows if row]
+    if not all(_is_number(c) for c in first):
+        return True
+    corner_is_label = bool(rows[0]) and not _is_number(rows[0][0])
+    return with_other and corner_is_label and all(_is_number(c) for c in other)
+
+
+def _to_array(path: Path, rows: list[list[str]]) -> np.ndarray:
     width = len(rows[0])
     if width == 0:
         raise CsvImportError(f"{path.name}: no numbers")
@@ -61,8 +112,9 @@ def read_matrix_csv(path: str | os.PathLike[str]) -> np.ndarray:
             )
         for j, cell in enumerate(row):
             if not _is_number(cell):
+                hint = " (use '.' for decimals)" if "," in cell else ""
                 raise CsvImportError(
-                    f"{path.name}: row {i + 1}, column {j + 1}: {cell[:20]!r} is not a finite number"
+                    f"{path.name}: row {i + 1}, column {j + 1}: {cell[:20]!r} is not a finite number{hint}"
                 )
             out[i, j] = float(cell)
     return out

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from .preset import Preset, PresetError, default_tokens
+from .preset import MAX_TEXT_CHARS, Preset, PresetError, default_tokens
 
 # Matrix keys shared by the document, the tables, undo commands and CSV import.
 MATRIX_KEYS = (
@@ -159,8 +159,10 @@ def resized(
     if key_mask is not None:
         key_mask = tuple(key_mask[:m]) + (True,) * max(0, m - len(key_mask))
     b_o = preset.b_output
-    if b_o is not None:
+    if b_o is not None and wo is not None:
         b_o = _fit(b_o, (d_out_final,))
+    elif b_o is not None:  # without W_O, b_O is added to concat(heads): one d_v block per head
+        b_o = _fit_head_vector(b_o, h_old, dv_old, h, dv)
     return preset.replace(
         inputs=x,
         w_query=wq,
@@ -186,13 +188,15 @@ def resized(
 
 
 def with_output_projection(preset: Preset, enabled: bool) -> Preset:
-    """Add W_O (identity as far as it goes, so the output starts equal to the context) or drop it."""
-    if not enabled:
-        return preset.replace(w_output=None, b_output=None)
-    if preset.w_output is not None:
-        return preset
+    """Add W_O (identity, so the output starts equal to the context) or drop it; b_O stays
+    whenever the biases are on, resized to the new output width."""
     width = preset.w_value.shape[1]
-    return preset.replace(w_output=np.eye(width), b_output=None)
+    if enabled == (preset.w_output is not None):
+        return preset
+    b_o = preset.b_output
+    if b_o is not None and b_o.shape[0] != width:
+        b_o = _fit(b_o, (width,))
+    return preset.replace(w_output=np.eye(width) if enabled else None, b_output=b_o)
 
 
 def with_biases(preset: Preset, enabled: bool) -> Preset:
@@ -221,7 +225,7 @@ def with_source(preset: Preset, enabled: bool) -> Preset:
         return preset
     return preset.replace(
         source_inputs=preset.inputs.copy(),
-        source_tokens=tuple(f"src {t}" for t in preset.tokens),
+        source_tokens=tuple(f"src {t}"[:MAX_TEXT_CHARS] for t in preset.tokens),
     )
 
 

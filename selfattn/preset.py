@@ -677,7 +677,11 @@ def save_preset(preset: Preset, path: str | os.PathLike[str]) -> None:
     """Write a preset atomically: a temporary file beside the target, then rename over it."""
     path = Path(path)
     try:
+        # The loader's own rules, so that whatever is saved always opens again.
+        preset_from_dict(preset_to_dict(preset), f"{path}")
         data = dumps_preset(preset).encode("utf-8")
+    except PresetError as exc:
+        raise PresetError(f"cannot save: {exc}") from None
     except (ValueError, TypeError) as exc:  # NaN cell, lone surrogate in a label
         raise PresetError(f"{path}: cannot save: {exc}") from None
     directory = path.parent if str(path.parent) else Path(".")

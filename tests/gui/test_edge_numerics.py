@@ -17,7 +17,6 @@ import pytest
 from PySide6.QtCore import Qt
 
 import selfattn
-from selfattn.attention import AttentionError
 from selfattn.bundled import load_bundled
 from selfattn.preset import Options, Preset
 
@@ -421,17 +420,6 @@ def test_cross_attention_source_resized_to_one_in_the_window(window):
 # Logits that overflow ----------------------------------------------------------------------------
 
 
-@pytest.mark.xfail(
-    strict=True,
-    raises=AttentionError,
-    reason=(
-        "BUG: Document.open_preset pushes the loaded preset without the trial compute that "
-        "push_preset/set_cells do. A valid file whose scores overflow (a finite 1e200 cell, "
-        "or 1e20 with dtype float32) raises AttentionError out of QUndoCommand::redo through "
-        "MainWindow.open_path (no 'Cannot open preset' warning) and leaves a no-op "
-        "'Open overflow.json' step on the undo stack."
-    ),
-)
 @pytest.mark.parametrize(("value", "dtype"), [(1e200, "float64"), (1e20, "float32")])
 def test_opening_a_file_whose_scores_overflow_is_refused(
     qtbot, window, dialogs, tmp_path, value, dtype

@@ -327,3 +327,25 @@ def test_settings_survive_a_restart(qtbot, settings, tmp_path, dialogs):
     assert second.explain_dock.isHidden()
     assert second.recent_menu.actions()[0].text() == str(path.resolve())
     second.document.undo_stack.setClean()
+
+
+def test_output_bias_survives_toggling_w_o(window):
+    panel = window.inputs_panel
+    panel.check_biases.setChecked(True)
+    model = panel.tables["b_output"].matrix_model()
+    model.setData(model.index(0, 1), "0.5")
+    panel.check_output.setChecked(True)
+    assert window.document.preset.b_output.tolist() == [0.0, 0.5, 0.0]
+    np.testing.assert_array_equal(window.document.preset.w_output, np.eye(3))
+    panel.check_output.setChecked(False)
+    assert window.document.preset.b_output.tolist() == [0.0, 0.5, 0.0]
+    assert window.document.preset.w_output is None
+
+
+def test_query_token_list_has_no_key_mask_under_cross_attention(window):
+    window.inputs_panel.check_source.setChecked(True)
+    tokens = window.inputs_panel.tokens_model
+    assert not tokens.setData(
+        tokens.index(0, 1), Qt.CheckState.Unchecked, Qt.ItemDataRole.CheckStateRole
+    )
+    assert window.document.preset.options.key_mask is None

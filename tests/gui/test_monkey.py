@@ -859,14 +859,6 @@ def test_monkey_sequence_keeps_display_exact_and_undo_restores_start(
     assert not _same_snapshot(_snapshot(window.document.preset), start)
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason=(
-        "BUG: selfattn.edit.resized fits b_O with _fit (a plain prefix) instead of per-head "
-        "blocks when there is no W_O, so changing d_v with 2 heads shifts head 1's last "
-        "output bias into head 2 (b_V, right beside it, keeps its head blocks)."
-    ),
-)
 def test_resizing_d_v_keeps_each_heads_output_bias(window):
     """Found by the monkey: without W_O, b_O is added to concat(heads), one d_v block per head."""
     panel = window.inputs_panel
@@ -883,17 +875,6 @@ def test_resizing_d_v_keeps_each_heads_output_bias(window):
     assert p.b_output.tolist() == [1.0, 2.0, 4.0, 5.0]
 
 
-@pytest.mark.xfail(
-    strict=True,
-    raises=AssertionError,
-    reason=(
-        "BUG: a document that saves without complaint cannot be reopened. Turning on "
-        "cross-attention names the source tokens 'src ' + token (edit.with_source), so a "
-        "99,998-character label (valid on load, limit 100,000) becomes 100,002 characters; "
-        "save_preset does not enforce the loader's MAX_TEXT_CHARS and the saved file is "
-        "refused: 'source.tokens[0]: longer than 100,000 characters'."
-    ),
-)
 def test_a_document_that_saved_always_reopens(window, dialogs, tmp_path):
     original = tmp_path / "long-label.json"
     long_label = "a" * 99_998
@@ -908,15 +889,6 @@ def test_a_document_that_saved_always_reopens(window, dialogs, tmp_path):
     assert window.open_path(saved, ask=False), dialogs.calls[-1:]
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason=(
-        "BUG: selfattn.csv_import.read_matrix_csv takes a header row for data when every "
-        "column label is a number, so a wide CSV the program exported for tokens like "
-        "'1999', '2000', '2001' cannot be imported back: the corner cell is then "
-        "refused as a number."
-    ),
-)
 def test_exported_csv_with_numeric_token_labels_imports_back(window, dialogs, tmp_path):
     preset = Preset(
         inputs=np.arange(9.0).reshape(3, 3) / 7,
