@@ -339,7 +339,7 @@ class _MatrixPlot:
         self.peers: Sequence[_MatrixPlot] = (self,)  # plots whose texts are sized together
         self.plot.addItem(self.cell_texts, ignoreBounds=True)
         self.n_texts = 0
-        self._strings: dict[str, list[str]] = {}  # number format -> the cells' texts
+        self._strings: dict[str, tuple[list[str], str]] = {}  # format -> texts, longest
         self.shape: tuple[int, int] | None = None
         self.buffer: np.ndarray | None = None  # (n, m) float32 display copy
         self.display_mask: np.ndarray | None = None  # (n, m) True where drawn as masked
@@ -515,13 +515,17 @@ class _MatrixPlot:
         if fit:
             self.fit_texts()
 
-    def _cell_strings(self, spec: str) -> list[str]:
-        """The cells' texts in one number format, formatted once per value change."""
-        strings = self._strings.get(spec)
-        if strings is None:
+    def _cell_strings(self, spec: str) -> tuple[list[str], str]:
+        """The cells' texts in one number format and the longest of them.
+
+        Formatted once per value change: resizes only re-measure the longest text.
+        """
+        entry = self._strings.get(spec)
+        if entry is None:
             assert self.values is not None
-            strings = self._strings[spec] = format_cells(self.values, spec)
-        return strings
+            strings = format_cells(self.values, spec)
+            entry = self._strings[spec] = (strings, max(strings, key=len))
+        return entry
 
     def fit_texts(self, *_: object) -> None:
         """Size cell texts to the cells on screen; hide them when no size fits.
@@ -538,13 +542,13 @@ class _MatrixPlot:
         plots = [p for p in self.peers if p.n_texts > 0 and p.values is not None]
         chosen, spec = 0.0, CELL_FORMATS[0]
         for spec in CELL_FORMATS:  # shorter numbers before giving up on printing values
-            longest = max((max(p._cell_strings(spec), key=len) for p in plots), key=len)
+            longest = max((p._cell_strings(spec)[1] for p in plots), key=len)
             chosen = _fitting_font_px(longest, cell_px)
             if chosen:
                 break
         for p in plots:
             if chosen:
-                p.cell_texts.set_strings(p._cell_strings(spec), chosen, cell_px)
+                p.cell_texts.set_strings(p._cell_strings(spec)[0], chosen, cell_px)
             else:
                 p.cell_texts.hide_strings()
 
