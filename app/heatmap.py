@@ -623,7 +623,7 @@ class _MatrixPlot:
 def _cell_readout(
     plot: _MatrixPlot, row_labels: Sequence[str], col_labels: Sequence[str], row: int, col: int
 ) -> str:
-    """ "query 'a' → key 'b': value", with the full labels, and "(masked)" when masked."""
+    """The hover readout of a cell: full labels, value, and "(masked)" when masked."""
     values, mask = plot.values, plot.display_mask
     if values is None or mask is None:
         return ""
@@ -911,9 +911,6 @@ class HeatmapView(QWidget):
 
     def hover_text(self, row: int, col: int) -> str:
         """Status-bar readout for a cell, with the full labels and value."""
-        values = self._matrix.values
-        if values is None or not (0 <= row < values.shape[0] and 0 <= col < values.shape[1]):
-            return ""
         return _cell_readout(self._matrix, self._row_labels, self._col_labels, row, col)
 
     def cell_center(self, row: int, col: int, fx: float = 0.5, fy: float = 0.5) -> QPointF:
