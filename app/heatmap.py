@@ -34,6 +34,7 @@ from PySide6.QtGui import (
 )
 from PySide6.QtWidgets import (
     QApplication,
+    QGraphicsItem,
     QGraphicsObject,
     QGraphicsPathItem,
     QGraphicsRectItem,
@@ -173,6 +174,9 @@ class _CellTexts(QGraphicsObject):
     def __init__(self) -> None:
         super().__init__()
         self.setZValue(3)
+        # the window's repaint and a grab() right after it reuse one rendering; a
+        # scaled export changes the device transform, so it renders afresh, sharp
+        self.setCacheMode(QGraphicsItem.CacheMode.DeviceCoordinateCache)
         self.setVisible(False)
         self._shape = (0, 0)
         self._strings: list[str] = []  # (n*m,) row by row
