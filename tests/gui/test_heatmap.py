@@ -569,6 +569,33 @@ def test_export_png_and_svg(view: HeatmapView, tmp_path: Path) -> None:
     _check_svg(tmp_path / "w.svg")
 
 
+def _white_rows(image: QImage, center: QPointF, half: float) -> int:
+    """How many pixel rows near a cell centre hold pure-white glyph pixels."""
+    cx, cy, h = round(center.x()), round(center.y()), round(half)
+    return sum(
+        any(image.pixelColor(x, y) == QColor(255, 255, 255) for x in range(cx - h, cx + h))
+        for y in range(cy - h, cy + h)
+    )
+
+
+def test_png_export_scales_the_cell_text_with_the_picture(
+    view: HeatmapView, tmp_path: Path
+) -> None:
+    view.set_matrix(SEED_WEIGHTS, SEED_TOKENS, SEED_TOKENS, kind="weights")
+    _settle()
+    vb = view.plot_item.getViewBox()
+    scene_center = vb.mapViewToScene(QPointF(0.5, 1.5))  # 0.00089: white text on purple
+    cell_h = (vb.mapViewToScene(QPointF(0, 2)) - vb.mapViewToScene(QPointF(0, 1))).y()
+    on_screen = _white_rows(view.grab().toImage(), view.cell_center(1, 0), cell_h / 3)
+    width = view.graphics_widget.scene().sceneRect().width()
+    view.export_png(str(tmp_path / "big.png"), width_px=round(2 * width))
+    image = QImage(str(tmp_path / "big.png"))
+    factor = image.width() / width
+    exported = _white_rows(image, scene_center * factor, factor * cell_h / 3)
+    assert on_screen > 5
+    assert exported == pytest.approx(2 * on_screen, rel=0.3)  # redrawn larger, not 1:1
+
+
 def test_svg_embeds_a_sharp_raster_of_a_small_matrix(view: HeatmapView, tmp_path: Path) -> None:
     view.set_matrix(SEED_WEIGHTS, SEED_TOKENS, SEED_TOKENS, kind="weights")
     view.export_svg(str(tmp_path / "w.svg"))
