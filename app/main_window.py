@@ -187,6 +187,7 @@ class MainWindow(QMainWindow):
         self.heatmap.cellHovered.connect(self._on_cell_hovered)
         self.heatmap.cellClicked.connect(self._on_heatmap_clicked)
         self.all_heads.headClicked.connect(self._on_all_heads_clicked)
+        self.all_heads.headCellHovered.connect(self._on_head_cell_hovered)
         self.setCentralWidget(central)
 
     def _action(
@@ -405,6 +406,9 @@ class MainWindow(QMainWindow):
 
     def _on_cell_hovered(self, row: int, col: int) -> None:
         self.hover_label.setText("" if row < 0 else self.heatmap.hover_text(row, col))
+
+    def _on_head_cell_hovered(self, head: int, row: int, col: int) -> None:
+        self.hover_label.setText("" if head < 0 else self.all_heads.hover_text(head, row, col))
 
     def _on_heatmap_clicked(self, row: int, col: int) -> None:
         self.heatmap.select_cell(row, col)
