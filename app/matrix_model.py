@@ -135,6 +135,10 @@ class MatrixModel(QAbstractTableModel):
         a = self._array()
         return (0, 0) if a is None else (int(a.shape[0]), int(a.shape[1]))
 
+    def refresh(self) -> None:
+        """Show other numbers of the same document (e.g. another head was selected)."""
+        self._on_changed(Change(structure=True))
+
     def _on_changed(self, change: Change) -> None:
         if self._depends_on is not None and not self._depends_on(change):
             return

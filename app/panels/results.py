@@ -40,17 +40,7 @@ class ResultsPanel(QWidget):
     def head_changed(self) -> None:
         """The selected head changed: the per-head tables show other numbers."""
         for key in PER_HEAD:
-            model = self.tables[key].matrix_model()
-            model._on_changed(_ALL)
+            self.tables[key].matrix_model().refresh()
 
     def show_table(self, key: str) -> None:
         self.tabs.setCurrentIndex(RESULT_KEYS.index(key))
-
-
-class _AllChange:
-    structure = True
-    matrix = None
-    rect = None
-
-
-_ALL = _AllChange()
