@@ -258,6 +258,7 @@ def _softmax_rows(
     """
     fast32 = weights.dtype == np.float32
     ones = np.ones(scores.shape[-1], dtype=weights.dtype) if fast32 else None
+    flush_below = math.log(np.finfo(np.float32).tiny * scores.shape[-1]) + 1.0
     for h, r0, r1 in blocks:
         s = scores[h, r0:r1]
         lg = scaled[h, r0:r1]
@@ -283,7 +284,9 @@ def _softmax_rows(
         if stats is not None:
             stats[0][h, r0:r1] = row_max[:, 0]
             stats[1][h, r0:r1] = total.ravel()
-        if fast32:
+        # A weight exp(l - max) / sum is normal when l - max >= log(tiny * m):
+        # skip the flush when the block's logit spread stays within that.
+        if fast32 and np.min(lg) - np.max(row_max) < flush_below:
             # Flush subnormal weights to 0 (or up to tiny): they slow every later
             # pass. Adding then subtracting 2**-103 rounds to a multiple of
             # float32's smallest normal; weights >= 2**-78 come back unchanged.
