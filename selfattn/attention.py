@@ -294,6 +294,22 @@ def _softmax_rows(
             np.subtract(w, _FLUSH32, out=w)
 
 
+_WHAT = {
+    "q": "Q = X W_Q + b_Q (inputs or W_Q too large)",
+    "k": "K = Xs W_K + b_K (inputs or W_K too large)",
+    "v": "V = Xs W_V + b_V (inputs or W_V too large)",
+    "context": "the context, weights times V (values too large)",
+    "output": "the output, context times W_O plus b_O (W_O or the values too large)",
+}
+
+
+def _check_finite(**arrays: np.ndarray) -> None:
+    """Refuse overflow (O(n*d) per array): results never hold inf or NaN made from finite input."""
+    for name, a in arrays.items():
+        if not np.isfinite(a).all():
+            raise AttentionError(f"{_WHAT[name]} overflows {a.dtype.name}")
+
+
 def _overflow_error(
     scores: np.ndarray, divisor: np.floating, h: int, r0: int, row_max: np.ndarray
 ) -> AttentionError:
@@ -452,6 +468,7 @@ def _attention(
         k += b_k
     if b_v is not None:
         v += b_v
+    _check_finite(q=q, k=k, v=v)
 
     q_h = q.reshape(n, heads, d_k).transpose(1, 0, 2)  # (H, n, d_k)
     k_h = k.reshape(m, heads, d_k).transpose(1, 0, 2)  # (H, m, d_k)
@@ -474,6 +491,7 @@ def _attention(
     output = concat @ w_o_arr if w_o_arr is not None else concat.copy()
     if b_o is not None:
         output += b_o
+    _check_finite(context=context, output=output)
 
     for a in (q, k, v, scores, scaled, weights, context, output, visible, fully_masked):
         a.flags.writeable = False

@@ -166,6 +166,9 @@ class IncrementalAttention:
         return out
 
     def _finish(self, preset: Preset, parts: dict[str, object]) -> AttentionResult:
+        for name in ("q", "k", "v", "context", "output"):
+            if not np.isfinite(parts[name]).all():
+                raise FloatingPointError(name)  # edit_cell lets the full path refuse it
         for name in _ARRAYS:
             parts[name].flags.writeable = False
         self._preset = preset

@@ -126,3 +126,23 @@ def test_float64_is_bit_identical_to_the_straightforward_formula():
         slow = baseline.attention(x, w_q, w_k, w_v, w_o=w_v, **kwargs)
         for name in ("scores", "scaled_scores", "weights", "context", "output", "mask"):
             np.testing.assert_array_equal(getattr(fast, name), getattr(slow, name), err_msg=name)
+
+
+@pytest.mark.parametrize(
+    ("w_v", "w_o", "names"),
+    [
+        ([[1e308, 1.0], [1e308, 1.0]], None, "V = Xs W_V"),  # 2e308 overflows in V itself
+        ([[1e308, 1.0], [-1e308, 1.0]], None, None),  # V finite, rows of X mix them
+        ([[1.0, 0.0], [0.0, 1.0]], [[1e308], [1e308]], "the output"),
+    ],
+)
+def test_overflow_in_values_or_output_is_refused_not_nan(w_v, w_o, names):
+    x = [[1.0, 1.0], [2.0, 0.0], [0.0, 2.0]]
+    try:
+        r = attention(x, np.eye(2), np.eye(2), w_v, w_o=w_o)
+    except core.AttentionError as exc:
+        assert names is None or names in str(exc)
+        return
+    assert names is None, "expected a refusal"
+    for name in ("v", "context", "output"):
+        assert np.isfinite(getattr(r, name)).all(), name
