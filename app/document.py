@@ -59,7 +59,7 @@ class Document(QObject):
     ) -> None:
         super().__init__(parent)
         self.undo_stack = QUndoStack(self)
-        self.undo_stack.cleanChanged.connect(lambda _clean: self.fileStateChanged.emit())
+        self.undo_stack.cleanChanged.connect(self._on_clean_changed)
         self._preset = preset if preset is not None else blank_preset()
         self._path: Path | None = path
         self._engine = IncrementalAttention(self._preset) if IncrementalAttention else None
@@ -69,6 +69,9 @@ class Document(QObject):
         self._background = None
         self._jobs = 0
         self._generation = 0
+
+    def _on_clean_changed(self, _clean: bool) -> None:
+        self.fileStateChanged.emit()
 
     # State ------------------------------------------------------------------
     @property

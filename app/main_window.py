@@ -13,12 +13,14 @@ from PySide6.QtWidgets import (
     QComboBox,
     QDockWidget,
     QFileDialog,
+    QFrame,
     QHBoxLayout,
     QInputDialog,
     QLabel,
     QMainWindow,
     QMessageBox,
     QProgressBar,
+    QScrollArea,
     QSpinBox,
     QStackedWidget,
     QVBoxLayout,
@@ -86,11 +88,18 @@ class MainWindow(QMainWindow):
         self.options_panel = OptionsPanel(self.document)
         self.explain_panel = ExplainPanel(self.document)
         self.results_panel = ResultsPanel(self.document, lambda: self._head)
+        # Inputs and Options share the left column; Results and Explain sit under the
+        # heatmap, which keeps the largest share of the window.
+        self.setCorner(Qt.Corner.BottomLeftCorner, Qt.DockWidgetArea.LeftDockWidgetArea)
         self.inputs_dock = self._dock(
             "Inputs", "inputs", self.inputs_panel, Qt.DockWidgetArea.LeftDockWidgetArea
         )
+        options_scroll = QScrollArea()
+        options_scroll.setWidget(self.options_panel)
+        options_scroll.setWidgetResizable(True)
+        options_scroll.setFrameShape(QFrame.Shape.NoFrame)
         self.options_dock = self._dock(
-            "Options", "options", self.options_panel, Qt.DockWidgetArea.RightDockWidgetArea
+            "Options", "options", options_scroll, Qt.DockWidgetArea.LeftDockWidgetArea
         )
         self.results_dock = self._dock(
             "Results", "results", self.results_panel, Qt.DockWidgetArea.BottomDockWidgetArea
@@ -98,14 +107,14 @@ class MainWindow(QMainWindow):
         self.explain_dock = self._dock(
             "Explain", "explain", self.explain_panel, Qt.DockWidgetArea.BottomDockWidgetArea
         )
+        self.splitDockWidget(self.inputs_dock, self.options_dock, Qt.Orientation.Vertical)
         self.splitDockWidget(self.results_dock, self.explain_dock, Qt.Orientation.Horizontal)
+        self.resizeDocks([self.inputs_dock], [400], Qt.Orientation.Horizontal)
+        self.resizeDocks([self.inputs_dock, self.options_dock], [520, 330], Qt.Orientation.Vertical)
         self.resizeDocks(
-            [self.inputs_dock, self.options_dock], [430, 300], Qt.Orientation.Horizontal
+            [self.results_dock, self.explain_dock], [420, 620], Qt.Orientation.Horizontal
         )
-        self.resizeDocks(
-            [self.results_dock, self.explain_dock], [640, 800], Qt.Orientation.Horizontal
-        )
-        self.resizeDocks([self.results_dock], [270], Qt.Orientation.Vertical)
+        self.resizeDocks([self.results_dock], [250], Qt.Orientation.Vertical)
 
         self.busy_bar = QProgressBar()
         self.busy_bar.setRange(0, 0)  # busy indicator
@@ -154,11 +163,6 @@ class MainWindow(QMainWindow):
                 self.preset_combo.count() - 1, description, Qt.ItemDataRole.ToolTipRole
             )
         self.preset_combo.activated.connect(self._on_preset_combo)
-        for combo in (self.preset_combo,):
-            combo.setSizeAdjustPolicy(
-                QComboBox.SizeAdjustPolicy.AdjustToMinimumContentsLengthWithIcon
-            )
-            combo.setMinimumContentsLength(14)
         self.mode_combo = QComboBox()
         for label, mode in VIEW_MODES:
             self.mode_combo.addItem(label, mode)
@@ -171,6 +175,11 @@ class MainWindow(QMainWindow):
         self.colormap_combo.addItems(list(SEQUENTIAL_COLORMAPS))
         self.colormap_combo.setToolTip("Colour map of the weights")
         self.colormap_combo.currentTextChanged.connect(self._on_colormap_changed)
+        for combo in (self.preset_combo, self.mode_combo, self.colormap_combo):
+            combo.setSizeAdjustPolicy(
+                QComboBox.SizeAdjustPolicy.AdjustToMinimumContentsLengthWithIcon
+            )
+            combo.setMinimumContentsLength(14 if combo is self.preset_combo else 8)
         bar.addWidget(self.preset_combo)
         bar.addStretch(1)
         bar.addWidget(QLabel("Show"))
@@ -284,12 +293,21 @@ class MainWindow(QMainWindow):
         toolbar = self.addToolBar("Main")
         toolbar.setObjectName("toolbar_main")
         toolbar.setMovable(False)
+        stack = self.document.undo_stack
+        self.tool_undo = self._action("Undo", stack.undo)
+        self.tool_redo = self._action("Redo", stack.redo)
+        stack.canUndoChanged.connect(self.tool_undo.setEnabled)
+        stack.canRedoChanged.connect(self.tool_redo.setEnabled)
+        stack.undoTextChanged.connect(lambda text: self.tool_undo.setToolTip(f"Undo {text}"))
+        stack.redoTextChanged.connect(lambda text: self.tool_redo.setToolTip(f"Redo {text}"))
+        self.tool_undo.setEnabled(stack.canUndo())
+        self.tool_redo.setEnabled(stack.canRedo())
         for act in (
             self.action_new,
             self.action_open,
             self.action_save,
-            self.action_undo,
-            self.action_redo,
+            self.tool_undo,
+            self.tool_redo,
         ):
             toolbar.addAction(act)
         toolbar.addSeparator()
@@ -389,6 +407,15 @@ class MainWindow(QMainWindow):
 
     def _on_mode_changed(self, _index: int) -> None:
         self._mode = self.mode_combo.currentData()
+        scores = self._mode in ("scores", "scaled_scores")
+        self.colormap_combo.setEnabled(not scores)
+        self.colormap_combo.setToolTip(
+            "Scores use a diverging map (blue below 0, red above)"
+            if scores
+            else "Colour map of the weights"
+        )
+        self.results_panel.show_table("weights" if self._mode == "all_heads" else self._mode)
+        self.heatmap.select_cell(-1, -1)
         self._redraw_heatmap()
 
     def _on_head_changed(self, value: int) -> None:
@@ -414,12 +441,20 @@ class MainWindow(QMainWindow):
         self.heatmap.select_cell(row, col)
         self.explain_panel.explain(self._mode, self._head, row, col)
         self.explain_dock.raise_()
+        table = self.results_panel.tables.get(self._mode)
+        if table is not None:
+            self.results_panel.show_table(self._mode)
+            index = table.model().index(row, col)
+            table.blockSignals(True)
+            table.setCurrentIndex(index)
+            table.blockSignals(False)
+            table.scrollTo(index)
 
     def _on_result_cell_selected(self, key: str, row: int, col: int) -> None:
         if key in ("weights", "scores", "scaled_scores", "context", "output"):
             self.explain_panel.explain(key, self._head, row, col)
-            if key in ("weights", "scores", "scaled_scores") and self._mode == key:
-                self.heatmap.select_cell(row, col)
+            same = key in ("weights", "scores", "scaled_scores") and self._mode == key
+            self.heatmap.select_cell(row, col) if same else self.heatmap.select_cell(-1, -1)
 
     def select_head(self, head: int) -> None:
         self.head_spin.setValue(head + 1)
@@ -490,8 +525,9 @@ class MainWindow(QMainWindow):
         except PresetError as exc:
             self._open_failed(exc)
             return False
+        self._show_bundled_in_combo(None)
         self._remember_file(path)
-        self.show_message(f"Opened {path}")
+        self.show_message(f"Opened “{preset.name}” from {path}")
         return True
 
     def _open_failed(self, exc: BaseException) -> None:
@@ -514,14 +550,19 @@ class MainWindow(QMainWindow):
         except PresetError as exc:
             QMessageBox.warning(self, "Cannot open preset", str(exc))
             return False
-        self.show_message(f"Opened bundled preset {name}: {preset.description[:120]}")
+        self.show_message(f"Opened “{preset.name}”")
+        self._show_bundled_in_combo(name)
         return True
 
     def _on_preset_combo(self, index: int) -> None:
         name = self.preset_combo.itemData(index)
-        self.preset_combo.setCurrentIndex(0)
-        if name:
-            self.open_bundled(name)
+        if name and not self.open_bundled(name):
+            self._show_bundled_in_combo(None)
+
+    def _show_bundled_in_combo(self, name: str | None) -> None:
+        """The combo names the bundled preset that is open, or invites to open one."""
+        index = self.preset_combo.findData(name) if name else 0
+        self.preset_combo.setCurrentIndex(max(index, 0))
 
     def save(self) -> bool:
         if self.document.path is None:

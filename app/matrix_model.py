@@ -224,7 +224,7 @@ RESULT_TITLES = {
     "q": "Q",
     "k": "K",
     "v": "V",
-    "scores": "Scores",
+    "scores": "Raw scores",
     "scaled_scores": "Scaled scores",
     "weights": "Weights",
     "context": "Context",

@@ -29,7 +29,8 @@ class MatrixTableView(QTableView):
         )
         header = self.horizontalHeader()
         header.setSectionResizeMode(QHeaderView.ResizeMode.Interactive)
-        header.setDefaultSectionSize(self.fontMetrics().horizontalAdvance("−0.000123456") + 12)
+        header.setDefaultSectionSize(self.fontMetrics().horizontalAdvance("−0.000123") + 12)
+        header.setResizeContentsPrecision(64)
         header.setMinimumSectionSize(36)
         self.verticalHeader().setDefaultSectionSize(24)
         self.verticalHeader().setSectionResizeMode(QHeaderView.ResizeMode.Fixed)
@@ -37,6 +38,12 @@ class MatrixTableView(QTableView):
     def setModel(self, model: MatrixModel) -> None:  # noqa: N802 - Qt's name
         super().setModel(model)
         self.selectionModel().currentChanged.connect(self._emit_current)
+        model.modelReset.connect(self.fit_columns)
+        self.fit_columns()
+
+    def fit_columns(self) -> None:
+        """Columns as wide as their numbers (looking at the first rows only: stays fast)."""
+        self.resizeColumnsToContents()
 
     def _emit_current(self, current: QModelIndex, _previous: QModelIndex) -> None:
         if current.isValid():
