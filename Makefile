@@ -25,8 +25,12 @@ test: $(STAMP)
 	$(BIN)/python -m ruff format --check .
 	$(BIN)/python -m pytest -q
 
+# The peer (PyTorch 2.13.0 CPU, on this machine's disk) lives in its own venv: the
+# tests never need it, and each library is timed in its own process.
+TORCH_VENV := .venv-bench-torch
 bench: $(STAMP)
-	$(BIN)/python -m benchmarks
+	test -x $(TORCH_VENV)/bin/python || ($(PYTHON) -m venv $(TORCH_VENV) && $(TORCH_VENV)/bin/python -m pip install --quiet torch==2.13.0 numpy)
+	SELFATTN_BENCH_TORCH_PYTHON=$(TORCH_VENV)/bin/python $(BIN)/python -m benchmarks
 
 lint: $(STAMP)
 	$(BIN)/python -m ruff check .
@@ -37,4 +41,4 @@ format: $(STAMP)
 	$(BIN)/python -m ruff check --fix .
 
 clean:
-	rm -rf $(VENV) build dist *.egg-info
+	rm -rf $(VENV) $(TORCH_VENV) build dist *.egg-info
