@@ -55,8 +55,9 @@ DIVERGING_COLORMAP = "CET-D1"  # blue - near white - red, symmetric around 0
 KINDS = ("weights", "scores")
 
 MAX_TEXT_CELLS = 16  # values are printed in the cells up to 16 x 16
-MAX_TICKS = 32  # more token labels than this are unreadable and slow to lay out
+MAX_TICKS = 32  # when labels must be thinned, at most about this many are kept
 MAX_LABEL_CHARS = 12
+MAX_KEY_LABEL_PX = 110  # rotated key labels: the key axis grows at most this tall
 MASK_RGBA = (150, 150, 150, 255)  # a neutral grey no colour map here contains
 HATCH_RGB = (90, 90, 90)  # darker diagonal lines over the grey: reads as "masked", not as 0
 MAX_HATCH_RECTS = 4096  # beyond this the grey overlay alone marks masked cells
@@ -69,6 +70,113 @@ _EPS = 1e-12  # smallest half-range for score levels, so an all-zero matrix stil
 def truncate_label(label: str, limit: int = MAX_LABEL_CHARS) -> str:
     """Shorten a token label for an axis; the hover readout keeps the full text."""
     return label if len(label) <= limit else label[: limit - 1] + "…"
+
+
+def round_step(at_least: float) -> int:
+    """The smallest of 1, 2, 5, 10, 20, 50, ... that is at least ``at_least``.
+
+    Thinned labels every 1, 2, 5 or 10 tokens read as positions; every 17 or 76 do not.
+    """
+    if at_least <= 1:
+        return 1
+    decade = 10 ** math.floor(math.log10(at_least))
+    for factor in (1, 2, 5, 10):
+        if factor * decade >= at_least:
+            return factor * decade
+    return 10 * decade  # unreachable: 10 * decade > at_least
+
+
+def label_step(count: int, cell_px: float, spacing_px: float, max_ticks: int = MAX_TICKS) -> int:
+    """Label every k-th token: every one when they fit, else a round step.
+
+    ``spacing_px`` is the room a label needs along the axis; ``cell_px`` the cell size
+    on screen (0 when not laid out yet: then only the count decides).
+    """
+    if cell_px > 0 and cell_px >= spacing_px:
+        return 1
+    need = count / max_ticks
+    if cell_px > 0:
+        need = max(need, spacing_px / cell_px)
+    return round_step(need)
+
+
+def tick_indices(count: int, step: int, cell_px: float, spacing_px: float) -> list[int]:
+    """0, step, 2 step, ... and always the last token; a multiple too close to it goes."""
+    if count <= 0:
+        return []
+    indices = list(range(0, count, step))
+    last = count - 1
+    if indices[-1] == last:
+        return indices
+
+    def too_close(gap: int) -> bool:
+        return gap * cell_px < spacing_px if cell_px > 0 else 2 * gap < step
+
+    while len(indices) > 1 and too_close(last - indices[-1]):
+        indices.pop()
+    if not too_close(last - indices[-1]):
+        indices.append(last)
+    return indices
+
+
+class _KeyAxis(pg.AxisItem):
+    """The top (key) axis; its tick labels can be drawn turned 90°, reading upwards.
+
+    Key labels side by side need a cell as wide as the label; turned, they need only
+    a line's height, so every key of an 11-token sentence keeps its label. ``drawn``
+    holds the labels of the last paint (for tests).
+    """
+
+    def __init__(self) -> None:
+        super().__init__("top")
+        self.rotated = False
+        self.text_room = 0.0  # pixels along a turned label (the axis height minus title)
+        self.drawn: list[str] = []
+
+    def set_rotated(self, rotated: bool, text_room: float) -> None:
+        if (rotated, text_room) != (self.rotated, self.text_room):
+            self.rotated, self.text_room = rotated, text_room
+            self.picture = None
+            self.update()
+
+    def generateDrawSpecs(self, p: QPainter) -> Any:  # noqa: N802 (pyqtgraph API)
+        if not self.rotated:
+            specs = super().generateDrawSpecs(p)
+            self.drawn = [text for _, _, text in specs[2]] if specs else []
+            return specs
+        bounds = self.mapRectFromParent(self.geometry())
+        lo, hi = self.range
+        axis_spec = (self.pen(), bounds.bottomLeft(), bounds.bottomRight())
+        texts: list[tuple[float, str]] = []
+        if hi != lo and self._tickLevels:
+            scale = bounds.width() / (hi - lo)
+            for value, text in self._tickLevels[0]:
+                x = (value - lo) * scale  # the same mapping as AxisItem's
+                if -0.5 <= x <= bounds.width() + 0.5:
+                    texts.append((x, text))
+        self.drawn = [text for _, text in texts]
+        return axis_spec, [], texts
+
+    def drawPicture(self, p: QPainter, axisSpec: Any, tickSpecs: Any, textSpecs: Any) -> None:  # noqa: N802, N803
+        if not self.rotated:
+            super().drawPicture(p, axisSpec, tickSpecs, textSpecs)
+            return
+        p.setRenderHint(QPainter.RenderHint.TextAntialiasing, True)
+        if self.style["tickFont"] is not None:
+            p.setFont(self.style["tickFont"])
+        p.setPen(self.textPen())
+        metrics = QFontMetricsF(p.font())
+        h = metrics.height()
+        base = self.mapRectFromParent(self.geometry()).bottom() - self.style["tickTextOffset"][1]
+        room = max(self.text_room, 1.0)
+        align = Qt.AlignmentFlag.AlignLeft | Qt.AlignmentFlag.AlignVCenter
+        for x, text in textSpecs:
+            shown = metrics.elidedText(text, Qt.TextElideMode.ElideRight, room)
+            p.save()
+            p.translate(x, base)
+            p.rotate(-90)  # the text runs upwards from just above the matrix
+            p.drawText(QRectF(0, -h / 2, room, h), align, shown)
+            p.restore()
 
 
 def _widest(metrics: QFontMetricsF, labels: Sequence[str]) -> float:
@@ -351,6 +459,7 @@ class _MatrixPlot:
         self.values: np.ndarray | None = None  # what we were handed, not copied
         self.selected: tuple[int, int] | None = None
         self._tick_key: tuple[object, ...] | None = None  # labels and flags the ticks show
+        self._tick_state: tuple[object, ...] | None = None  # steps and rotation shown
         self.vb.sigResized.connect(self.home)
         self.vb.sigResized.connect(self.fit_texts)
         self.vb.sigRangeChanged.connect(self.fit_texts)
@@ -439,6 +548,7 @@ class _MatrixPlot:
         left.setStyle(showValues=show_rows)
         top.setStyle(showValues=show_cols)
         metrics = QFontMetricsF(left.style.get("tickFont") or QFont())
+        self._metrics = metrics
         self._row_text_w = _widest(metrics, self.row_labels)
         self._col_text_w = _widest(metrics, self.col_labels)
         self._line_h = metrics.height()
@@ -450,13 +560,21 @@ class _MatrixPlot:
         left.setWidth(
             int(math.ceil(self._row_text_w + left.style["tickTextOffset"][0] + label_w + 4))
         )
-        label_h = top.label.boundingRect().height() * 0.8 if top.label.isVisible() else 0.0
-        top.setHeight(int(math.ceil(self._line_h + top.style["tickTextOffset"][1] + label_h + 2)))
-        self._tick_steps = (0, 0)
+        self._tick_state = None
         self.refresh_ticks()
 
+    def _key_axis_height(self, text_h: float) -> int:
+        """Height of the key axis holding tick text ``text_h`` tall, plus its title."""
+        top = self.plot.getAxis("top")
+        label_h = top.label.boundingRect().height() * 0.8 if top.label.isVisible() else 0.0
+        return int(math.ceil(text_h + top.style["tickTextOffset"][1] + label_h + 2))
+
     def refresh_ticks(self, *_: object) -> None:
-        """Label every k-th token: at most ``max_ticks`` and never overlapping on screen."""
+        """Pick the labelled tokens: all that fit, else a round step; 0 and the last always.
+
+        Key labels are turned 90° when that labels more keys than side by side would;
+        the key axis is then as tall as the longest label shown (capped).
+        """
         if self.shape is None or not hasattr(self, "row_labels"):
             return
         n, m = self.shape
@@ -464,21 +582,32 @@ class _MatrixPlot:
             return  # mid-update: the new labels are on their way
         px = self.vb.viewPixelSize()[0]
         cell_px = 1.0 / px if px and math.isfinite(px) and px > 0 else 0.0
-        if cell_px > 0:
-            row_step = max(math.ceil(n / self.max_ticks), math.ceil((self._line_h + 2) / cell_px))
-            col_step = max(
-                math.ceil(m / self.max_ticks), math.ceil((self._col_text_w + 8) / cell_px)
-            )
-        else:
-            row_step, col_step = math.ceil(n / self.max_ticks), math.ceil(m / self.max_ticks)
-        if (row_step, col_step) == self._tick_steps:
+        line = self._line_h + 2  # a label across the axis needs a line's height
+        flat = self._col_text_w + 8  # a label along the axis needs its width
+        row_step = label_step(n, cell_px, line, self.max_ticks)
+        turned_step = label_step(m, cell_px, line, self.max_ticks)
+        flat_step = label_step(m, cell_px, flat, self.max_ticks)
+        rotated = turned_step < flat_step
+        col_step = turned_step if rotated else flat_step
+        state = (row_step, col_step, rotated, round(cell_px, 3) if cell_px < line else 0)
+        if state == self._tick_state:
             return
-        self._tick_steps = (row_step, col_step)
-        rows = [(i + 0.5, self.row_labels[i]) for i in range(0, n, row_step)]
-        cols = [(j + 0.5, self.col_labels[j]) for j in range(0, m, col_step)]
+        self._tick_state = state
+        rows = tick_indices(n, row_step, cell_px, line)
+        cols = tick_indices(m, col_step, cell_px, line if rotated else flat)
         show_rows, show_cols = self.show_ticks
-        self.plot.getAxis("left").setTicks([rows if show_rows else []])
-        self.plot.getAxis("top").setTicks([cols if show_cols else []])
+        left, top = self.plot.getAxis("left"), self.plot.getAxis("top")
+        left.setTicks([[(i + 0.5, self.row_labels[i]) for i in rows] if show_rows else []])
+        top.setTicks([[(j + 0.5, self.col_labels[j]) for j in cols] if show_cols else []])
+        if rotated:
+            room = min(_widest(self._metrics, [self.col_labels[j] for j in cols]), MAX_KEY_LABEL_PX)
+            height = self._key_axis_height(room)
+        else:
+            room, height = 0.0, self._key_axis_height(self._line_h)
+        if isinstance(top, _KeyAxis):
+            top.set_rotated(rotated, room)
+        if top.fixedHeight != height:
+            top.setHeight(height)
 
     def home(self, *_: object) -> None:
         """Show the whole matrix with square cells, anchored top-left next to its labels.
@@ -755,7 +884,7 @@ class HeatmapView(QWidget):
         layout = QVBoxLayout(self)
         layout.setContentsMargins(0, 0, 0, 0)
         layout.addWidget(self._glw)
-        self._plot: pg.PlotItem = self._glw.addPlot(row=0, col=0)
+        self._plot: pg.PlotItem = self._glw.addPlot(row=0, col=0, axisItems={"top": _KeyAxis()})
         self._plot.setLabel("left", "query")
         self._plot.setLabel("top", "key")
         self._matrix = _MatrixPlot(self._plot)
@@ -1056,7 +1185,9 @@ class AllHeadsView(QWidget):
         rows = math.ceil(heads / per_row)
         fg = _palette_colors(self)[1]
         for h in range(heads):
-            plot = self._glw.addPlot(row=h // per_row, col=h % per_row)
+            plot = self._glw.addPlot(
+                row=h // per_row, col=h % per_row, axisItems={"top": _KeyAxis()}
+            )
             plot.setTitle(f"head {h + 1}", color=fg)
             panel = _MatrixPlot(plot, max_ticks=12)
             panel.apply_palette(fg)

@@ -31,6 +31,9 @@ from app.heatmap import (
     HeatmapView,
     format_cell,
     format_cells,
+    label_step,
+    round_step,
+    tick_indices,
 )
 
 SEED_WEIGHTS = np.array(
@@ -353,6 +356,9 @@ def test_long_labels_are_truncated_on_axes_but_not_in_hover(view: HeatmapView) -
     assert long in view.hover_text(0, 0)
 
 
+ROUND_STEPS = {f * 10**k for f in (1, 2, 5) for k in range(5)}
+
+
 def test_2000_by_2000_caps_tick_labels(view: HeatmapView) -> None:
     n = 2000
     values = np.random.default_rng(2).random((n, n)).astype(np.float32)
@@ -362,13 +368,91 @@ def test_2000_by_2000_caps_tick_labels(view: HeatmapView) -> None:
         ticks = _ticks(view, axis)
         assert 2 <= len(ticks) <= 32
         positions = [p for p, _ in ticks]
-        steps = set(np.diff(positions))
-        assert len(steps) == 1  # evenly spaced
-        assert ticks[0] == (0.5, "t0")
+        steps = set(np.diff(positions[:-1]))
+        assert len(steps) == 1  # evenly spaced, up to the last token
+        assert int(steps.pop()) in ROUND_STEPS  # every 100, not every 76
+        assert ticks[0] == (0.5, "t0")  # the first token is always labelled
+        assert ticks[-1] == (n - 0.5, f"t{n - 1}")  # and the last
         for p, label in ticks:
             assert label == f"t{int(p - 0.5)}"  # each label sits on its own token
     assert view.image_item.image.shape == (n, n)
     assert view.cell_texts() == []
+
+
+REAL_TOKENS = ["[CLS]", "the", "cat", "sat", "on", "the", "mat", "and", "slept", ".", "[SEP]"]
+
+
+@pytest.mark.parametrize(("size", "rotated"), [((650, 470), True), ((800, 600), False)])
+def test_every_key_label_of_a_sentence_is_drawn(view: HeatmapView, size, rotated) -> None:
+    # the reviewer's real 11-token head: side by side only 6 of the 11 key labels fit
+    view.resize(*size)
+    view.set_matrix(np.eye(11), REAL_TOKENS, REAL_TOKENS, kind="weights")
+    view.grab()
+    _settle()
+    view.grab()
+    assert [label for _, label in _ticks(view, "top")] == REAL_TOKENS
+    assert [label for _, label in _ticks(view, "left")] == REAL_TOKENS
+    top = view.plot_item.getAxis("top")
+    assert top.rotated == rotated  # turned only where side by side they would not fit
+    assert top.drawn == REAL_TOKENS  # painted, not only listed
+
+
+def test_fifteen_keys_all_labelled(view: HeatmapView) -> None:
+    view.resize(650, 470)
+    labels = [f"token{i}" for i in range(15)]
+    view.set_matrix(np.eye(15), labels, labels, kind="weights")
+    view.grab()
+    _settle()
+    view.grab()
+    assert view.plot_item.getAxis("top").drawn == labels
+
+
+def test_short_key_labels_stay_upright(view: HeatmapView) -> None:
+    view.set_matrix(SEED_WEIGHTS, SEED_TOKENS, SEED_TOKENS, kind="weights")
+    view.grab()
+    _settle()
+    top = view.plot_item.getAxis("top")
+    assert not top.rotated and view.grab() and top.drawn == SEED_TOKENS
+
+
+def test_rotated_key_axis_fits_its_longest_label(view: HeatmapView) -> None:
+    long = [f"{'w' * 10}{i}" for i in range(11)]
+    view.set_matrix(np.eye(11), REAL_TOKENS, REAL_TOKENS, kind="weights")
+    _settle()
+    short_height = view.plot_item.getAxis("top").height()
+    view.set_matrix(np.eye(11), REAL_TOKENS, long, kind="weights")
+    _settle()
+    top = view.plot_item.getAxis("top")
+    assert top.rotated
+    assert top.height() > short_height + 30  # ten w's are far longer than "[CLS]"
+    assert top.height() < 200  # capped
+
+
+@pytest.mark.parametrize(
+    ("at_least", "step"),
+    [(0.3, 1), (1, 1), (1.01, 2), (2, 2), (2.5, 5), (5, 5), (6, 10), (17, 20), (76, 100),
+     (204, 500), (1000, 1000)],
+)  # fmt: skip
+def test_round_step(at_least: float, step: int) -> None:
+    assert round_step(at_least) == step
+
+
+def test_label_step_shows_all_labels_that_fit() -> None:
+    assert label_step(100, cell_px=20.0, spacing_px=17.0) == 1  # more than 32, but they fit
+    assert label_step(100, cell_px=8.0, spacing_px=17.0) == 5  # 2.1 cells per label -> 5
+    assert label_step(2000, cell_px=0.2, spacing_px=17.0) == 100  # 85 cells -> 100
+    assert label_step(2000, cell_px=0.0, spacing_px=17.0) == 100  # not laid out: 2000 / 32
+    assert label_step(10, cell_px=0.0, spacing_px=17.0) == 1
+
+
+def test_tick_indices_always_hold_first_and_last() -> None:
+    assert tick_indices(11, 1, 30.0, 17.0) == list(range(11))
+    assert tick_indices(2000, 100, 0.2, 17.0) == [*range(0, 2000, 100), 1999]
+    # 1900 is 99 cells from 1999: at 0.1 px per cell that is 9.9 px, too close
+    assert tick_indices(2000, 200, 0.1, 17.0) == [*range(0, 1800, 200), 1800, 1999]
+    assert tick_indices(1960, 200, 0.1, 17.0) == [*range(0, 1800, 200), 1959]
+    assert tick_indices(2, 2, 5.0, 17.0) == [0]  # the last would sit on the first
+    assert tick_indices(1, 1, 5.0, 17.0) == [0]
 
 
 def test_shape_change_moves_ticks_and_view_range(view: HeatmapView) -> None:
