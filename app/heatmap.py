@@ -53,6 +53,11 @@ SEQUENTIAL_COLORMAPS: tuple[str, ...] = (
 )
 DIVERGING_COLORMAP = "CET-D1"  # blue - near white - red, symmetric around 0
 KINDS = ("weights", "scores")
+# How weights map to colours, for a combo box: (label, mode for set_weight_range).
+# "fixed": 0..1, the same colour means the same weight everywhere. "max": 0..the
+# largest visible weight, so 2000 weights of ~0.0005 do not all draw as one dark colour.
+WEIGHT_RANGES: tuple[tuple[str, str], ...] = (("0 .. 1", "fixed"), ("0 .. max", "max"))
+_WEIGHT_EPS = 1e-6  # smallest top level in "max" mode, so an all-masked matrix still draws
 
 MAX_TEXT_CELLS = 16  # values are printed in the cells up to 16 x 16
 MAX_TICKS = 32  # when labels must be thinned, at most about this many are kept
@@ -457,6 +462,7 @@ class _MatrixPlot:
         self.display_mask: np.ndarray | None = None  # (n, m) True where drawn as masked
         self.mask_u8: np.ndarray | None = None  # (n, m) 1 where the overlay is grey
         self.values: np.ndarray | None = None  # what we were handed, not copied
+        self.visible: np.ndarray | None = None  # the visibility we were handed
         self.selected: tuple[int, int] | None = None
         self._tick_key: tuple[object, ...] | None = None  # labels and flags the ticks show
         self._tick_state: tuple[object, ...] | None = None  # steps and rotation shown
@@ -491,6 +497,7 @@ class _MatrixPlot:
         np.copyto(self.buffer, values, casting="unsafe")
         np.copyto(self.buffer, np.float32(levels[0]), where=display_mask)
         self.values = values
+        self.visible = visible
         self.display_mask = display_mask
         self.image.setImage(self.buffer, autoLevels=False, levels=levels)
         self._set_overlay(display_mask, reshaped)
@@ -772,13 +779,35 @@ def _lut(name: str) -> np.ndarray:
     return pg.colormap.get(name).getLookupTable(nPts=256, alpha=True)
 
 
-def _weight_or_score_levels(kind: str, values: np.ndarray, mask: np.ndarray) -> tuple[float, float]:
+def _visible_max(values: np.ndarray, mask: np.ndarray) -> float:
+    """Largest value of the cells not masked (0 when all are), without copying them."""
+    return float(np.max(values, where=~mask, initial=0.0))
+
+
+def _weight_or_score_levels(
+    kind: str, values: np.ndarray, mask: np.ndarray, weight_range: str = "fixed"
+) -> tuple[float, float]:
     if kind == "weights":
+        if weight_range == "max":
+            return (0.0, max(_visible_max(values, mask), _WEIGHT_EPS))
         return (0.0, 1.0)
     shown = values[~mask]
     half = float(np.max(np.abs(shown))) if shown.size else 0.0
     half = max(half, _EPS)
     return (-half, half)
+
+
+def _check_weight_range(mode: str) -> None:
+    modes = [m for _, m in WEIGHT_RANGES]
+    if mode not in modes:
+        raise ValueError(f"weight range must be one of {modes}, got {mode!r}")
+
+
+def _bar_label(kind: str, weight_range: str) -> str:
+    """Colour bar title; says when the weights' colours run to the largest one only."""
+    if kind == "scores":
+        return "score"
+    return "weight (0 .. max)" if weight_range == "max" else "weight"
 
 
 def _palette_colors(widget: QWidget) -> tuple[QColor, QColor]:
@@ -891,6 +920,7 @@ class HeatmapView(QWidget):
         self._sequential = SEQUENTIAL_COLORMAPS[0]
         self._kind = "weights"
         self._levels = (0.0, 1.0)
+        self._weight_range = "fixed"
         self._title = ""
         self._row_labels: list[str] = []
         self._col_labels: list[str] = []
@@ -977,7 +1007,7 @@ class HeatmapView(QWidget):
             self._lut = _lut(cmap_name)
             self._colorbar.setColorMap(pg.colormap.get(cmap_name))
         display_mask = _display_mask(values, visible)
-        self._levels = _weight_or_score_levels(kind, values, display_mask)
+        self._levels = _weight_or_score_levels(kind, values, display_mask, self._weight_range)
         self._row_labels = [str(s) for s in row_labels]
         self._col_labels = [str(s) for s in col_labels]
         self._matrix.set_data(
@@ -991,13 +1021,36 @@ class HeatmapView(QWidget):
         )
         if tuple(self._colorbar.levels()) != self._levels:
             self._colorbar.setLevels(self._levels)
-        bar_label = "weight" if kind == "weights" else "score"
+        bar_label = _bar_label(kind, self._weight_range)
         if self._colorbar.getAxis("left").labelText != bar_label:
             self._colorbar.getAxis("left").setLabel(bar_label)
         if title != self._title:
             self._title = title
             self._plot.setTitle(title or None, color=_palette_colors(self)[1])
         self._fit_width()
+
+    def set_weight_range(self, mode: str) -> None:
+        """Colour weights on 0..1 ("fixed") or on 0..the largest visible weight ("max").
+
+        Scores are unaffected (always symmetric around 0). Redraws the current matrix.
+        """
+        _check_weight_range(mode)
+        if mode == self._weight_range:
+            return
+        self._weight_range = mode
+        m = self._matrix
+        if m.values is not None and self._kind == "weights":
+            self.set_matrix(
+                m.values,
+                self._row_labels,
+                self._col_labels,
+                kind="weights",
+                visible=m.visible,
+                title=self._title,
+            )
+
+    def weight_range(self) -> str:
+        return self._weight_range
 
     def _fit_width(self, *_: object) -> None:
         """Narrow the plot to its matrix when the box is wider than square cells need.
@@ -1099,7 +1152,7 @@ class HeatmapView(QWidget):
 
 
 class AllHeadsView(QWidget):
-    """Every head's weights side by side (up to 4 per row), one shared 0..1 colour bar."""
+    """Every head's weights side by side (up to 4 per row), one shared colour bar."""
 
     headClicked = Signal(int)  # 0-based head index
     headCellHovered = Signal(int, int, int)  # (head, row, col); all -1 off the matrices
@@ -1115,6 +1168,10 @@ class AllHeadsView(QWidget):
         self._colormap = SEQUENTIAL_COLORMAPS[0]
         self._lut = _lut(self._colormap)
         self._colorbar: pg.ColorBarItem | None = None
+        self._levels = (0.0, 1.0)
+        self._weight_range = "fixed"
+        self._weights: np.ndarray | None = None
+        self._visible: np.ndarray | None = None
         self._selected = -1
         self._row_labels: list[str] = []
         self._col_labels: list[str] = []
@@ -1157,6 +1214,13 @@ class AllHeadsView(QWidget):
             self._build(heads)
         labels_r = self._row_labels = [str(s) for s in row_labels]
         labels_c = self._col_labels = [str(s) for s in col_labels]
+        self._weights, self._visible = weights, visible
+        masks = [_display_mask(weights[h], visible) for h in range(heads)]
+        levels = (0.0, 1.0)
+        if self._weight_range == "max":  # one colour bar: the largest weight of any head
+            top = max((_visible_max(weights[h], masks[h]) for h in range(heads)), default=0.0)
+            levels = (0.0, max(top, _WEIGHT_EPS))
+        self._levels = levels
         per_row = min(self.PER_ROW, heads)
         for h, panel in enumerate(self._panels):
             panel.set_data(
@@ -1164,16 +1228,37 @@ class AllHeadsView(QWidget):
                 labels_r,
                 labels_c,
                 visible,
-                (0.0, 1.0),
+                levels,
                 self._lut,
                 show_row_ticks=h % per_row == 0,
                 show_col_ticks=h < per_row,
+                display_mask=masks[h],
                 fit=False,
             )
         if self._panels:
             self._panels[0].fit_texts()  # all panels at once: one format, one size
-        if self._colorbar is not None and tuple(self._colorbar.levels()) != (0.0, 1.0):
-            self._colorbar.setLevels((0.0, 1.0))
+        if self._colorbar is not None:
+            if tuple(self._colorbar.levels()) != levels:
+                self._colorbar.setLevels(levels)
+            label = _bar_label("weights", self._weight_range)
+            if self._colorbar.getAxis("left").labelText != label:
+                self._colorbar.getAxis("left").setLabel(label)
+
+    def set_weight_range(self, mode: str) -> None:
+        """Colour on 0..1 ("fixed") or 0..the largest visible weight of any head ("max")."""
+        _check_weight_range(mode)
+        if mode == self._weight_range:
+            return
+        self._weight_range = mode
+        if self._weights is not None:
+            self.set_heads(self._weights, self._row_labels, self._col_labels, self._visible)
+
+    def weight_range(self) -> str:
+        return self._weight_range
+
+    def levels(self) -> tuple[float, float]:
+        """The colour levels in use (shared by every head)."""
+        return self._levels
 
     def _build(self, heads: int) -> None:
         self._glw.clear()
@@ -1195,7 +1280,7 @@ class AllHeadsView(QWidget):
         for panel in self._panels:
             panel.peers = tuple(self._panels)
         self._colorbar = pg.ColorBarItem(
-            values=(0.0, 1.0),
+            values=self._levels,
             colorMap=pg.colormap.get(self._colormap),
             interactive=False,
             width=14,
@@ -1203,7 +1288,7 @@ class AllHeadsView(QWidget):
         )
         self._colorbar.setImageItem([p.image for p in self._panels])
         self._glw.addItem(self._colorbar, row=0, col=per_row, rowspan=rows)
-        self._colorbar.getAxis("left").setLabel("weight")
+        self._colorbar.getAxis("left").setLabel(_bar_label("weights", self._weight_range))
         self._selected = -1
         self.apply_palette()
 
@@ -1215,7 +1300,7 @@ class AllHeadsView(QWidget):
             self._colorbar.setColorMap(pg.colormap.get(name))
         for panel in self._panels:
             if panel.values is not None:
-                panel.update_texts(self._lut, (0.0, 1.0), fit=False)
+                panel.update_texts(self._lut, self._levels, fit=False)
         if self._panels:
             self._panels[0].fit_texts()
 

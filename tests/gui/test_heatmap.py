@@ -27,6 +27,7 @@ from app.heatmap import (
     DIVERGING_COLORMAP,
     MASK_RGBA,
     SEQUENTIAL_COLORMAPS,
+    WEIGHT_RANGES,
     AllHeadsView,
     HeatmapView,
     format_cell,
@@ -161,6 +162,48 @@ def test_all_zero_scores_still_draw(view: HeatmapView) -> None:
     lo, hi = view.levels()
     assert lo < 0 < hi and lo == -hi
     assert np.all(view.image_item.image == 0)
+
+
+def test_weight_range_max_spreads_small_weights_over_the_colours(view: HeatmapView) -> None:
+    n = 200  # uniform-ish weights of ~1/200: on 0..1 all one dark colour
+    weights = np.full((n, n), 1.0 / n)
+    weights[:, 0] = 2.0 / n
+    weights /= weights.sum(axis=1, keepdims=True)
+    top = 2.0 / (n + 1)  # the first column's weight after normalising: 2 / 201
+    view.set_matrix(weights, _tokens(n), _tokens(n), kind="weights")
+    assert view.levels() == (0.0, 1.0) and view.weight_range() == "fixed"
+    view.set_weight_range("max")  # redraws what is shown
+    assert view.levels() == pytest.approx((0.0, top))
+    assert tuple(view.image_item.levels) == pytest.approx((0.0, top))
+    assert tuple(view.colorbar.levels()) == pytest.approx((0.0, top))
+    assert "max" in view.colorbar.getAxis("left").labelText
+    # the largest weight now draws the top colour of the map, a 1/201 cell the middle
+    assert _close(_rgb(_pixel(view, 5, 0)), _expected_rgb("viridis", 1.0, 0.0, 1.0))
+    assert _close(_rgb(_pixel(view, 5, 100)), _expected_rgb("viridis", 0.5, 0.0, 1.0))
+    view.set_weight_range("fixed")
+    assert view.levels() == (0.0, 1.0)
+    assert view.colorbar.getAxis("left").labelText == "weight"
+
+
+def test_weight_range_max_ignores_masked_cells(view: HeatmapView) -> None:
+    weights = np.array([[0.3, 0.9], [0.4, 0.6]])
+    visible = np.array([[True, False], [True, False]])
+    view.set_weight_range("max")
+    view.set_matrix(weights, ["a", "b"], ["x", "y"], kind="weights", visible=visible)
+    assert view.levels() == (0.0, 0.4)
+    hidden = np.zeros((2, 2), dtype=bool)
+    view.set_matrix(weights, ["a", "b"], ["x", "y"], kind="weights", visible=hidden)
+    lo, hi = view.levels()
+    assert lo == 0.0 and 0.0 < hi < 1e-3  # all masked: still a drawable range
+    view.set_matrix(np.array([[-1.0, 2.0]]), ["a"], ["x", "y"], kind="scores")
+    assert view.levels() == (-2.0, 2.0)  # scores keep their symmetric range
+
+
+def test_weight_range_rejects_unknown_modes(view: HeatmapView) -> None:
+    assert [mode for _, mode in WEIGHT_RANGES] == ["fixed", "max"]
+    with pytest.raises(ValueError, match="weight range"):
+        view.set_weight_range("auto")
+    assert view.weight_range() == "fixed"
 
 
 def test_switching_back_to_weights_restores_the_sequential_map(view: HeatmapView) -> None:
@@ -739,6 +782,23 @@ def test_all_heads_shows_one_titled_panel_per_head(heads_view: AllHeadsView) -> 
         np.testing.assert_allclose(panel.image.image, weights[h], rtol=1e-6)
         assert tuple(panel.image.levels) == (0.0, 1.0)
     assert tuple(heads_view.colorbar.levels()) == (0.0, 1.0)
+
+
+def test_all_heads_weight_range_max_is_shared_by_the_heads(heads_view: AllHeadsView) -> None:
+    weights = np.full((3, 4, 4), 0.25)
+    weights[1, 2] = [0.1, 0.1, 0.1, 0.7]  # head 2 holds the largest weight
+    weights[2, 3] = [0.05, 0.05, 0.0, 0.9]
+    visible = np.ones((4, 4), dtype=bool)
+    visible[3, 3] = False  # ... once head 3's 0.9 is masked
+    heads_view.set_heads(weights, _tokens(4), _tokens(4), visible)
+    assert heads_view.levels() == (0.0, 1.0)
+    heads_view.set_weight_range("max")
+    assert heads_view.levels() == (0.0, 0.7)
+    assert tuple(heads_view.colorbar.levels()) == (0.0, 0.7)
+    for panel in heads_view.panels:
+        assert tuple(panel.image.levels) == (0.0, 0.7)
+    heads_view.set_weight_range("fixed")
+    assert heads_view.levels() == (0.0, 1.0)
 
 
 def test_all_heads_grid_wraps_after_four(heads_view: AllHeadsView) -> None:
