@@ -9,15 +9,20 @@ result's own number, and a step whose terms do not add up to it (beyond
 rounding) says so in a note.
 
     ex = explain_weight(preset, result, head=0, i=0, j=1)
-    print(ex.render())
+    print(ex.title)     # Weight  query 1 'input_1' → key 2 'input_2'  (head 1) = 0.4319371012
+    print(ex.render())  # the steps, starting with "1. Raw score: ..."
 
-Indices are 0-based like the arrays (`result.weights[head, i, j]`); the text
-names heads from 1, like the `-headN` CSV files and the window.
+The arguments and the structured data (CellRef) are 0-based like the arrays
+(`result.weights[head, i, j]`). Everything rendered speaks the window's language
+instead: rows, heads and keys count from 1, and columns are named by the tables'
+labels (q1.., k1.., v1.., c1.., o1..; head-local, with the head said in words).
+Rendered prose is wrapped at 88 characters so nothing is cut off in the panel.
 """
 
 from __future__ import annotations
 
 import math
+import textwrap
 from dataclasses import dataclass
 
 import numpy as np
@@ -26,6 +31,9 @@ from .attention import AttentionResult
 from .preset import Preset
 
 MATRICES = ("scores", "scaled_scores", "weights", "context", "output")
+
+WIDTH = 88  # the longest rendered prose line; the Explain panel does not wrap
+LABEL_CHARS = 16  # token labels longer than this are shortened with "…"
 
 
 @dataclass(frozen=True)
@@ -82,13 +90,20 @@ class Explanation:
     notes: tuple[str, ...] = ()
 
     def render(self) -> str:
-        """Plain text for a monospace font, numbers aligned, 10 significant digits."""
-        lines = [self.title, f"= {format_number(self.value)}"]
-        lines.extend(self.notes)
+        """The steps as plain text for a monospace font, numbers aligned, 10 significant digits.
+
+        The title is not repeated: the panel shows it above the text.
+        """
+        lines: list[str] = []
         for number, step in enumerate(self.steps, start=1):
-            lines.append("")
-            lines.append(f"{number}. {step.label}")
+            if lines:
+                lines.append("")
+            lines.extend(_wrap(f"{number}. {step.label}", "", "   "))
             lines.extend(_render_step(step))
+        if self.notes:
+            lines.append("")
+            for note in self.notes:
+                lines.extend(_wrap(note, "", "  "))
         return "\n".join(lines) + "\n"
 
 
@@ -134,6 +149,17 @@ def _formula(term: Term, operands: list[str]) -> str:
     return "  ".join(operands)
 
 
+def _wrap(text: str, indent: str, hanging: str) -> list[str]:
+    """Prose at most WIDTH characters a line; continuation lines get the hanging indent."""
+    return textwrap.wrap(
+        text,
+        width=WIDTH,
+        initial_indent=indent,
+        subsequent_indent=hanging,
+        break_on_hyphens=False,  # keep "-inf" and "x1-x2" whole
+    ) or [indent.rstrip()]
+
+
 def _render_step(step: Step) -> list[str]:
     terms = step.terms
     n_ops = max((len(t.operands) for t in terms), default=0)
@@ -155,23 +181,26 @@ def _render_step(step: Step) -> list[str]:
     result_label = {"sum": "sum", "max": "max"}.get(step.combine, "")
     result_text = f"{result_label}: {step.result_label}" if result_label else step.result_label
     shows_result = step.combine in ("sum", "max") or not rows
-    label_width = max([len(r[0]) for r in rows] + [len(result_text) if shows_result else 0])
-    formula_texts = [f for _, f, _, _ in rows]
-    formula_width = max((len(f) for f in formula_texts), default=0)
+    label_width = max((len(r[0]) for r in rows), default=0)
+    formula_width = max((len(r[1]) for r in rows), default=0)
+    lefts = [
+        label.ljust(label_width) + (f"  {formula.ljust(formula_width)}" if formula_width else "")
+        for label, formula, _, _ in rows
+    ]
+    # The result's label may run into the formula column, which is empty on its line.
+    left_width = max([len(t) for t in lefts] + [len(result_text) if shows_result else 0])
     out = []
-    for r, (label, _, _, note) in enumerate(rows):
-        line = f"   {label.ljust(label_width)}  {formula_texts[r].ljust(formula_width)}"
-        line += f"  = {values[r]}"
+    for left, (_, _, _, note), value in zip(lefts, rows, values, strict=False):
+        line = f"   {left.ljust(left_width)}  = {value}"
         if note:
-            line += f"   {note}"
+            line += f"  {note}"
         out.append(line.rstrip())
     if shows_result:
-        out.append(
-            f"   {result_text.ljust(label_width)}  {''.ljust(formula_width)}  = {values[-1]}".rstrip()
-        )
+        out.append(f"   {result_text.ljust(left_width)}  = {values[-1]}".rstrip())
     elif step.result_label:
-        out.append(f"   -> {step.result_label}")
-    out.extend(f"   {note}" for note in step.notes)
+        out.extend(_wrap(f"→ {step.result_label}", "   ", "     "))
+    for note in step.notes:
+        out.extend(_wrap(note, "   ", "     "))
     return out
 
 
@@ -204,6 +233,8 @@ def _quotient_note(result: AttentionResult, computed: float, stored: float) -> t
 
 
 # Shared pieces ----------------------------------------------------------------
+# Everything below that builds text turns the 0-based indices into the window's
+# 1-based row numbers and column labels.
 
 
 def _check_head(result: AttentionResult, head: int) -> None:
@@ -216,12 +247,55 @@ def _check_cell(name: str, index: int, size: int) -> None:
         raise IndexError(f"{name} {index} out of range 0..{size - 1}")
 
 
+def _short(label: str) -> str:
+    """A token label on one line, cut to LABEL_CHARS so term lines stay short."""
+    label = "".join(" " if ch.isspace() else ch for ch in label)  # a tab or newline too
+    return label if len(label) <= LABEL_CHARS else label[: LABEL_CHARS - 1] + "…"
+
+
 def _tok(labels: tuple[str, ...], index: int) -> str:
-    return f"'{labels[index]}'" if index < len(labels) else ""
+    return f"'{_short(labels[index])}'" if index < len(labels) else ""
+
+
+def _query(preset: Preset, i: int) -> str:
+    """E.g. "query 2 'cat'": the row number of the tables and the token's label."""
+    return f"query {i + 1} {_tok(preset.tokens, i)}".rstrip()
+
+
+def _key(preset: Preset, j: int) -> str:
+    return f"key {j + 1} {_tok(preset.key_tokens, j)}".rstrip()
 
 
 def _head_text(result: AttentionResult, head: int) -> str:
     return f"head {head + 1} of {result.heads}" if result.heads > 1 else "head 1"
+
+
+def _span(prefix: str, d: int) -> str:
+    """A head's column labels: "q1" or "q1..q3"."""
+    return f"{prefix}1" if d == 1 else f"{prefix}1..{prefix}{d}"
+
+
+def _table_span(prefix: str, head: int, d: int) -> str:
+    """The same columns as the several-head tables label them: "h2:q1..h2:q3"."""
+    h = f"h{head + 1}:"
+    return f"{h}{prefix}1" if d == 1 else f"{h}{prefix}1..{h}{prefix}{d}"
+
+
+def _numbers(indices: list[int]) -> str:
+    """1-based numbers with runs shortened: [3, 4, 5, 6, 8] -> "4..7, 9"."""
+    parts: list[str] = []
+    start = 0
+    while start < len(indices):
+        stop = start
+        while stop + 1 < len(indices) and indices[stop + 1] == indices[stop] + 1:
+            stop += 1
+        first, last = indices[start] + 1, indices[stop] + 1
+        if stop - start >= 2:
+            parts.append(f"{first}..{last}")
+        else:
+            parts.extend(str(n) for n in range(first, last + 1))
+        start = stop + 1
+    return ", ".join(parts)
 
 
 def _scale_text(preset: Preset, result: AttentionResult) -> str:
@@ -234,62 +308,67 @@ def _scale_text(preset: Preset, result: AttentionResult) -> str:
 
 
 def _mask_reasons(preset: Preset, i: int, j: int) -> list[str]:
-    keys = preset.key_tokens
     reasons = []
     if preset.options.causal and j > i:
         reasons.append(
-            f"causal mask: key {j} {_tok(keys, j)} comes after query {i} "
-            f"{_tok(preset.tokens, i)}; a query may only look at itself and earlier keys."
+            f"Causal mask: {_key(preset, j)} comes after {_query(preset, i)}, and with "
+            "'causal' ticked in Options a query may only look at itself and earlier keys."
         )
     key_mask = preset.options.key_mask
     if key_mask is not None and j < len(key_mask) and not key_mask[j]:
+        tab = "Source" if preset.source_inputs is not None else "Tokens"
         reasons.append(
-            f"key mask: key {j} {_tok(keys, j)} is masked (key_mask[{j}] is false, "
-            "e.g. a padding token), so no query may attend to it."
+            f"Key mask: {_key(preset, j)} is masked (its 'attend' box is unticked in the "
+            f"Inputs panel's {tab} tab, e.g. a padding token), so no query may attend to it."
         )
-    return reasons or ["masked: this key is not visible to this query."]
+    return reasons or ["Masked: this key is not visible to this query."]
 
 
-def _fully_masked_note(i: int) -> str:
+def _fully_masked_note(preset: Preset, i: int) -> str:
     return (
-        f"Row {i} is fully masked: every key is hidden from this query, so the softmax has "
-        "nothing to normalise. By convention the whole row's weights are 0 (never NaN) and "
-        "its context is 0."
+        f"Row {i + 1} ({_query(preset, i)}) is fully masked: every key is hidden from this "
+        "query, so the softmax has nothing to normalise. By convention the whole row's "
+        "weights are 0 (never NaN) and its context is 0."
     )
 
 
 def _dot_step(preset: Preset, result: AttentionResult, head: int, i: int, j: int) -> Step:
-    """Raw score = q_i · k_j over the head's column block of Q and K."""
-    start, stop = head * result.d_k, (head + 1) * result.d_k
+    """Raw score = Q row i · K row j over the head's column block of Q and K."""
+    d_k = result.d_k
     terms = []
-    for t in range(start, stop):
-        a, b = float(result.q[i, t]), float(result.k[j, t])
+    for t in range(d_k):
+        col = head * d_k + t  # the column of Q and K
+        a, b = float(result.q[i, col]), float(result.k[j, col])
         terms.append(
             Term(
-                label=f"q[{i},{t}] × k[{j},{t}]",
+                label=f"Q[{i + 1},q{t + 1}] × K[{j + 1},k{t + 1}]",
                 value=a * b,  # exact in float64 for float32 operands too
                 operands=(a, b),
                 op="×",
-                refs=(CellRef("q", None, i, t), CellRef("k", None, j, t)),
+                refs=(CellRef("q", None, i, col), CellRef("k", None, j, col)),
             )
         )
     stored = float(result.scores[head, i, j])
-    cols = f"column {start}" if stop - start == 1 else f"columns {start}..{stop - 1}"
+    q_cols, k_cols = _span("q", d_k), _span("k", d_k)
+    if result.heads > 1:
+        how = (
+            f" over head {head + 1}'s columns: multiply {q_cols} by {k_cols} "
+            f"({_table_span('q', head, d_k)} and {_table_span('k', head, d_k)} in the tables)"
+        )
+    else:
+        how = f": multiply Q's {q_cols} by K's {k_cols}"
     return Step(
-        label=(
-            f"Raw score: q_{i} · k_{j}, the dot product over head {head + 1}'s "
-            f"{cols} of Q and K (d_k = {result.d_k})"
-        ),
+        label=f"Raw score = Q row {i + 1} · K row {j + 1}{how} pair by pair and add (d_k = {d_k})",
         terms=tuple(terms),
         result=stored,
-        result_label=f"score[{i},{j}]",
+        result_label=f"score[{i + 1},{j + 1}]",
         combine="sum",
         notes=_sum_note(result, terms, stored),
     )
 
 
 def _logit_step(preset: Preset, result: AttentionResult, head: int, i: int, j: int) -> Step:
-    """Logit = raw score / (scale × temperature), or -inf when masked."""
+    """Scaled score (logit) = raw score / (scale × temperature), or -inf when masked."""
     score = float(result.scores[head, i, j])
     logit = float(result.scaled_scores[head, i, j])
     notes = [
@@ -299,7 +378,7 @@ def _logit_step(preset: Preset, result: AttentionResult, head: int, i: int, j: i
     ]
     if not result.mask[i, j]:
         notes.extend(_mask_reasons(preset, i, j))
-        notes.append("A masked cell's logit is -inf, so its exponential is exactly 0.")
+        notes.append("A masked cell's scaled score is -inf, so its exponential is exactly 0.")
         term = Term(label="masked", value=logit)
     else:
         term = Term(
@@ -312,10 +391,10 @@ def _logit_step(preset: Preset, result: AttentionResult, head: int, i: int, j: i
         computed = float(np.asarray(score, dtype=result.dtype) / result.divisor)
         notes.extend(_quotient_note(result, computed, logit))
     return Step(
-        label="Logit: divide the raw score by scale × temperature",
+        label="Scaled score (the logit): the raw score divided by scale × temperature",
         terms=(term,),
         result=logit,
-        result_label=f"logit[{i},{j}]",
+        result_label=f"scaled[{i + 1},{j + 1}]",
         combine="",
         notes=tuple(notes),
     )
@@ -329,54 +408,54 @@ def _row_exponentials(result: AttentionResult, head: int, i: int) -> tuple[np.nd
     return e, float(e.sum())
 
 
-def _key_label(preset: Preset, j: int) -> str:
-    return f"key {j} {_tok(preset.key_tokens, j)}".rstrip()
-
-
 def _softmax_steps(
     preset: Preset, result: AttentionResult, head: int, i: int, j: int
 ) -> list[Step]:
     logits = result.scaled_scores[head, i]
     visible = [jj for jj in range(result.n_keys) if result.mask[i, jj]]
     hidden = [jj for jj in range(result.n_keys) if not result.mask[i, jj]]
+    plural = "s" if len(hidden) > 1 else ""
     hidden_note = (
-        (f"masked keys {', '.join(str(h) for h in hidden)} are left out (logit -inf, exp 0).",)
+        (f"Masked key{plural} {_numbers(hidden)} left out (scaled score -inf, exp 0).",)
         if hidden
         else ()
     )
     row_max = float(logits[visible].max())
     max_terms = [
         Term(
-            label=_key_label(preset, jj),
+            label=_key(preset, jj),
             value=float(logits[jj]),
             refs=(CellRef("scaled_scores", head, i, jj),),
-            note="<- this cell" if jj == j else "",
+            note="← this cell" if jj == j else "",
         )
         for jj in visible
     ]
     e, total = _row_exponentials(result, head, i)
     exp_terms = [
         Term(
-            label=_key_label(preset, jj),
+            label=_key(preset, jj),
             value=float(e[jj]),
             operands=(float(logits[jj]), row_max),
             op="exp",
             refs=(CellRef("scaled_scores", head, i, jj),),
-            note="<- this cell" if jj == j else "",
+            note="← this cell" if jj == j else "",
         )
         for jj in visible
     ]
     return [
         Step(
-            label=f"Row {i}: the logits of the visible keys and their maximum",
+            label=(
+                f"Row {i + 1} ({_query(preset, i)}): the scaled scores of the visible keys "
+                "and their maximum"
+            ),
             terms=tuple(max_terms),
             result=row_max,
-            result_label=f"row max of logit[{i},:]",
+            result_label=f"row {i + 1}",
             combine="max",
             notes=hidden_note,
         ),
         Step(
-            label="Max-subtracted exponentials exp(logit − max) and their sum",
+            label="Max-subtracted exponentials exp(scaled score − max) and their sum",
             terms=tuple(exp_terms),
             result=total,
             result_label="Σ exp",
@@ -386,11 +465,13 @@ def _softmax_steps(
     ]
 
 
-def _score_intro(preset: Preset, result: AttentionResult, head: int, i: int, j: int) -> str:
-    return (
-        f"{_head_text(result, head)}, query {i} {_tok(preset.tokens, i)} "
-        f"-> key {j} {_tok(preset.key_tokens, j)}"
-    )
+def _title(kind: str, where: str, value: float) -> str:
+    """A short heading for the panel's label, e.g. "Weight  query 1 'a' → key 2 'b' = 0.43"."""
+    return f"{kind}  {where} = {format_number(value)}"
+
+
+def _pair(preset: Preset, result: AttentionResult, head: int, i: int, j: int) -> str:
+    return f"{_query(preset, i)} → {_key(preset, j)}  ({_head_text(result, head)})"
 
 
 def _check_score_cell(result: AttentionResult, head: int, i: int, j: int) -> None:
@@ -407,10 +488,11 @@ def explain_score(
 ) -> Explanation:
     """A raw score S_h[i, j]: the dot product q_i · k_j over the head's columns."""
     _check_score_cell(result, head, i, j)
+    value = float(result.scores[head, i, j])
     return Explanation(
-        title=f"Raw score score[{i},{j}], {_score_intro(preset, result, head, i, j)}",
+        title=_title("Raw score", _pair(preset, result, head, i, j), value),
         cell=CellRef("scores", head, i, j),
-        value=float(result.scores[head, i, j]),
+        value=value,
         steps=(_dot_step(preset, result, head, i, j),),
     )
 
@@ -420,10 +502,11 @@ def explain_scaled_score(
 ) -> Explanation:
     """A logit L_h[i, j]: the raw score divided by scale × temperature (or -inf if masked)."""
     _check_score_cell(result, head, i, j)
+    value = float(result.scaled_scores[head, i, j])
     return Explanation(
-        title=f"Scaled score logit[{i},{j}], {_score_intro(preset, result, head, i, j)}",
+        title=_title("Scaled score", _pair(preset, result, head, i, j), value),
         cell=CellRef("scaled_scores", head, i, j),
-        value=float(result.scaled_scores[head, i, j]),
+        value=value,
         steps=(_dot_step(preset, result, head, i, j), _logit_step(preset, result, head, i, j)),
     )
 
@@ -436,25 +519,26 @@ def explain_weight(
     stored = float(result.weights[head, i, j])
     steps = [_dot_step(preset, result, head, i, j), _logit_step(preset, result, head, i, j)]
     notes: list[str] = []
+    cell = f"weight[{i + 1},{j + 1}]"
     if result.fully_masked[i]:
-        notes.append(_fully_masked_note(i))
+        notes.append(_fully_masked_note(preset, i))
         steps.append(
             Step(
                 label="Weight",
                 terms=(Term(label="fully masked row", value=stored),),
                 result=stored,
-                result_label=f"weight[{i},{j}] = 0 by convention",
+                result_label=f"{cell} = 0 by convention",
                 combine="",
             )
         )
     elif not result.mask[i, j]:
-        notes.extend(_mask_reasons(preset, i, j))
+        # Why the key is masked is said in the scaled-score step's notes.
         steps.append(
             Step(
                 label="Weight",
                 terms=(Term(label="exp(-inf − max)", value=stored),),
                 result=stored,
-                result_label=f"weight[{i},{j}] = 0: masked keys get no weight",
+                result_label=f"{cell} = 0: masked keys get no weight",
                 combine="",
             )
         )
@@ -477,13 +561,13 @@ def explain_weight(
                     ),
                 ),
                 result=stored,
-                result_label=f"weight[{i},{j}]",
+                result_label=cell,
                 combine="",
                 notes=_quotient_note(result, computed, stored),
             )
         )
     return Explanation(
-        title=f"Attention weight weight[{i},{j}], {_score_intro(preset, result, head, i, j)}",
+        title=_title("Weight", _pair(preset, result, head, i, j), stored),
         cell=CellRef("weights", head, i, j),
         value=stored,
         steps=tuple(steps),
@@ -499,45 +583,55 @@ def explain_context(
     _check_cell("query", i, result.n_queries)
     _check_cell("context column", c, result.d_v)
     col = head * result.d_v + c  # the column of V
+    v_col = f"v{c + 1}"
     terms = []
     for j in range(result.n_keys):
         a, b = float(result.weights[head, i, j]), float(result.v[j, col])
+        token = _tok(preset.key_tokens, j)
         terms.append(
             Term(
-                label=f"weight[{i},{j}] × v[{j},{col}]",
+                label=f"weight[{i + 1},{j + 1}] × V[{j + 1},{v_col}]",
                 value=a * b,
                 operands=(a, b),
                 op="×",
                 refs=(CellRef("weights", head, i, j), CellRef("v", None, j, col)),
-                note=(
-                    f"{_tok(preset.key_tokens, j)} (masked)"
-                    if not result.mask[i, j]
-                    else _tok(preset.key_tokens, j)
-                ),
+                note=f"{token} (masked)" if not result.mask[i, j] else token,
             )
         )
     stored = float(result.context[head, i, c])
-    notes = [_fully_masked_note(i)] if result.fully_masked[i] else []
-    where = f"V's column {col}" + (f" (column {c} of head {head + 1})" if result.heads > 1 else "")
+    notes = [_fully_masked_note(preset, i)] if result.fully_masked[i] else []
+    cell = f"context[{i + 1},c{c + 1}]"
+    label = (
+        f"{cell} = Σ over the {result.n_keys} keys of weight[{i + 1},key] × V[key,{v_col}]: "
+        f"the weighted sum of V's column {v_col}"
+    )
+    if result.heads > 1:
+        label += f" of head {head + 1} (h{head + 1}:{v_col} in the V table)"
     return Explanation(
-        title=(
-            f"Context context[{i},{c}], {_head_text(result, head)}, query {i} "
-            f"{_tok(preset.tokens, i)}: the weighted sum of {where}"
+        title=_title(
+            "Context",
+            f"{_query(preset, i)}, column c{c + 1}  ({_head_text(result, head)})",
+            stored,
         ),
         cell=CellRef("context", head, i, c),
         value=stored,
         steps=(
             Step(
-                label=f"Σ_j weight[{i},j] × v[j,{col}] over the {result.n_keys} keys",
+                label=label,
                 terms=tuple(terms),
                 result=stored,
-                result_label=f"context[{i},{c}]",
+                result_label=cell,
                 combine="sum",
                 notes=_sum_note(result, terms, stored),
             ),
         ),
         notes=tuple(notes),
     )
+
+
+def _concat_col(result: AttentionResult, h: int, cc: int) -> str:
+    """A column of the heads' contexts side by side, named as W_O's rows are: v1 or h2:v1."""
+    return f"v{cc + 1}" if result.heads == 1 else f"h{h + 1}:v{cc + 1}"
 
 
 def explain_output(preset: Preset, result: AttentionResult, i: int, c: int) -> Explanation:
@@ -547,6 +641,8 @@ def explain_output(preset: Preset, result: AttentionResult, i: int, c: int) -> E
     stored = float(result.output[i, c])
     d_v = result.d_v
     bias = preset.b_output
+    o_col = f"o{c + 1}"
+    cell = f"output[{i + 1},{o_col}]"
     terms: list[Term] = []
     notes: list[str] = []
     if preset.w_output is not None:
@@ -554,9 +650,12 @@ def explain_output(preset: Preset, result: AttentionResult, i: int, c: int) -> E
         for t in range(result.heads * d_v):
             h, cc = divmod(t, d_v)
             a, b = float(result.context[h, i, cc]), float(w_o[t, c])
+            ctx_col = f"c{cc + 1}" if result.heads == 1 else f"h{h + 1}:c{cc + 1}"
             terms.append(
                 Term(
-                    label=f"context_h{h + 1}[{i},{cc}] × W_O[{t},{c}]",
+                    label=(
+                        f"context[{i + 1},{ctx_col}] × W_O[{_concat_col(result, h, cc)},{o_col}]"
+                    ),
                     value=a * b,
                     operands=(a, b),
                     op="×",
@@ -564,31 +663,40 @@ def explain_output(preset: Preset, result: AttentionResult, i: int, c: int) -> E
                 )
             )
         label = (
-            f"Σ_t concat_context[{i},t] × W_O[t,{c}]: the heads' contexts side by side "
-            f"({result.heads} × d_v = {result.heads * d_v} columns) times column {c} of W_O"
+            f"{cell} = the heads' contexts side by side ({result.heads} × d_v = "
+            f"{result.heads * d_v} columns) times column {o_col} of W_O, product by product"
         )
+        if result.heads > 1:
+            notes.append(
+                f"context[{i + 1},h{result.heads}:c1] is column c1 of the Context table "
+                f"with head {result.heads} shown; W_O's rows are named the same way "
+                f"(h{result.heads}:v1)."
+            )
     else:
         h, cc = divmod(c, d_v)
         terms.append(
             Term(
-                label=f"context_h{h + 1}[{i},{cc}]",
+                label=f"context[{i + 1},c{cc + 1}]"
+                + (f" of head {h + 1}" if result.heads > 1 else ""),
                 value=float(result.context[h, i, cc]),
                 refs=(CellRef("context", h, i, cc),),
             )
         )
-        label = "No W_O: the output is the heads' contexts side by side"
+        label = f"{cell}: no W_O, so the output is the heads' contexts side by side"
         notes.append(
-            f"Output column {c} is column {cc} of head {h + 1}'s context"
-            + (" plus the output bias." if bias is not None else ".")
+            f"Output column {o_col} is column c{cc + 1} of head {h + 1}'s context"
+            + (", plus the output bias." if bias is not None else ".")
         )
     if bias is not None:
         b = float(np.asarray(bias, dtype=result.dtype)[c])
         terms.append(
-            Term(label=f"b_O[{c}]", value=b, operands=(), refs=(CellRef("b_output", None, 0, c),))
+            Term(
+                label=f"b_O[{o_col}]", value=b, operands=(), refs=(CellRef("b_output", None, 0, c),)
+            )
         )
-        label += f" + b_O[{c}]"
+        label += f", plus the output bias b_O[{o_col}]"
     return Explanation(
-        title=f"Output output[{i},{c}], query {i} {_tok(preset.tokens, i)}",
+        title=_title("Output", f"{_query(preset, i)}, column {o_col}", stored),
         cell=CellRef("output", None, i, c),
         value=stored,
         steps=(
@@ -596,7 +704,7 @@ def explain_output(preset: Preset, result: AttentionResult, i: int, c: int) -> E
                 label=label,
                 terms=tuple(terms),
                 result=stored,
-                result_label=f"output[{i},{c}]",
+                result_label=cell,
                 combine="sum",
                 notes=_sum_note(result, terms, stored),
             ),

@@ -11,8 +11,9 @@ from hypothesis import strategies as st
 
 import selfattn
 from selfattn import Options, Preset
-from selfattn.bundled import load_bundled
+from selfattn.bundled import bundled_names, load_bundled
 from selfattn.explain import (
+    MATRICES,
     Explanation,
     explain_cell,
     explain_context,
@@ -54,6 +55,11 @@ def seed() -> Preset:
     )
 
 
+def flat(text: str) -> str:
+    """The rendered text with its line wrapping undone, for phrase checks."""
+    return " ".join(text.split())
+
+
 def step_by_label(ex: Explanation, start: str):
     return next(s for s in ex.steps if s.label.startswith(start))
 
@@ -74,7 +80,7 @@ def test_seed_weight_dot_product_terms():
 def test_seed_weight_logit_is_score_over_sqrt_dk():
     preset = seed()
     ex = explain_weight(preset, selfattn.compute(preset), 0, 0, 1)
-    logit = step_by_label(ex, "Logit")
+    logit = step_by_label(ex, "Scaled score")
     (term,) = logit.terms
     assert term.operands == (4.0, SQRT3)
     assert term.value == 4 / SQRT3
@@ -86,7 +92,7 @@ def test_seed_weight_softmax_row():
     preset = seed()
     result = selfattn.compute(preset)
     ex = explain_weight(preset, result, 0, 0, 1)
-    row = step_by_label(ex, "Row 0")
+    row = step_by_label(ex, "Row 1")
     assert [t.value for t in row.terms] == [2 / SQRT3, 4 / SQRT3, 4 / SQRT3]
     assert row.result == 4 / SQRT3 and row.combine == "max"
     exps = step_by_label(ex, "Max-subtracted")
@@ -121,8 +127,9 @@ def test_render_aligns_the_equals_signs_of_a_step():
     preset = seed()
     text = explain_weight(preset, selfattn.compute(preset), 0, 2, 1).render()
     lines = text.splitlines()
-    start = next(k for k, line in enumerate(lines) if line.startswith("1. Raw score"))
-    block = lines[start + 1 : start + 5]  # three products and the sum
+    # Query 3 'input_3' = [1, 1, 1, 1]: its products with key 2 and their sum.
+    block = [line for line in lines if line.lstrip().startswith(("Q[3,", "sum: score[3,2]"))]
+    assert len(block) == 4
     assert len({line.index("=") for line in block}) == 1
 
 
@@ -152,7 +159,9 @@ def test_output_without_w_o_is_the_context_cell():
     (term,) = ex.steps[0].terms
     assert term.value == result.context[0, 2, 1]
     assert term.refs[0].matrix == "context" and term.refs[0].head == 0
-    assert "column 1 of head 1" in ex.render()
+    # The table's row 3 and column o2 (0-based 2, 1): column c2 of the head's context.
+    assert "Output column o2 is column c2 of head 1's context" in ex.render()
+    assert ex.title.startswith("Output  query 3 'input_3', column o2 = ")
 
 
 def test_scaled_score_and_raw_score_cells():
@@ -173,9 +182,145 @@ def test_scale_none_and_custom_are_named():
     custom = preset.with_options(scale=2.5, temperature=2.0)
     result = selfattn.compute(custom)
     ex = explain_weight(custom, result, 0, 0, 1)
-    logit = step_by_label(ex, "Logit")
+    logit = step_by_label(ex, "Scaled score")
     assert logit.terms[0].operands == (4.0, 5.0) and logit.result == 0.8
     assert "custom 2.5" in ex.render() and "T = 2" in ex.render()
+
+
+# The window's language: 1-based rows, the tables' column labels, a short title ------
+
+
+def test_title_is_a_short_heading_and_render_starts_with_the_steps():
+    preset = seed()
+    ex = explain_weight(preset, selfattn.compute(preset), 0, 0, 1)
+    hand = 1 / (math.exp(-2 / SQRT3) + 2)  # 0.4319371012...
+    assert ex.title == f"Weight  query 1 'input_1' → key 2 'input_2'  (head 1) = {hand:.10g}"
+    text = ex.render()
+    assert text.startswith("1. Raw score = Q row 1 · K row 2:")
+    assert ex.title not in text and "Weight weight" not in text
+
+
+def test_weight_text_names_cells_like_the_tables():
+    preset = seed()
+    text = explain_weight(preset, selfattn.compute(preset), 0, 2, 1).render()
+    # Query 3 (x = [1, 1, 1, 1]) against key 2, d_k = 3: columns q1..q3 and k1..k3.
+    for t in (1, 2, 3):
+        assert f"Q[3,q{t}] × K[2,k{t}]" in text
+    assert "sum: score[3,2]" in text and "→ scaled[3,2]" in text and "→ weight[3,2]" in text
+    assert "Row 3 (query 3 'input_3')" in text
+    assert "key 1 'input_1'" in text and "key 3 'input_3'" in text
+    assert "[0" not in text and "q[" not in text and "k[" not in text  # nothing 0-based
+
+
+def test_multi_head_text_uses_head_local_labels_and_says_the_head():
+    preset = load_bundled("two-heads-self-and-previous")
+    result = selfattn.compute(preset)
+    ex = explain_weight(preset, result, 1, 2, 1)
+    assert ex.title.startswith("Weight  query 3 'old' → key 2 'reads'  (head 2 of 2) = ")
+    text = flat(ex.render())
+    assert "Q[3,q1] × K[2,k1]" in text and "Q[3,q2] × K[2,k2]" in text
+    assert "over head 2's columns: multiply q1..q2 by k1..k2" in text
+    assert "(h2:q1..h2:q2 and h2:k1..h2:k2 in the tables)" in text
+    context = explain_context(preset, result, 1, 3, 0)
+    assert context.title.startswith("Context  query 4 'books', column c1  (head 2 of 2) = ")
+    assert [t.label for t in context.steps[0].terms] == [
+        f"weight[4,{j}] × V[{j},v1]" for j in (1, 2, 3, 4)
+    ]
+    assert "h2:v1 in the V table" in flat(context.render())
+
+
+def test_output_terms_name_context_and_w_o_cells_by_their_labels():
+    preset = load_bundled("two-heads-self-and-previous")
+    ex = explain_output(preset, selfattn.compute(preset), 2, 1)
+    assert ex.title.startswith("Output  query 3 'old', column o2 = ")
+    assert [t.label for t in ex.steps[0].terms] == [
+        "context[3,h1:c1] × W_O[h1:v1,o2]",
+        "context[3,h1:c2] × W_O[h1:v2,o2]",
+        "context[3,h2:c1] × W_O[h2:v1,o2]",
+        "context[3,h2:c2] × W_O[h2:v2,o2]",
+    ]
+    assert ex.steps[0].result_label == "output[3,o2]"
+    seed_preset = seed()
+    context = explain_context(seed_preset, selfattn.compute(seed_preset), 0, 0, 1)
+    assert context.title.startswith("Context  query 1 'input_1', column c2  (head 1) = ")
+    assert [t.label for t in context.steps[0].terms] == [
+        "weight[1,1] × V[1,v2]",
+        "weight[1,2] × V[2,v2]",
+        "weight[1,3] × V[3,v2]",
+    ]
+
+
+def test_runs_of_masked_keys_are_shortened():
+    preset = load_bundled("causal-the-cat-sat")
+    ex = explain_weight(preset, selfattn.compute(preset), 0, 1, 0)
+    # Query 2 'cat' sees keys 1 and 2; keys 3 to 6 lie in its future.
+    assert step_by_label(ex, "Row 2").notes == (
+        "Masked keys 3..6 left out (scaled score -inf, exp 0).",
+    )
+
+
+def test_cross_attention_key_mask_points_at_the_source_tab():
+    preset = load_bundled("cross-attention-translation").with_options(key_mask=(True, False, True))
+    ex = explain_weight(preset, selfattn.compute(preset), 0, 0, 1)
+    text = flat(ex.render())
+    assert "key 2 'chat' is masked" in text and "Inputs panel's Source tab" in text
+
+
+def _cells(result):
+    """Every (matrix, head, row, col) of a result."""
+    for kind in MATRICES:
+        heads = 1 if kind == "output" else result.heads
+        cols = {"context": result.d_v, "output": result.output.shape[1]}.get(kind, result.n_keys)
+        for h in range(heads):
+            for i in range(result.n_queries):
+                for c in range(cols):
+                    yield kind, h, i, c
+
+
+@pytest.mark.parametrize("name", [n for n in bundled_names() if not n.startswith("real-")])
+def test_every_rendered_line_fits_the_panel(name):
+    preset = load_bundled(name)
+    result = selfattn.compute(preset)
+    for cell in _cells(result):
+        text = explain_cell(preset, result, *cell).render()
+        assert max(len(line) for line in text.splitlines()) <= 88, cell
+
+
+def test_prose_lines_of_a_real_head_fit_the_panel():
+    """32-wide heads give long numbers; the prose is still wrapped at 88."""
+    preset = load_bundled("real-previous-token")
+    result = selfattn.compute(preset)
+    n, m = result.n_queries, result.n_keys
+    cells = [("weights", 0, n - 1, m - 1), ("context", 0, n - 1, result.d_v - 1)]
+    cells.append(("output", 0, n - 1, result.output.shape[1] - 1))
+    for cell in cells:
+        for line in explain_cell(preset, result, *cell).render().splitlines():
+            if "  = " not in line:  # an aligned term line keeps its numbers whole
+                assert len(line) <= 88, line
+
+
+@given(labels=st.lists(st.text(min_size=1, max_size=120), min_size=3, max_size=3))
+def test_long_token_labels_are_shortened_and_lines_fit(labels):
+    preset = seed().replace(tokens=tuple(labels)).with_options(causal=True, key_mask=(1, 0, 1))
+    result = selfattn.compute(preset)
+    for cell in _cells(result):
+        ex = explain_cell(preset, result, *cell)
+        # A line break in a label must not split an aligned term line.
+        for step in ex.steps:
+            texts = [step.label, step.result_label, *step.notes]
+            texts += [part for t in step.terms for part in (t.label, t.note)]
+            assert all(len(part.splitlines()) <= 1 for part in texts)
+        text = ex.render()
+        for line in text.splitlines():
+            if "  = " not in line:  # prose; aligned term lines are bounded by the labels
+                assert len(line) <= 88, (cell, line)
+        assert all(f"'{label}'" not in text for label in labels if len(label) > 16)
+
+
+def test_a_long_label_keeps_its_first_characters():
+    preset = seed().replace(tokens=("a" * 40, "b", "c"))
+    text = explain_weight(preset, selfattn.compute(preset), 0, 0, 0).render()
+    assert "key 1 '" + "a" * 15 + "…'" in text
 
 
 # Masks ----------------------------------------------------------------------
@@ -186,10 +331,11 @@ def test_causal_masked_cell_explains_causal_mask():
     result = selfattn.compute(preset)
     ex = explain_weight(preset, result, 0, 1, 3)
     assert ex.value == 0.0
-    assert step_by_label(ex, "Logit").result == -math.inf
-    text = ex.render()
+    assert step_by_label(ex, "Scaled score").result == -math.inf
+    text = flat(ex.render())
     assert "causal" in text
-    assert "key 3 'on' comes after query 1 'cat'" in text
+    assert "key 4 'on' comes after query 2 'cat'" in text  # the tables' rows 2 and 4
+    assert "'causal' ticked in Options" in text
 
 
 def test_key_masked_cell_explains_key_mask():
@@ -197,8 +343,10 @@ def test_key_masked_cell_explains_key_mask():
     result = selfattn.compute(preset)
     ex = explain_weight(preset, result, 0, 1, 4)
     assert ex.value == 0.0
-    text = ex.render()
-    assert "key_mask[4] is false" in text and "'[PAD]'" in text
+    text = flat(ex.render())
+    assert "key 5 '[PAD]' is masked" in text
+    assert "'attend' box is unticked in the Inputs panel's Tokens tab" in text
+    assert "key_mask" not in text
     assert "causal" not in text
 
 
@@ -208,7 +356,9 @@ def test_visible_cell_lists_only_visible_keys_in_softmax():
     ex = explain_weight(preset, result, 0, 1, 2)
     exps = step_by_label(ex, "Max-subtracted")
     assert [t.refs[0].col for t in exps.terms] == [0, 1, 2, 3]
-    assert any("masked keys 4, 5" in note for note in step_by_label(ex, "Row 1").notes)
+    assert step_by_label(ex, "Row 2").notes == (
+        "Masked keys 5, 6 left out (scaled score -inf, exp 0).",
+    )
 
 
 def test_fully_masked_row_weight_is_zero_by_convention():
@@ -277,7 +427,7 @@ def test_output_bias_is_a_term():
     result = selfattn.compute(preset)
     ex = explain_output(preset, result, 0, 0)
     terms = ex.steps[0].terms
-    assert terms[-1].label == "b_O[0]" and terms[-1].value == 10.0
+    assert terms[-1].label == "b_O[o1]" and terms[-1].value == 10.0
     assert ex.value == result.output[0, 0]
 
 
