@@ -190,16 +190,47 @@ def _widest(metrics: QFontMetricsF, labels: Sequence[str]) -> float:
     return max((metrics.horizontalAdvance(s) for s in longest), default=0.0)
 
 
-CELL_FORMATS = (".3g", ".2g", ".2f", ".1f")  # tried in turn until the texts fit the cells
+# Number formats tried in turn until the texts fit the cells. Weights use a fixed
+# number of decimals ("w3": 0.136, 0.090, <0.001; "w2": 0.14, 0.09, <.01), so every
+# cell of a matrix reads alike and a column of numbers lines up; scores, which have
+# no fixed scale, use up to 3 (then 2) significant digits.
+WEIGHT_FORMATS = ("w3", "w2")
+SCORE_FORMATS = (".3g", ".2g")
+CELL_FORMATS = {"weights": WEIGHT_FORMATS, "scores": SCORE_FORMATS}
+_WEIGHT_DECIMALS = {"w3": 3, "w2": 2}
+_TINY_TEXT = {3: "<0.001", 2: "<.01"}  # a positive weight that rounds to 0 is not 0
+_TINY_NEGATIVE_TEXT = {3: ">−0.001", 2: ">−.01"}
+
+
+def _compact_exponent(text: str) -> str:
+    """1.23e+04 -> 1.23e4, 1.5e-05 -> 1.5e-5 (cells are narrow)."""
+    if "e" not in text:
+        return text
+    mantissa, exponent = text.split("e")
+    sign = "-" if exponent.startswith("-") else ""
+    return f"{mantissa}e{sign}{exponent.lstrip('+-').lstrip('0') or '0'}"
 
 
 def format_cell(value: float, spec: str = ".3g") -> str:
-    """Short text printed inside a cell (3 significant digits by default), -inf as "−∞"."""
+    """Short text printed inside a cell.
+
+    ``spec`` is "w3"/"w2" for weights (fixed decimals; exact 0 and 1 as "0" and "1",
+    a tiny positive weight as "<0.001") or a format spec such as ".3g" for scores
+    (compact exponent). -inf is "−∞"; minus signs are real minus signs.
+    """
     if math.isnan(value):
         return "nan"
     if math.isinf(value):
         return "−∞" if value < 0 else "∞"
-    text = format(value, spec)
+    decimals = _WEIGHT_DECIMALS.get(spec)
+    if decimals is not None:
+        if value == 0 or value == 1:
+            return str(int(value))
+        text = format(value, f".{decimals}f")
+        if float(text) == 0:
+            return _TINY_TEXT[decimals] if value > 0 else _TINY_NEGATIVE_TEXT[decimals]
+        return text.replace("-", "−")
+    text = _compact_exponent(format(value, spec))
     if float(text) == 0:
         text = text.lstrip("-")  # no "-0"
     return text.replace("-", "−")
@@ -215,17 +246,30 @@ def format_value(value: float) -> str:
 def format_cells(values: np.ndarray, spec: str = ".3g") -> list[str]:
     """``format_cell`` of every value, row by row, in one pass over the array.
 
-    The special cases (non-finite values, "-0", the minus sign) are found with numpy
-    so the per-value work is a single ``format`` call.
+    The special cases (non-finite values, exact 0 and 1, "-0", tiny weights, the
+    minus sign) are found with numpy so the per-value work is a single ``format``.
     """
     flat = np.asarray(values, dtype=np.float64).ravel()  # (n*m,)
-    texts = [format(v, spec) for v in flat.tolist()]
+    decimals = _WEIGHT_DECIMALS.get(spec)
+    pyspec = spec if decimals is None else f".{decimals}f"
+    texts = [format(v, pyspec) for v in flat.tolist()]
     finite = np.isfinite(flat)
+    if decimals is None:
+        for k in np.flatnonzero(finite).tolist():
+            if "e" in texts[k]:
+                texts[k] = _compact_exponent(texts[k])
+        for k in np.flatnonzero(finite & np.signbit(flat)).tolist():
+            if float(texts[k]) == 0:
+                texts[k] = texts[k][1:]  # no "-0"
+    else:
+        small = finite & (np.abs(flat) < 10.0**-decimals)
+        for k in np.flatnonzero(small).tolist():
+            if float(texts[k]) == 0:
+                texts[k] = _TINY_TEXT[decimals] if flat[k] > 0 else _TINY_NEGATIVE_TEXT[decimals]
+        for k in np.flatnonzero((flat == 0) | (flat == 1)).tolist():
+            texts[k] = str(int(flat[k]))
     for k in np.flatnonzero(~finite).tolist():
         texts[k] = format_cell(float(flat[k]))
-    for k in np.flatnonzero(finite & np.signbit(flat)).tolist():
-        if float(texts[k]) == 0:
-            texts[k] = texts[k][1:]  # no "-0"
     return [t.replace("-", "−") if "-" in t else t for t in texts]
 
 
@@ -463,6 +507,7 @@ class _MatrixPlot:
         self.mask_u8: np.ndarray | None = None  # (n, m) 1 where the overlay is grey
         self.values: np.ndarray | None = None  # what we were handed, not copied
         self.visible: np.ndarray | None = None  # the visibility we were handed
+        self.kind = "weights"  # decides the cells' number formats
         self.selected: tuple[int, int] | None = None
         self._tick_key: tuple[object, ...] | None = None  # labels and flags the ticks show
         self._tick_state: tuple[object, ...] | None = None  # steps and rotation shown
@@ -485,6 +530,7 @@ class _MatrixPlot:
         show_col_ticks: bool = True,
         display_mask: np.ndarray | None = None,
         fit: bool = True,
+        kind: str = "weights",
     ) -> None:
         """Draw ``values``; ``display_mask`` is ``_display_mask(values, visible)`` if known."""
         n, m = values.shape
@@ -498,6 +544,7 @@ class _MatrixPlot:
         np.copyto(self.buffer, np.float32(levels[0]), where=display_mask)
         self.values = values
         self.visible = visible
+        self.kind = kind
         self.display_mask = display_mask
         self.image.setImage(self.buffer, autoLevels=False, levels=levels)
         self._set_overlay(display_mask, reshaped)
@@ -680,8 +727,9 @@ class _MatrixPlot:
             return
         cell_px = 1.0 / px
         plots = [p for p in self.peers if p.n_texts > 0 and p.values is not None]
-        chosen, spec = 0.0, CELL_FORMATS[0]
-        for spec in CELL_FORMATS:  # shorter numbers before giving up on printing values
+        formats = CELL_FORMATS[self.kind]
+        chosen, spec = 0.0, formats[0]
+        for spec in formats:  # shorter numbers before giving up on printing values
             longest = max((p._cell_strings(spec)[1] for p in plots), key=len)
             chosen = _fitting_font_px(longest, cell_px)
             if chosen:
@@ -1018,6 +1066,7 @@ class HeatmapView(QWidget):
             self._levels,
             self._lut,
             display_mask=display_mask,
+            kind=kind,
         )
         if tuple(self._colorbar.levels()) != self._levels:
             self._colorbar.setLevels(self._levels)

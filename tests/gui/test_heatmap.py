@@ -256,10 +256,11 @@ def test_unmasking_hides_the_overlay(view: HeatmapView) -> None:
 def test_small_matrix_prints_values_in_cells(view: HeatmapView) -> None:
     view.set_matrix(SEED_WEIGHTS, SEED_TOKENS, SEED_TOKENS, kind="weights")
     _settle()
+    # weights: three decimals in every cell (0.00089 rounds to 0.001, 0.0903 to 0.090)
     assert view.cell_texts() == [
         "0.136", "0.432", "0.432",
-        "0.00089", "0.909", "0.0903",
-        "0.0074", "0.755", "0.238",
+        "0.001", "0.909", "0.090",
+        "0.007", "0.755", "0.238",
     ]  # fmt: skip
 
 
@@ -335,7 +336,7 @@ def test_values_hide_when_cells_are_too_small_and_return(view: HeatmapView) -> N
 @pytest.mark.parametrize(
     ("value", "text"),
     [(0.1361, "0.136"), (0.00089, "0.00089"), (1.0, "1"), (0.0, "0"), (-0.0, "0"),
-     (-2.5, "−2.5"), (-math.inf, "−∞"), (12345.0, "1.23e+04")],
+     (-2.5, "−2.5"), (-math.inf, "−∞"), (12345.0, "1.23e4"), (1.5e-05, "1.5e−5")],
 )  # fmt: skip
 def test_format_cell(value: float, text: str) -> None:
     assert format_cell(value) == text
@@ -351,13 +352,45 @@ def test_format_cell_shorter_formats_for_tight_cells() -> None:
 
 def test_format_cells_formats_a_whole_matrix_row_by_row() -> None:
     values = np.array([[0.1361, -0.0, -math.inf], [-2.5, 12345.0, 0.00089]])
-    assert format_cells(values) == ["0.136", "0", "−∞", "−2.5", "1.23e+04", "0.00089"]
+    assert format_cells(values) == ["0.136", "0", "−∞", "−2.5", "1.23e4", "0.00089"]
     assert format_cells(np.array([[-0.001, 1.5e-05]]), ".2f") == ["0.00", "0.00"]
     assert format_cells(np.array([[1.5e-05, math.nan, math.inf]]), ".2g") == [
-        "1.5e−05",
+        "1.5e−5",
         "nan",
         "∞",
     ]
+
+
+@pytest.mark.parametrize(
+    ("value", "w3", "w2"),
+    [(0.1361, "0.136", "0.14"), (0.0903, "0.090", "0.09"), (0.00089, "0.001", "<.01"),
+     (0.0004, "<0.001", "<.01"), (9.21e-13, "<0.001", "<.01"), (0.0, "0", "0"), (-0.0, "0", "0"),
+     (1.0, "1", "1"), (0.9996, "1.000", "1.00"), (0.5, "0.500", "0.50"), (0.004, "0.004", "<.01"),
+     (-0.25, "−0.250", "−0.25"), (-0.0001, ">−0.001", ">−.01"), (-math.inf, "−∞", "−∞")],
+)  # fmt: skip
+def test_weights_print_fixed_decimals(value: float, w3: str, w2: str) -> None:
+    assert format_cell(value, "w3") == w3
+    assert format_cell(value, "w2") == w2
+
+
+def test_weight_cells_read_alike_at_every_size(view: HeatmapView) -> None:
+    # the reviewer's 10 x 10 mix: 2 significant digits gave "0.1" beside "0.13" and "0.002"
+    values = np.full((10, 10), 0.1)
+    values[0, :3] = [0.1, 0.13, 0.002]
+    view.resize(1400, 1100)
+    view.set_matrix(values, _tokens(10), _tokens(10), kind="weights")
+    _settle()
+    assert view.cell_texts()[:3] == ["0.100", "0.130", "0.002"]
+    view.resize(400, 320)  # narrower cells: two decimals, still all alike
+    _settle()
+    assert view.cell_texts()[:3] == ["0.10", "0.13", "<.01"]
+
+
+def test_scores_print_three_significant_digits(view: HeatmapView) -> None:
+    scores = np.array([[16.0, 2.309401, -0.0123], [1e-05, 12345.0, -np.inf]])
+    view.set_matrix(scores, ["a", "b"], ["x", "y", "z"], kind="scores")
+    _settle()
+    assert view.cell_texts() == ["16", "2.31", "−0.0123", "1e−5", "1.23e4", "−∞"]
 
 
 @settings(max_examples=200)
@@ -367,7 +400,7 @@ def test_format_cells_formats_a_whole_matrix_row_by_row() -> None:
         hnp.array_shapes(min_dims=2, max_dims=2, max_side=6),
         elements=st.floats(allow_nan=True, allow_infinity=True, width=64),
     ),
-    spec=st.sampled_from([".3g", ".2g", ".2f", ".1f"]),
+    spec=st.sampled_from([".3g", ".2g", ".2f", ".1f", "w3", "w2"]),
 )
 def test_format_cells_agrees_with_format_cell(values: np.ndarray, spec: str) -> None:
     assert format_cells(values, spec) == [format_cell(float(v), spec) for v in values.ravel()]
@@ -884,9 +917,9 @@ def test_all_heads_print_values_at_one_size(heads_view: AllHeadsView) -> None:
     heads_view.set_heads(short, _tokens(5), _tokens(5))
     _settle()
     alone = heads_view.panels[0].cell_texts._font_px
-    assert alone > 0 and heads_view.panels[0].texts_shown() == ["0.5"] * 25
+    assert alone > 0 and heads_view.panels[0].texts_shown() == ["0.500"] * 25
     mixed = short.copy()
-    mixed[2, 1, 1] = 0.000123456  # one long number in head 3
+    mixed[2, 1, 1] = 0.000123456  # one longer text in head 3: "<0.001"
     heads_view.set_heads(mixed, _tokens(5), _tokens(5))
     _settle()
     sizes = {panel.cell_texts._font_px for panel in heads_view.panels}
