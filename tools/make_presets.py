@@ -30,13 +30,13 @@ def seed_example_unscaled() -> Preset:
     return seed.replace(
         name="Seed example without scaling",
         description=(
-            "The seed example with options.scale set to 'none': the raw scores go into the "
-            "softmax without the division by sqrt(d_k) = sqrt(3). Row 0's scores are still "
-            "2, 4, 4, but the gap of 2 between them is no longer shrunk to 1.155, so the weights "
-            "become 0.06, 0.47, 0.47 instead of 0.14, 0.43, 0.43 and row 1 is almost one-hot. "
-            "Switch the scale back to sqrt(d_k) and watch every row flatten; this is why "
-            "transformers scale: with wide heads the raw dot products grow like sqrt(d_k) and "
-            "an unscaled softmax saturates."
+            "The seed example with the scale set to 'none (1)' in Options: the raw scores go "
+            "into the softmax without the division by sqrt(d_k) = sqrt(3). The first row's "
+            "scores are still 2, 4, 4, but the gap of 2 between them is no longer shrunk to "
+            "1.155, so the weights become 0.06, 0.47, 0.47 instead of 0.14, 0.43, 0.43 and the "
+            "'input_2' row is almost one-hot. Switch the scale back to sqrt(d_k) and watch every "
+            "row flatten; this is why transformers scale: with wide heads the raw dot products "
+            "grow like sqrt(d_k) and an unscaled softmax saturates."
         ),
         options=Options(scale="none"),
     )
@@ -65,15 +65,15 @@ def causal_the_cat_sat() -> Preset:
         tokens=tuple(words),
         name="Causal language model: previous-token head",
         description=(
-            "A toy causal language-model head over 'the cat sat on the mat': each embedding is "
-            "a position one-hot plus two word features [determiner, noun]. W_K shifts "
-            "positions by one, so q_i . k_j = 8 only when j = i - 1 and every word puts most "
-            "of its weight on the word just before it (0.96 for cat -> the, falling to 0.84 "
-            "for mat as more keys share the rest). The causal mask makes every weight above "
-            "the diagonal exactly 0, so the first 'the' can only attend to itself. W_V reads "
-            "the word features, so the context says what the previous word was: after 'the' "
-            "it is mostly [1, 0], a determiner (expect a noun next). Untick causal and the "
-            "future keys take weight too."
+            "A toy causal language-model head over 'the cat sat on the mat': each row of X is a "
+            "position one-hot (x1-x6) plus two word features, x7 = determiner and x8 = noun. W_K "
+            "shifts positions by one, so a query's raw score is 8 only for the word just before "
+            "it, and every word puts most of its weight there (0.96 for cat → the, falling to "
+            "0.84 for mat as more keys share the rest). With 'causal' ticked in Options every "
+            "weight above the diagonal is exactly 0, so the first 'the' can only attend to "
+            "itself. W_V reads the word features, so the context columns c1, c2 say what the "
+            "previous word was: after 'the' they are mostly 1, 0, a determiner (expect a noun "
+            "next). Untick 'causal' and the future keys take weight too."
         ),
         options=Options(causal=True),
     )
@@ -101,14 +101,15 @@ def two_heads() -> Preset:
         tokens=tuple(words),
         name="Two heads: self and previous token",
         description=(
-            "Two heads of width d_k = d_v = 2 over 'she reads old books', with a causal mask; "
-            "positions sit on a circle at 0, 90, 180 and 270 degrees (inputs columns 0-1), so "
-            "q_i . k_j is 4 x the cosine of the angle between them. Head 1 compares each "
-            "position with itself and puts about 0.9 of its weight on its own token (the "
-            "diagonal). Head 2's W_K turns every key by 90 degrees, so each token looks at the "
-            "previous one (the sub-diagonal; 'she' has nothing before it and keeps itself). "
-            "W_O adds the heads: output = own word features [noun-like, verb] + 0.5 x the "
-            "previous word's. Set W_O's last two rows to 0 and head 2 disappears from the output."
+            "Two heads of width d_k = d_v = 2 over 'she reads old books', with 'causal' ticked; "
+            "the positions sit on a circle at 0, 90, 180 and 270 degrees (X columns x1-x2), so "
+            "each raw score is 4 × the cosine of the angle between two positions. Head 1 "
+            "compares each position with itself and puts about 0.9 of its weight on its own "
+            "token (the diagonal). Head 2's W_K turns every key by 90 degrees, so each token "
+            "looks at the previous one (the sub-diagonal; 'she' has nothing before it and keeps "
+            "itself). W_O adds the heads: output = own word features (x3 noun-like, x4 verb) + "
+            "0.5 × the previous word's. Set W_O's rows h2:v1 and h2:v2 to 0 and head 2 "
+            "disappears from the output."
         ),
         options=Options(heads=2, causal=True),
     )
@@ -129,14 +130,15 @@ def cross_attention() -> Preset:
         w_value=meaning,
         name="Cross-attention: word alignment",
         description=(
-            "Cross-attention from English queries 'the black cat' to the French source "
-            "'le chat noir': queries come from the English tokens, keys and values from the "
-            "source. The embeddings share meaning dims [article, feline, black] (French words "
-            "also set a fourth, language dim that W_Q and W_K ignore), so a query scores 4 "
-            "against the French word with the same meaning and 0 elsewhere. Each row puts "
-            "0.83 on its translation: the -> le, black -> noir, cat -> chat; the crossing of "
-            "the last two rows is the adjective moving after the noun in French. Give 'black' "
-            "a little 'feline' and watch its row leak towards 'chat'."
+            "Cross-attention from English queries 'the black cat' to the French source 'le chat "
+            "noir' (the Source tab): queries come from the English tokens, keys and values from "
+            "the source. Both embeddings share the meaning columns x1-x3 [article, feline, "
+            "black] (the French words also set x4, a language column that W_Q and W_K ignore), "
+            "so a query scores 4 against the French word with the same meaning and 0 elsewhere. "
+            "Each row puts 0.83 on its translation: the → le, black → noir, cat → chat; the "
+            "crossing of the last two rows is the adjective moving after the noun in French. "
+            "Give 'black' a little 'feline' (its x2 in the X tab) and watch its row leak towards "
+            "'chat'."
         ),
     )
 
@@ -159,13 +161,14 @@ def padding_mask() -> Preset:
         name="Padding mask",
         description=(
             "One sentence from a batch: 'I like green tea' padded to length 6 with two [PAD] "
-            "tokens, whose embeddings are zero. options.key_mask is false for the [PAD] "
-            "columns, so no query can attend to them: their weights are exactly 0 and the "
-            "first four rows are the same as for the unpadded sentence. Untick the mask: a "
-            "[PAD] key scores 0, which is not minus infinity, so it takes a share of every "
-            "row (0.09 per [PAD] in the 'like' row) and drags the context towards its zero value; the result would then depend "
-            "on how much padding the batch happened to need. The [PAD] rows themselves "
-            "still get numbers; a model ignores them later."
+            "tokens, whose embeddings are zero. The key mask switches the [PAD] keys off (their "
+            "'attend' box is unticked in the Inputs panel's Tokens tab), so no query can attend "
+            "to them: their weights are exactly 0 and the first four rows are the same as for "
+            "the unpadded sentence. Tick 'attend' for the [PAD] keys and each scores 0, which is "
+            "not minus infinity, so it takes a share of every row (0.09 per [PAD] in the 'like' "
+            "row) and drags the context towards its zero value; the result would then depend on "
+            "how much padding the batch happened to need. The [PAD] rows themselves still get "
+            "numbers; a model ignores them later."
         ),
         options=Options(key_mask=(True, True, True, True, False, False)),
     )
@@ -181,11 +184,13 @@ def temperature() -> Preset:
         tokens=tuple(words),
         name="Temperature",
         description=(
-            "Every query scores the keys 0, 1, 2 and the scale is 'none', so the logits are "
-            "just the scores divided by the temperature T. Here T = 0.5 doubles them to 0, 2, 4 "
-            "and the weights are 0.016, 0.117, 0.867; at T = 1 they would be 0.090, 0.245, "
-            "0.665. Lower T (0.1) makes the row almost one-hot on 'hot', higher T (10) makes it "
-            "almost uniform. W_V is the identity, so each context row repeats its weights."
+            "Every query scores the keys 0, 1, 2 and the scale is 'none (1)' in Options, so the "
+            "scaled scores are just the raw scores divided by the temperature. Here the "
+            "temperature is 0.5, which doubles them to 0, 2, 4, and the weights are 0.016, "
+            "0.117, 0.867; at temperature 1 they would be 0.090, 0.245, 0.665. Lower the "
+            "temperature to 0.1 and the row is almost one-hot on 'hot'; raise it to 10 and the "
+            "row is almost uniform. W_V is the identity, so each context row repeats its "
+            "weights."
         ),
         options=Options(scale="none", temperature=0.5),
     )
@@ -200,11 +205,11 @@ def uniform_attention() -> Preset:
         tokens=("w", "x", "y", "z"),
         name="Uniform attention",
         description=(
-            "W_Q is all zeros, so every query is the zero vector, every score is 0 and the "
-            "softmax gives each of the 4 keys the same weight 1/4 = 0.25. Attention then "
-            "reduces to a plain average: every context row is the mean of the value rows, "
-            "[1, 0.5]. Type any non-zero number into W_Q and the tie breaks: the rows start "
-            "to prefer some keys over others."
+            "W_Q is all zeros, so every row of Q is zero, every score is 0 and the softmax gives "
+            "each of the 4 keys the same weight 1/4 = 0.25. Attention then reduces to a plain "
+            "average: every context row is the mean of the rows of V, c1 = 1 and c2 = 0.5. Type "
+            "any non-zero number into W_Q and the tie breaks: the rows start to prefer some keys "
+            "over others."
         ),
     )
 

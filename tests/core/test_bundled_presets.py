@@ -72,6 +72,31 @@ def test_teaching_preset_is_small_and_well_described(name):
     assert len(preset.description) >= 150
 
 
+# Words of the file format or of the arrays, not of the window a person reads the text in.
+JARGON = re.compile(
+    r"options\.|key_mask|sqrt_dk|\w\[\d|\brows? 0\b|\bcolumns? 0|q_i|k_j", re.IGNORECASE
+)
+
+
+@pytest.mark.parametrize("name", [*TEACHING_PRESETS, "seed-example"])
+def test_description_speaks_the_window_language(name):
+    """Options, tabs and labels as the window shows them; rows and columns counted from 1."""
+    description = load_bundled(name).description
+    assert not JARGON.search(description), JARGON.search(description)
+
+
+def test_jargon_pattern_catches_the_old_wording():
+    for old in (
+        "options.key_mask is false for the [PAD] columns",
+        "Row 0's scores are still 2, 4, 4",
+        "(inputs columns 0-1)",
+        "so q_i . k_j = 8 only when j = i - 1",
+        "(weights[0] = 0.136, 0.432, 0.432)",
+    ):
+        assert JARGON.search(old), old
+    assert not JARGON.search("Set W_O's rows h2:v1 and h2:v2 to 0 (X columns x1-x2).")
+
+
 def test_generator_and_files_agree():
     """tools/make_presets.py --check: the JSON files are what the script builds."""
     proc = subprocess.run(
@@ -102,7 +127,7 @@ def test_unscaled_rows_are_peakier_than_scaled_seed():
     scaled = selfattn.compute(load_bundled("seed-example")).weights[0]
     unscaled = selfattn.compute(load_bundled("seed-example-unscaled")).weights[0]
     assert np.all(unscaled.max(axis=1) > scaled.max(axis=1))
-    assert unscaled[1].max() > 0.98  # "row 1 is almost one-hot"
+    assert unscaled[1].max() > 0.98  # "the 'input_2' row is almost one-hot"
 
 
 # causal-the-cat-sat ---------------------------------------------------------
