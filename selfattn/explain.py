@@ -89,21 +89,23 @@ class Explanation:
     steps: tuple[Step, ...]
     notes: tuple[str, ...] = ()
 
-    def render(self) -> str:
+    def render(self, width: int = WIDTH) -> str:
         """The steps as plain text for a monospace font, numbers aligned, 10 significant digits.
 
-        The title is not repeated: the panel shows it above the text.
+        Prose is wrapped at `width` characters (a panel may pass how many columns it shows);
+        aligned term lines are never wrapped. The title is not repeated: the panel shows it
+        above the text.
         """
         lines: list[str] = []
         for number, step in enumerate(self.steps, start=1):
             if lines:
                 lines.append("")
-            lines.extend(_wrap(f"{number}. {step.label}", "", "   "))
-            lines.extend(_render_step(step))
+            lines.extend(_wrap(f"{number}. {step.label}", "", "   ", width))
+            lines.extend(_render_step(step, width))
         if self.notes:
             lines.append("")
             for note in self.notes:
-                lines.extend(_wrap(note, "", "  "))
+                lines.extend(_wrap(note, "", "  ", width))
         return "\n".join(lines) + "\n"
 
 
@@ -149,18 +151,18 @@ def _formula(term: Term, operands: list[str]) -> str:
     return "  ".join(operands)
 
 
-def _wrap(text: str, indent: str, hanging: str) -> list[str]:
-    """Prose at most WIDTH characters a line; continuation lines get the hanging indent."""
+def _wrap(text: str, indent: str, hanging: str, width: int) -> list[str]:
+    """Prose at most `width` characters a line; continuation lines get the hanging indent."""
     return textwrap.wrap(
         text,
-        width=WIDTH,
+        width=max(width, len(hanging) + 8),  # a silly small width still makes progress
         initial_indent=indent,
         subsequent_indent=hanging,
         break_on_hyphens=False,  # keep "-inf" and "x1-x2" whole
     ) or [indent.rstrip()]
 
 
-def _render_step(step: Step) -> list[str]:
+def _render_step(step: Step, width: int) -> list[str]:
     terms = step.terms
     n_ops = max((len(t.operands) for t in terms), default=0)
     # Align each operand position over the step's terms (they share one op).
@@ -198,9 +200,9 @@ def _render_step(step: Step) -> list[str]:
     if shows_result:
         out.append(f"   {result_text.ljust(left_width)}  = {values[-1]}".rstrip())
     elif step.result_label:
-        out.extend(_wrap(f"→ {step.result_label}", "   ", "     "))
+        out.extend(_wrap(f"→ {step.result_label}", "   ", "     ", width))
     for note in step.notes:
-        out.extend(_wrap(note, "   ", "     "))
+        out.extend(_wrap(note, "   ", "     ", width))
     return out
 
 

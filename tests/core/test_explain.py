@@ -317,6 +317,18 @@ def test_long_token_labels_are_shortened_and_lines_fit(labels):
         assert all(f"'{label}'" not in text for label in labels if len(label) > 16)
 
 
+def test_a_narrower_panel_can_ask_for_narrower_prose():
+    preset = load_bundled("padding-mask")
+    result = selfattn.compute(preset)
+    for cell in (("weights", 0, 1, 4), ("weights", 0, 1, 2), ("context", 0, 5, 1)):
+        ex = explain_cell(preset, result, *cell)
+        narrow = ex.render(width=60)
+        for line in narrow.splitlines():
+            if "  = " not in line:
+                assert len(line) <= 60, line
+        assert flat(narrow) == flat(ex.render())  # the same words, wrapped differently
+
+
 def test_a_long_label_keeps_its_first_characters():
     preset = seed().replace(tokens=("a" * 40, "b", "c"))
     text = explain_weight(preset, selfattn.compute(preset), 0, 0, 0).render()
