@@ -52,6 +52,9 @@ SEQUENTIAL_COLORMAPS: tuple[str, ...] = (
     "CET-L17",
 )
 DIVERGING_COLORMAP = "CET-D1"  # blue - near white - red, symmetric around 0
+# On a dark palette a white middle glares: blue - near black - red instead (colorcet's
+# "bkr", the diverging map it recommends for dark backgrounds)
+DIVERGING_COLORMAP_DARK = "CET-D4"
 KINDS = ("weights", "scores")
 # How weights map to colours, for a combo box: (label, mode for set_weight_range).
 # "fixed": 0..1, the same colour means the same weight everywhere. "max": 0..the
@@ -63,11 +66,11 @@ MAX_TEXT_CELLS = 16  # values are printed in the cells up to 16 x 16
 MAX_TICKS = 32  # when labels must be thinned, at most about this many are kept
 MAX_LABEL_CHARS = 12
 MAX_KEY_LABEL_PX = 110  # rotated key labels: the key axis grows at most this tall
-MASK_RGBA = (150, 150, 150, 255)  # a neutral grey no colour map here contains
-HATCH_RGB = (90, 90, 90)  # darker diagonal lines over the grey: reads as "masked", not as 0
+# Masked cells: a grey between the window colour and its text colour (no colour map
+# here contains a neutral grey), with diagonal lines: reads as "masked", not as 0. On a
+# dark palette both stay dim, so the mask is not the brightest thing on screen.
+MASK_BLEND = {False: (0.33, 0.6), True: (0.15, 0.32)}  # dark palette? -> (fill, lines)
 MAX_HATCH_RECTS = 4096  # beyond this the grey overlay alone marks masked cells
-_MASK_LUT = np.zeros((256, 4), dtype=np.uint8)  # 0: transparent, 1: the mask grey
-_MASK_LUT[1:] = MASK_RGBA
 SVG_MIN_PIXELS = 512  # small matrices are exported to SVG with at least this many pixels
 _EPS = 1e-12  # smallest half-range for score levels, so an all-zero matrix still draws
 
@@ -297,8 +300,41 @@ def _luminance(rgb: Sequence[int]) -> float:
     return 0.299 * rgb[0] + 0.587 * rgb[1] + 0.114 * rgb[2]
 
 
+def _blend(a: QColor, b: QColor, t: float) -> QColor:
+    """The colour a fraction ``t`` of the way from ``a`` to ``b``."""
+    return QColor(
+        round(a.red() + t * (b.red() - a.red())),
+        round(a.green() + t * (b.green() - a.green())),
+        round(a.blue() + t * (b.blue() - a.blue())),
+    )
+
+
+def is_dark(palette: QPalette) -> bool:
+    """A dark theme: the window colour is darker than mid grey."""
+    return palette.color(QPalette.ColorRole.Window).lightnessF() < 0.5
+
+
+def mask_colors(palette: QPalette) -> tuple[QColor, QColor]:
+    """(fill, hatch lines) of masked cells, taken from the palette's window and text."""
+    bg = palette.color(QPalette.ColorRole.Window)
+    fg = palette.color(QPalette.ColorRole.WindowText)
+    fill_t, line_t = MASK_BLEND[is_dark(palette)]
+    return _blend(bg, fg, fill_t), _blend(bg, fg, line_t)
+
+
+def _mask_lut(fill: QColor) -> np.ndarray:
+    """Two-colour lookup table of the mask overlay: 0 transparent, 1 the mask fill."""
+    lut = np.zeros((256, 4), dtype=np.uint8)
+    lut[1:] = (fill.red(), fill.green(), fill.blue(), 255)
+    return lut
+
+
 def _white_text(
-    values: np.ndarray, mask: np.ndarray, lut: np.ndarray, levels: tuple[float, float]
+    values: np.ndarray,
+    mask: np.ndarray,
+    lut: np.ndarray,
+    levels: tuple[float, float],
+    mask_fill: QColor,
 ) -> np.ndarray:
     """(n, m) True where a cell's colour is dark enough for white text, else black.
 
@@ -312,7 +348,7 @@ def _white_text(
     index = np.where(mask, 0, np.nan_to_num(position)).astype(np.intp)  # truncates like int()
     luminance = lut[:, :3].astype(np.float64) @ np.array([0.299, 0.587, 0.114])  # (256,)
     white = luminance[index] <= 140
-    white[mask] = _luminance(MASK_RGBA) <= 140
+    white[mask] = _luminance(mask_fill.getRgb()[:3]) <= 140
     return white
 
 
@@ -341,6 +377,7 @@ class _CellTexts(QGraphicsObject):
         self._boxed = np.zeros(0, dtype=bool)  # (n*m,) masked: grey box behind the text
         self._font_px = 0  # 0 when no readable size fits: nothing is drawn
         self._cell_px = 0.0  # the on-screen cell size the font was fitted to
+        self.box_color = QColor(150, 150, 150)  # the mask fill, behind a masked cell's text
 
     def boundingRect(self) -> QRectF:  # noqa: N802 (Qt API)
         n, m = self._shape
@@ -413,10 +450,12 @@ class _CellTexts(QGraphicsObject):
         boxed = np.flatnonzero(self._boxed).tolist()
         if boxed:  # keeps a masked cell's text readable over the hatching
             painter.setPen(Qt.PenStyle.NoPen)
-            painter.setBrush(QColor(*MASK_RGBA))
+            painter.setBrush(self.box_color)
             pad = 4.0 * font.pixelSize() / self._font_px  # a text document's 4 px margin
             text_h = metrics.height() + 2 * pad
             for k in boxed:
+                if not strings[k]:
+                    continue  # a masked weight prints nothing
                 rect = cell(k)
                 box = QRectF(0, 0, metrics.horizontalAdvance(strings[k]) + 2 * pad, text_h)
                 box.moveCenter(rect.center())
@@ -476,8 +515,9 @@ class _MatrixPlot:
         self.overlay.setZValue(1)
         self.plot.addItem(self.overlay)
         self.hatch = QGraphicsPathItem()  # diagonal lines over masked cells (small matrices)
-        hatch_brush = QBrush(QColor(*HATCH_RGB), Qt.BrushStyle.BDiagPattern)
-        self.hatch.setBrush(hatch_brush)
+        self.mask_fill, self.mask_lines = mask_colors(QPalette())
+        self._mask_lut = _mask_lut(self.mask_fill)
+        self.hatch.setBrush(QBrush(self.mask_lines, Qt.BrushStyle.BDiagPattern))
         self.hatch.setPen(QPen(Qt.PenStyle.NoPen))
         self.hatch.setZValue(2)
         self.plot.addItem(self.hatch)
@@ -497,6 +537,7 @@ class _MatrixPlot:
             self.plot.addItem(item)
 
         self.cell_texts = _CellTexts()  # every cell's value, painted by one item
+        self.cell_texts.box_color = self.mask_fill
         self.peers: Sequence[_MatrixPlot] = (self,)  # plots whose texts are sized together
         self.plot.addItem(self.cell_texts, ignoreBounds=True)
         self.n_texts = 0
@@ -574,7 +615,7 @@ class _MatrixPlot:
         # one byte per cell through a 2-colour lookup table (clear, grey): a quarter of
         # the memory of an RGBA overlay, which matters at thousands x thousands
         np.copyto(self.mask_u8, mask, casting="unsafe")
-        self.overlay.setImage(self.mask_u8, autoLevels=False, levels=(0, 255), lut=_MASK_LUT)
+        self.overlay.setImage(self.mask_u8, autoLevels=False, levels=(0, 255), lut=self._mask_lut)
         self.overlay.setRect(QRectF(0, 0, m, n))
         self.overlay.setVisible(True)
         path = QPainterPath()
@@ -697,7 +738,7 @@ class _MatrixPlot:
             self.cell_texts.clear()
             return
         self.n_texts = n * m
-        white = _white_text(self.values, self.display_mask, lut, levels)
+        white = _white_text(self.values, self.display_mask, lut, levels, self.mask_fill)
         self.cell_texts.set_colors((n, m), white, self.display_mask)
         if fit:
             self.fit_texts()
@@ -711,6 +752,11 @@ class _MatrixPlot:
         if entry is None:
             assert self.values is not None
             strings = format_cells(self.values, spec)
+            if self.kind == "weights" and self.display_mask is not None:
+                # a masked weight is not a 0: print nothing on its hatching (the
+                # hover readout still gives the number); a masked score keeps "−∞"
+                for k in np.flatnonzero(self.display_mask).tolist():
+                    strings[k] = ""
             entry = self._strings[spec] = (strings, max(strings, key=len))
         return entry
 
@@ -763,7 +809,7 @@ class _MatrixPlot:
         self.image.setRect(rect)
         if self.overlay.isVisible() and self.mask_u8 is not None:
             big_mask = np.repeat(np.repeat(self.mask_u8, k, axis=0), k, axis=1)
-            self.overlay.setImage(big_mask, autoLevels=False, levels=(0, 255), lut=_MASK_LUT)
+            self.overlay.setImage(big_mask, autoLevels=False, levels=(0, 255), lut=self._mask_lut)
             self.overlay.setRect(rect)
         try:
             yield
@@ -772,7 +818,7 @@ class _MatrixPlot:
             self.image.setRect(rect)
             if self.overlay.isVisible() and self.mask_u8 is not None:
                 self.overlay.setImage(
-                    self.mask_u8, autoLevels=False, levels=(0, 255), lut=_MASK_LUT
+                    self.mask_u8, autoLevels=False, levels=(0, 255), lut=self._mask_lut
                 )
                 self.overlay.setRect(rect)
 
@@ -799,10 +845,22 @@ class _MatrixPlot:
             item.setRect(QRectF(col, row, 1, 1))
             item.setVisible(True)
 
-    def apply_palette(self, fg: QColor) -> None:
+    def apply_palette(self, palette: QPalette) -> None:
+        """Axis text in the window text colour; mask fill and hatching from the palette."""
+        fg = palette.color(QPalette.ColorRole.WindowText)
+        fill, lines = mask_colors(palette)
+        if (fill, lines) != (self.mask_fill, self.mask_lines):
+            self.mask_fill, self.mask_lines = fill, lines
+            self._mask_lut = _mask_lut(fill)
+            self.hatch.setBrush(QBrush(lines, Qt.BrushStyle.BDiagPattern))
+            self.cell_texts.box_color = fill
+            if self.overlay.image is not None:
+                self.overlay.setLookupTable(self._mask_lut)
+            self.cell_texts.update()
         for name in ("left", "top"):
             axis = self.plot.getAxis(name)
             axis.setPen(pg.mkPen(None))  # no axis line: it would run past the matrix
+            axis.setTickPen(pg.mkPen(None))  # nor tick stubs beside the labels
             axis.setTextPen(pg.mkPen(fg))
             if axis.labelText:  # setLabel without text would erase the title
                 axis.setLabel(axis.labelText, color=fg.name())
@@ -1051,9 +1109,7 @@ class HeatmapView(QWidget):
             raise ValueError(f"kind must be one of {KINDS}, got {kind!r}")
         if kind != self._kind or self._matrix.shape is None:
             self._kind = kind
-            cmap_name = self._sequential if kind == "weights" else DIVERGING_COLORMAP
-            self._lut = _lut(cmap_name)
-            self._colorbar.setColorMap(pg.colormap.get(cmap_name))
+            self._set_lut(self._colormap_for(kind))
         display_mask = _display_mask(values, visible)
         self._levels = _weight_or_score_levels(kind, values, display_mask, self._weight_range)
         self._row_labels = [str(s) for s in row_labels]
@@ -1077,6 +1133,15 @@ class HeatmapView(QWidget):
             self._title = title
             self._plot.setTitle(title or None, color=_palette_colors(self)[1])
         self._fit_width()
+
+    def _colormap_for(self, kind: str) -> str:
+        if kind == "weights":
+            return self._sequential
+        return DIVERGING_COLORMAP_DARK if is_dark(self.palette()) else DIVERGING_COLORMAP
+
+    def _set_lut(self, name: str) -> None:
+        self._lut = _lut(name)
+        self._colorbar.setColorMap(pg.colormap.get(name))
 
     def set_weight_range(self, mode: str) -> None:
         """Colour weights on 0..1 ("fixed") or on 0..the largest visible weight ("max").
@@ -1167,13 +1232,18 @@ class HeatmapView(QWidget):
     def apply_palette(self) -> None:
         bg, fg = _palette_colors(self)
         self._glw.setBackground(bg)
-        self._matrix.apply_palette(fg)
+        self._matrix.apply_palette(self.palette())
         for name in ("left", "right", "top", "bottom"):
             axis = self._colorbar.getAxis(name)
             axis.setPen(pg.mkPen(fg))
             axis.setTextPen(pg.mkPen(fg))
         if self._title:
             self._plot.setTitle(self._title, color=fg)
+        name = self._colormap_for(self._kind)
+        if self._colorbar.colorMap().name != name:  # scores: light or dark middle
+            self._set_lut(name)  # the colour bar recolours the image
+        if self._matrix.values is not None:  # text colours follow the cell colours
+            self._matrix.update_texts(self._lut, self._levels)
 
     # -- events ----------------------------------------------------------------------
     def changeEvent(self, event: QEvent) -> None:  # noqa: N802 (Qt API)
@@ -1324,7 +1394,7 @@ class AllHeadsView(QWidget):
             )
             plot.setTitle(f"head {h + 1}", color=fg)
             panel = _MatrixPlot(plot, max_ticks=12)
-            panel.apply_palette(fg)
+            panel.apply_palette(self.palette())
             self._panels.append(panel)
         for panel in self._panels:
             panel.peers = tuple(self._panels)
@@ -1384,7 +1454,9 @@ class AllHeadsView(QWidget):
         bg, fg = _palette_colors(self)
         self._glw.setBackground(bg)
         for panel in self._panels:
-            panel.apply_palette(fg)
+            panel.apply_palette(self.palette())
+            if panel.values is not None:
+                panel.update_texts(self._lut, self._levels, fit=False)
         if self._colorbar is not None:
             for name in ("left", "right", "top", "bottom"):
                 axis = self._colorbar.getAxis(name)

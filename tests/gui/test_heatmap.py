@@ -25,7 +25,7 @@ from PySide6.QtWidgets import QApplication
 
 from app.heatmap import (
     DIVERGING_COLORMAP,
-    MASK_RGBA,
+    DIVERGING_COLORMAP_DARK,
     SEQUENTIAL_COLORMAPS,
     WEIGHT_RANGES,
     AllHeadsView,
@@ -229,9 +229,75 @@ def test_masked_weight_is_drawn_grey_not_as_zero(view: HeatmapView) -> None:
         r, g, b = _rgb(_pixel(view, 0, 2, fx, fy))
         assert r == g == b, (fx, fy, r, g, b)
     samples = {_rgb(_pixel(view, 0, 1, fx, 0.2)) for fx in np.linspace(0.1, 0.9, 17)}
-    assert MASK_RGBA[:3] in samples
+    assert _rgb(view._matrix.mask_fill) in samples
     zero_colour = _expected_rgb("viridis", 0.0, 0.0, 1.0)
     assert not _close(_rgb(_pixel(view, 0, 2, 0.2, 0.2)), zero_colour)
+
+
+def test_masked_weights_print_nothing_not_zero(view: HeatmapView) -> None:
+    causal = np.tril(np.ones((3, 3), dtype=bool))
+    weights = np.where(causal, SEED_WEIGHTS, 0.0)  # what attention() returns: 0 when masked
+    weights[2, 2] = 0.0  # a real 0 that is not masked still prints "0"
+    view.set_matrix(weights, SEED_TOKENS, SEED_TOKENS, kind="weights", visible=causal)
+    _settle()
+    assert view.cell_texts() == [
+        "0.136", "", "",
+        "0.001", "0.909", "",
+        "0.007", "0.755", "0",
+    ]  # fmt: skip
+    # rendered: a masked cell holds only the fill and the hatching, no black glyphs
+    fill, lines = _rgb(view._matrix.mask_fill), _rgb(view._matrix.mask_lines)
+    assert _text_pixels(view, 0, 2) <= {fill, lines} | _blends(fill, lines)
+    assert "(masked)" in view.hover_text(0, 2)  # the number is still a hover away
+
+
+def _blends(a: tuple[int, int, int], b: tuple[int, int, int]) -> set[tuple[int, int, int]]:
+    """Antialiased edges between two greys: every grey between them."""
+    lo, hi = sorted((a[0], b[0]))
+    return {(v, v, v) for v in range(lo, hi + 1)}
+
+
+def _dark_palette() -> QPalette:
+    palette = QPalette()  # only the roles a hand-made dark theme typically sets
+    palette.setColor(QPalette.ColorRole.Window, QColor(45, 45, 45))
+    palette.setColor(QPalette.ColorRole.WindowText, QColor(230, 230, 230))
+    return palette
+
+
+def test_dark_palette_keeps_masked_cells_dim(view: HeatmapView) -> None:
+    light_fill = view._matrix.mask_fill
+    causal = np.tril(np.ones((3, 3), dtype=bool))
+    view.set_matrix(np.where(causal, SEED_WEIGHTS, 0.0), SEED_TOKENS, SEED_TOKENS,
+                    kind="weights", visible=causal)  # fmt: skip
+    view.setPalette(_dark_palette())
+    _settle()
+    fill, lines = view._matrix.mask_fill, view._matrix.mask_lines
+    # between the window (45) and its text (230) but close to the window: dim
+    assert 45 < fill.lightness() < 100 and 45 < lines.lightness() < 120
+    assert light_fill.lightness() > 128  # a light theme keeps a light grey
+    for fx, fy in ((0.2, 0.2), (0.5, 0.5), (0.8, 0.3)):
+        assert _pixel(view, 0, 2, fx, fy).lightness() < 120  # nothing glaring
+    assert _rgb(fill) in {_rgb(_pixel(view, 0, 1, fx, 0.2)) for fx in np.linspace(0.1, 0.9, 17)}
+
+
+def test_dark_palette_uses_a_dark_middled_diverging_map(view: HeatmapView) -> None:
+    scores = np.array([[-3.0, 0.0], [3.0, 1.0]])
+    view.set_matrix(scores, ["a", "b"], ["x", "y"], kind="scores")
+    assert _pixel(view, 0, 1, 0.15, 0.15).lightness() > 200  # light theme: white middle
+    view.setPalette(_dark_palette())  # switched while shown
+    _settle()
+    assert view.colorbar.colorMap().name == DIVERGING_COLORMAP_DARK
+    zero = _rgb(_pixel(view, 0, 1, 0.15, 0.15))
+    assert _close(zero, _expected_rgb(DIVERGING_COLORMAP_DARK, 0.0, -3.0, 3.0))
+    assert max(zero) < 60  # 0 is near black, not a glaring white
+    # the ends still say negative (blue) and positive (red)
+    neg, pos = _rgb(_pixel(view, 0, 0, 0.15, 0.15)), _rgb(_pixel(view, 1, 0, 0.15, 0.15))
+    assert neg[2] > neg[0] and pos[0] > pos[2]
+    assert view._matrix.cell_texts.text_colors()[1] == QColor(255, 255, 255)
+    assert view._matrix.cell_texts.box_color == view._matrix.mask_fill  # "−∞" boxes dim too
+    view.setPalette(QPalette())
+    _settle()
+    assert view.colorbar.colorMap().name == DIVERGING_COLORMAP
 
 
 def test_minus_inf_scores_are_masked_even_without_visible(view: HeatmapView) -> None:
