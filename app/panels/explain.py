@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from PySide6.QtCore import QTimer
 from PySide6.QtGui import QFontDatabase
 from PySide6.QtWidgets import QLabel, QPlainTextEdit, QVBoxLayout, QWidget
 
@@ -31,6 +32,8 @@ class ExplainPanel(QWidget):
         layout.addWidget(self.title)
         layout.addWidget(self.text, 1)
         document.changed.connect(self._on_changed)
+        self._resize_timer = QTimer(self, singleShot=True, interval=80)
+        self._resize_timer.timeout.connect(self._render)
 
     def explain(self, kind: str, head: int, row: int, col: int) -> None:
         """kind: weights/scores/scaled_scores, context or output."""
@@ -63,4 +66,14 @@ class ExplainPanel(QWidget):
             return self.clear()
         ex = explain.explain_cell(p, r, kind, head, row, col)
         self.title.setText(ex.title)
-        self.text.setPlainText(ex.render())
+        self.text.setPlainText(ex.render(width=self._text_columns()))
+
+    def _text_columns(self) -> int:
+        """How many monospace characters fit the panel, so prose wraps instead of clipping."""
+        advance = max(self.text.fontMetrics().horizontalAdvance("0"), 1)
+        return max(60, self.text.viewport().width() // advance - 1)
+
+    def resizeEvent(self, event) -> None:  # noqa: N802 - Qt's name
+        super().resizeEvent(event)
+        if self._target is not None:
+            self._resize_timer.start()
