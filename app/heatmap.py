@@ -21,7 +21,7 @@ from typing import Any
 import numpy as np
 import pyqtgraph as pg
 from pyqtgraph.exporters import ImageExporter, SVGExporter
-from PySide6.QtCore import QEvent, QObject, QPointF, QRectF, QSize, Qt, Signal
+from PySide6.QtCore import QEvent, QObject, QPointF, QRectF, QSize, Qt, QTimer, Signal
 from PySide6.QtGui import (
     QBrush,
     QColor,
@@ -148,15 +148,17 @@ class _KeyAxis(pg.AxisItem):
             self.update()
 
     def generateDrawSpecs(self, p: QPainter) -> Any:  # noqa: N802 (pyqtgraph API)
-        if not self.rotated:
-            specs = super().generateDrawSpecs(p)
-            self.drawn = [text for _, _, text in specs[2]] if specs else []
-            return specs
+        """Tick label positions along the axis, every one of ``setTicks``'s first level.
+
+        AxisItem's own version drops a label that pokes past the axis ends (the first
+        and last keys' labels are wider than their cells) and re-thins crowded ones;
+        the ticks given here are already thinned to fit.
+        """
         bounds = self.mapRectFromParent(self.geometry())
         lo, hi = self.range
         axis_spec = (self.pen(), bounds.bottomLeft(), bounds.bottomRight())
         texts: list[tuple[float, str]] = []
-        if hi != lo and self._tickLevels:
+        if hi != lo and self._tickLevels and self.style["showValues"]:
             scale = bounds.width() / (hi - lo)
             for value, text in self._tickLevels[0]:
                 x = (value - lo) * scale  # the same mapping as AxisItem's
@@ -166,9 +168,6 @@ class _KeyAxis(pg.AxisItem):
         return axis_spec, [], texts
 
     def drawPicture(self, p: QPainter, axisSpec: Any, tickSpecs: Any, textSpecs: Any) -> None:  # noqa: N802, N803
-        if not self.rotated:
-            super().drawPicture(p, axisSpec, tickSpecs, textSpecs)
-            return
         p.setRenderHint(QPainter.RenderHint.TextAntialiasing, True)
         if self.style["tickFont"] is not None:
             p.setFont(self.style["tickFont"])
@@ -176,6 +175,12 @@ class _KeyAxis(pg.AxisItem):
         metrics = QFontMetricsF(p.font())
         h = metrics.height()
         base = self.mapRectFromParent(self.geometry()).bottom() - self.style["tickTextOffset"][1]
+        if not self.rotated:  # side by side, centred on the key's column
+            align = Qt.AlignmentFlag.AlignHCenter | Qt.AlignmentFlag.AlignBottom
+            for x, text in textSpecs:
+                w = metrics.horizontalAdvance(text) + 2
+                p.drawText(QRectF(x - w / 2, base - h, w, h), align, text)
+            return
         room = max(self.text_room, 1.0)
         align = Qt.AlignmentFlag.AlignLeft | Qt.AlignmentFlag.AlignVCenter
         for x, text in textSpecs:
@@ -552,6 +557,7 @@ class _MatrixPlot:
         self.selected: tuple[int, int] | None = None
         self._tick_key: tuple[object, ...] | None = None  # labels and flags the ticks show
         self._tick_state: tuple[object, ...] | None = None  # steps and rotation shown
+        self.on_axes_resized: Callable[[], None] | None = None  # the key axis grew or shrank
         self.vb.sigResized.connect(self.home)
         self.vb.sigResized.connect(self.fit_texts)
         self.vb.sigRangeChanged.connect(self.fit_texts)
@@ -652,9 +658,8 @@ class _MatrixPlot:
         # Space is reserved even where labels are hidden, so the panels of the
         # all-heads grid keep equal sizes.
         label_w = left.label.boundingRect().height() * 0.8 if left.label.isVisible() else 0.0
-        left.setWidth(
-            int(math.ceil(self._row_text_w + left.style["tickTextOffset"][0] + label_w + 4))
-        )
+        width = self._row_text_w + left.style["tickTextOffset"][0] + label_w + 4
+        left.setWidth(int(math.ceil(width)) if show_rows else 0)  # hidden labels: no room
         self._tick_state = None
         self.refresh_ticks()
 
@@ -699,10 +704,14 @@ class _MatrixPlot:
             height = self._key_axis_height(room)
         else:
             room, height = 0.0, self._key_axis_height(self._line_h)
+        if not show_cols:
+            height = 0  # hidden labels take no room
         if isinstance(top, _KeyAxis):
             top.set_rotated(rotated, room)
         if top.fixedHeight != height:
             top.setHeight(height)
+            if self.on_axes_resized is not None:
+                self.on_axes_resized()
 
     def home(self, *_: object) -> None:
         """Show the whole matrix with square cells, anchored top-left next to its labels.
@@ -920,6 +929,19 @@ def _palette_colors(widget: QWidget) -> tuple[QColor, QColor]:
     """pyqtgraph ignores the Qt palette: read it here so dark themes stay dark."""
     palette = widget.palette()
     return palette.color(QPalette.ColorRole.Window), palette.color(QPalette.ColorRole.WindowText)
+
+
+class _ResizeFilter(QObject):
+    """Calls back after the watched widget is resized (and has handled it)."""
+
+    def __init__(self, callback: Callable[[], None]) -> None:
+        super().__init__()
+        self._callback = callback
+
+    def eventFilter(self, obj: QObject, event: QEvent) -> bool:  # noqa: N802 (Qt API)
+        if event.type() == QEvent.Type.Resize:
+            self._callback()
+        return False
 
 
 class _LeaveFilter(QObject):
@@ -1270,12 +1292,56 @@ class HeatmapView(QWidget):
             self.cellClicked.emit(row, col)
 
 
+def best_grid(
+    heads: int,
+    n: int,
+    m: int,
+    width: float,
+    height: float,
+    *,
+    fixed_w: float = 0.0,
+    fixed_h: float = 0.0,
+    tile_w: float = 0.0,
+    tile_h: float = 0.0,
+) -> tuple[int, int, float]:
+    """(rows, columns, cell pixels) of the grid of ``heads`` n x m tiles with the largest cells.
+
+    ``fixed_w``/``fixed_h``: pixels the layout takes whatever the grid (titles, labels,
+    colour bar, margins); ``tile_w``/``tile_h``: pixels each column/row adds besides its
+    cells (gaps, a panel's title). Grids with an empty row are skipped.
+    """
+    best = (1, max(heads, 1), -math.inf)
+    for rows in range(1, heads + 1):
+        cols = math.ceil(heads / rows)
+        if (rows - 1) * cols >= heads:
+            continue  # the same columns with one row fewer hold every head
+        cell = min(
+            (width - fixed_w - cols * tile_w) / (cols * m),
+            (height - fixed_h - rows * tile_h) / (rows * n),
+        )
+        if cell > best[2]:
+            best = (rows, cols, cell)
+    return best
+
+
 class AllHeadsView(QWidget):
-    """Every head's weights side by side (up to 4 per row), one shared colour bar."""
+    """Every head's weights in a grid sized to make the tiles large, one shared colour bar.
+
+    The grid's rows x columns are chosen for the widget's shape (re-chosen on resize);
+    rows and columns get exact pixel sizes so every tile has the same cells, and the
+    colour bar spans exactly the block of tiles. Token labels only along the top row
+    and the left column; one "key →" and one "query" title for the whole grid.
+    """
 
     headClicked = Signal(int)  # 0-based head index
     headCellHovered = Signal(int, int, int)  # (head, row, col); all -1 off the matrices
-    PER_ROW = 4
+    TITLE_H = 30  # a PlotItem's title row (pyqtgraph fixes it at 30 px)
+    PLOT_MARGIN = 1  # a PlotItem's layout margin on each side
+    SPACING = 6  # between grid cells
+    MARGIN = 6  # around the grid (more where it is centred)
+    KEY_TITLE_H = 20
+    QUERY_TITLE_W = 20
+    BAR_W = 80  # the colour bar with its axis and title
 
     def __init__(self, parent: QWidget | None = None) -> None:
         super().__init__(parent)
@@ -1287,6 +1353,9 @@ class AllHeadsView(QWidget):
         self._colormap = SEQUENTIAL_COLORMAPS[0]
         self._lut = _lut(self._colormap)
         self._colorbar: pg.ColorBarItem | None = None
+        self._key_title: pg.LabelItem | None = None
+        self._query_title: pg.LabelItem | None = None
+        self._grid = (0, 0)  # (rows, columns) of tiles
         self._levels = (0.0, 1.0)
         self._weight_range = "fixed"
         self._weights: np.ndarray | None = None
@@ -1295,10 +1364,18 @@ class AllHeadsView(QWidget):
         self._row_labels: list[str] = []
         self._col_labels: list[str] = []
         self._hovered = (-1, -1, -1)
+        self._laying_out = False
+        self._glw.ci.layout.setSpacing(self.SPACING)
         self._glw.scene().sigMouseClicked.connect(self._on_mouse_clicked)
         self._glw.scene().sigMouseMoved.connect(self._on_mouse_moved)
         self._leave_filter = _LeaveFilter(self._on_leave)
         self._glw.viewport().installEventFilter(self._leave_filter)
+        self._resize_filter = _ResizeFilter(self._relayout)
+        self._glw.installEventFilter(self._resize_filter)
+        self._relayout_timer = QTimer(self)  # coalesces relayouts asked for mid-layout
+        self._relayout_timer.setSingleShot(True)
+        self._relayout_timer.setInterval(0)
+        self._relayout_timer.timeout.connect(self._relayout)
         self.apply_palette()
 
     @property
@@ -1313,6 +1390,10 @@ class AllHeadsView(QWidget):
     def colorbar(self) -> pg.ColorBarItem | None:
         return self._colorbar
 
+    def grid(self) -> tuple[int, int]:
+        """(rows, columns) of the tiles."""
+        return self._grid
+
     def set_heads(
         self,
         weights: np.ndarray,
@@ -1320,7 +1401,7 @@ class AllHeadsView(QWidget):
         col_labels: Sequence[str],
         visible: np.ndarray | None = None,
     ) -> None:
-        """Draw (H, n, m) weights; items are rebuilt only when H changes."""
+        """Draw (H, n, m) weights; items are rebuilt only when H (or the grid) changes."""
         weights = np.asarray(weights)
         if weights.ndim != 3:
             raise ValueError(f"all-heads view needs (H, n, m) weights, got shape {weights.shape}")
@@ -1329,28 +1410,37 @@ class AllHeadsView(QWidget):
             raise ValueError(
                 f"{len(row_labels)} row and {len(col_labels)} column labels for {n} x {m} heads"
             )
-        if heads != len(self._panels):
-            self._build(heads)
-        labels_r = self._row_labels = [str(s) for s in row_labels]
-        labels_c = self._col_labels = [str(s) for s in col_labels]
+        self._row_labels = [str(s) for s in row_labels]
+        self._col_labels = [str(s) for s in col_labels]
         self._weights, self._visible = weights, visible
+        if heads != len(self._panels):
+            self._build(heads, *self._choose_grid()[:2])
+        self._fill()
+        self._relayout()
+
+    def _fill(self) -> None:
+        """Hand every panel its head's weights (after set_heads or a rebuild)."""
+        weights, visible = self._weights, self._visible
+        if weights is None:
+            return
+        heads = weights.shape[0]
         masks = [_display_mask(weights[h], visible) for h in range(heads)]
         levels = (0.0, 1.0)
         if self._weight_range == "max":  # one colour bar: the largest weight of any head
             top = max((_visible_max(weights[h], masks[h]) for h in range(heads)), default=0.0)
             levels = (0.0, max(top, _WEIGHT_EPS))
         self._levels = levels
-        per_row = min(self.PER_ROW, heads)
+        cols = max(self._grid[1], 1)
         for h, panel in enumerate(self._panels):
             panel.set_data(
                 weights[h],
-                labels_r,
-                labels_c,
+                self._row_labels,
+                self._col_labels,
                 visible,
                 levels,
                 self._lut,
-                show_row_ticks=h % per_row == 0,
-                show_col_ticks=h < per_row,
+                show_row_ticks=h % cols == 0,
+                show_col_ticks=h < cols,
                 display_mask=masks[h],
                 fit=False,
             )
@@ -1369,8 +1459,7 @@ class AllHeadsView(QWidget):
         if mode == self._weight_range:
             return
         self._weight_range = mode
-        if self._weights is not None:
-            self.set_heads(self._weights, self._row_labels, self._col_labels, self._visible)
+        self._fill()
 
     def weight_range(self) -> str:
         return self._weight_range
@@ -1379,22 +1468,113 @@ class AllHeadsView(QWidget):
         """The colour levels in use (shared by every head)."""
         return self._levels
 
-    def _build(self, heads: int) -> None:
+    # -- layout ----------------------------------------------------------------------
+    def _label_room(self) -> tuple[float, float]:
+        """(left label width, top label height) of the first tile, as last sized."""
+        if not self._panels:
+            return (0.0, 0.0)
+        plot = self._panels[0].plot
+        left, top = plot.getAxis("left"), plot.getAxis("top")
+        return (float(left.fixedWidth or 0), float(top.fixedHeight or 0))
+
+    def _choose_grid(self) -> tuple[int, int, float]:
+        if self._weights is None:
+            return (0, 0, 0.0)
+        heads, n, m = self._weights.shape
+        size = self._glw.size()
+        left_w, top_h = self._label_room()
+        if not self._panels:  # first build: about one line of labels each way
+            left_w, top_h = 40.0, 20.0
+        s, pm = self.SPACING, self.PLOT_MARGIN
+        return best_grid(
+            heads,
+            n,
+            m,
+            size.width(),
+            size.height(),
+            fixed_w=2 * self.MARGIN + self.QUERY_TITLE_W + self.BAR_W + s + left_w,
+            fixed_h=2 * self.MARGIN + self.KEY_TITLE_H + top_h,
+            tile_w=2 * pm + s,
+            tile_h=2 * pm + self.TITLE_H + s,
+        )
+
+    def _relayout_soon(self) -> None:
+        """Relayout once control is back in the event loop.
+
+        Asked for when a tile's key labels turn or grow, which happens inside a view
+        box's range signal: rebuilding the grid there would delete the emitting item.
+        """
+        self._relayout_timer.start()
+
+    def _relayout(self) -> None:
+        """Pick the grid for the current size and give rows and columns exact sizes."""
+        if self._laying_out or not self._panels or self._weights is None:
+            return
+        self._laying_out = True
+        try:
+            rows, cols, cell = self._choose_grid()
+            if (rows, cols) != self._grid:
+                self._build(len(self._panels), rows, cols)
+                self._fill()
+                rows, cols, cell = self._choose_grid()
+            self._apply_sizes(rows, cols, max(cell, 1.0))
+        finally:
+            self._laying_out = False
+
+    def _apply_sizes(self, rows: int, cols: int, cell: float) -> None:
+        assert self._weights is not None
+        _, n, m = self._weights.shape
+        left_w, top_h = self._label_room()
+        pm, s = self.PLOT_MARGIN, self.SPACING
+        layout = self._glw.ci.layout
+        tile_w, tile_h = cell * m, cell * n
+        layout.setRowFixedHeight(0, self.KEY_TITLE_H)
+        layout.setColumnFixedWidth(0, self.QUERY_TITLE_W)
+        for r in range(rows):
+            layout.setRowFixedHeight(
+                1 + r, 2 * pm + self.TITLE_H + (top_h if r == 0 else 0) + tile_h
+            )
+        for c in range(cols):
+            layout.setColumnFixedWidth(1 + c, 2 * pm + (left_w if c == 0 else 0) + tile_w)
+        layout.setColumnFixedWidth(1 + cols, self.BAR_W)
+        if self._colorbar is not None:  # the bar runs from the first tile's top to the last's
+            self._colorbar.layout.setContentsMargins(0, pm + self.TITLE_H + top_h, 0, pm)
+        used_w = self.QUERY_TITLE_W + self.BAR_W + left_w + cols * (2 * pm + tile_w)
+        used_w += (cols + 1) * s
+        used_h = self.KEY_TITLE_H + top_h + rows * (2 * pm + self.TITLE_H + tile_h) + rows * s
+        size = self._glw.size()
+        side = max(self.MARGIN, (size.width() - used_w) / 2)
+        top = max(self.MARGIN, (size.height() - used_h) / 2)
+        if layout.getContentsMargins() != (side, top, side, top):
+            layout.setContentsMargins(side, top, side, top)
+
+    def _build(self, heads: int, rows: int = 0, cols: int = 0) -> None:
         self._glw.clear()
         self._panels = []
         self._colorbar = None
-        if heads == 0:
+        self._key_title = self._query_title = None
+        self._grid = (rows, cols)
+        layout = self._glw.ci.layout
+        for k in range(layout.rowCount()):  # sizes of a previous grid
+            layout.setRowFixedHeight(k, 0)
+        for k in range(layout.columnCount()):
+            layout.setColumnFixedWidth(k, 0)
+        if heads == 0 or rows == 0 or cols == 0:
+            self._grid = (0, 0)
             return
-        per_row = min(self.PER_ROW, heads)
-        rows = math.ceil(heads / per_row)
         fg = _palette_colors(self)[1]
+        self._key_title = pg.LabelItem("key →", color=fg)
+        self._glw.addItem(self._key_title, row=0, col=1, colspan=cols)
+        self._query_title = pg.LabelItem("query", color=fg, angle=-90)
+        self._glw.addItem(self._query_title, row=1, col=0, rowspan=rows)
         for h in range(heads):
             plot = self._glw.addPlot(
-                row=h // per_row, col=h % per_row, axisItems={"top": _KeyAxis()}
+                row=1 + h // cols, col=1 + h % cols, axisItems={"top": _KeyAxis()}
             )
             plot.setTitle(f"head {h + 1}", color=fg)
             panel = _MatrixPlot(plot, max_ticks=12)
             panel.apply_palette(self.palette())
+            panel.on_axes_resized = self._relayout_soon
             self._panels.append(panel)
         for panel in self._panels:
             panel.peers = tuple(self._panels)
@@ -1406,10 +1586,12 @@ class AllHeadsView(QWidget):
             colorMapMenu=False,
         )
         self._colorbar.setImageItem([p.image for p in self._panels])
-        self._glw.addItem(self._colorbar, row=0, col=per_row, rowspan=rows)
+        self._glw.addItem(self._colorbar, row=1, col=1 + cols, rowspan=rows)
         self._colorbar.getAxis("left").setLabel(_bar_label("weights", self._weight_range))
-        self._selected = -1
+        selected, self._selected = self._selected, -1
         self.apply_palette()
+        if 0 <= selected < heads:
+            self.select_head(selected)
 
     def set_colormap(self, name: str) -> None:
         pg.colormap.get(name)
@@ -1442,12 +1624,17 @@ class AllHeadsView(QWidget):
     def selected_head(self) -> int:
         return self._selected
 
-    def export_png(self, path: str, width_px: int = 1600) -> None:
+    def _lay_out_for_export(self) -> None:
         _ensure_laid_out(self._glw, QSize(1000, 600))
+        self._relayout()  # a hidden widget's resize does not reach the resize filter
+        _ensure_laid_out(self._glw, QSize(1000, 600))
+
+    def export_png(self, path: str, width_px: int = 1600) -> None:
+        self._lay_out_for_export()
         _export_png(self._glw, path, width_px)
 
     def export_svg(self, path: str) -> None:
-        _ensure_laid_out(self._glw, QSize(1000, 600))
+        self._lay_out_for_export()
         _export_svg(self._glw, path, self._panels)
 
     def apply_palette(self) -> None:
@@ -1462,6 +1649,9 @@ class AllHeadsView(QWidget):
                 axis = self._colorbar.getAxis(name)
                 axis.setPen(pg.mkPen(fg))
                 axis.setTextPen(pg.mkPen(fg))
+        for title in (self._key_title, self._query_title):
+            if title is not None:
+                title.setText(title.text, color=fg)
         if self._panels:
             self.select_head(self._selected)
 

@@ -30,6 +30,7 @@ from app.heatmap import (
     WEIGHT_RANGES,
     AllHeadsView,
     HeatmapView,
+    best_grid,
     format_cell,
     format_cells,
     label_step,
@@ -900,11 +901,84 @@ def test_all_heads_weight_range_max_is_shared_by_the_heads(heads_view: AllHeadsV
     assert heads_view.levels() == (0.0, 1.0)
 
 
-def test_all_heads_grid_wraps_after_four(heads_view: AllHeadsView) -> None:
-    heads_view.set_heads(np.full((6, 2, 2), 0.5), ["a", "b"], ["x", "y"])
+@pytest.mark.parametrize(
+    ("heads", "n", "width", "height", "grid"),
+    [
+        (2, 4, 1000, 500, (1, 2, 125.0)),  # side by side: min(1000 / 8, 500 / 4)
+        (2, 4, 400, 900, (2, 1, 100.0)),  # stacked: min(400 / 4, 900 / 8)
+        (12, 10, 1000, 600, (3, 4, 20.0)),  # 3 x 4: min(1000 / 40, 600 / 30); 2 x 6 gives 16.7
+        (4, 5, 1000, 1000, (2, 2, 100.0)),  # 3 rows of 2 would leave one empty: never
+        (1, 3, 300, 600, (1, 1, 100.0)),
+    ],
+)
+def test_best_grid_makes_the_largest_cells(heads, n, width, height, grid) -> None:
+    assert best_grid(heads, n, n, width, height) == pytest.approx(grid)
+
+
+def test_best_grid_counts_fixed_and_per_tile_room() -> None:
+    # 2 heads of 4 x 4 in 1000 x 500, minus 100 px fixed and 20 px per column/row:
+    # 1 x 2 -> min((1000-100-40)/8, (500-100-20)/4) = min(107.5, 95) = 95
+    # 2 x 1 -> min((1000-100-20)/4, (500-100-40)/8) = min(220, 45) = 45
+    got = best_grid(2, 4, 4, 1000, 500, fixed_w=100, fixed_h=100, tile_w=20, tile_h=20)
+    assert got == pytest.approx((1, 2, 95.0))
+
+
+def _tile_rects(view: AllHeadsView) -> list[tuple[float, float, float, float]]:
+    """(left, top, width, height) of every head's matrix area on the scene."""
+    out = []
+    for panel in view.panels:
+        r = panel.vb.sceneBoundingRect()
+        out.append((r.left(), r.top(), r.width(), r.height()))
+    return out
+
+
+def test_all_heads_grid_follows_the_widget_shape(heads_view: AllHeadsView) -> None:
+    heads_view.resize(1500, 420)  # wide and low: one row
+    heads_view.set_heads(np.full((6, 3, 3), 1 / 3), _tokens(3), _tokens(3))
     _settle()
-    tops = [round(p.plot.sceneBoundingRect().top()) for p in heads_view.panels]
-    assert len(set(tops[:4])) == 1 and tops[4] > tops[0] and tops[4] == tops[5]
+    tops = {round(t) for _, t, _, _ in _tile_rects(heads_view)}
+    assert heads_view.grid() == (1, 6) and len(tops) == 1
+    heads_view.resize(420, 1500)  # narrow and tall: one column, same panels re-arranged
+    _settle()
+    lefts = {round(x) for x, _, _, _ in _tile_rects(heads_view)}
+    assert heads_view.grid() == (6, 1) and len(lefts) == 1
+    tops = [t for _, t, _, _ in _tile_rects(heads_view)]
+    assert tops == sorted(tops)  # head 1 on top, row by row
+    assert len(heads_view.panels) == 6
+
+
+def test_two_heads_fill_the_view(heads_view: AllHeadsView) -> None:
+    # the reviewer's 2 heads filled only the top ~45% of a wide view
+    causal = np.tril(np.ones((4, 4), dtype=bool))
+    heads_view.set_heads(np.full((2, 4, 4), 0.25), _tokens(4), _tokens(4), causal)
+    _settle()
+    for _, _, w, h in _tile_rects(heads_view):
+        assert h > 0.65 * heads_view.height() and w == pytest.approx(h, abs=1.5)
+    heads_view.resize(500, 900)  # tall: stacked, each nearly the full width
+    _settle()
+    assert heads_view.grid() == (2, 1)
+    for _, _, w, _ in _tile_rects(heads_view):
+        assert w > 0.6 * heads_view.width()  # side by side they would get < 0.4
+
+
+def test_all_heads_colour_bar_spans_the_tiles(heads_view: AllHeadsView) -> None:
+    heads_view.set_heads(np.full((12, 5, 5), 0.2), _tokens(5), _tokens(5))
+    _settle()
+    tiles = _tile_rects(heads_view)
+    block_top = min(t for _, t, _, _ in tiles)
+    block_bottom = max(t + h for _, t, _, h in tiles)
+    bar = heads_view.colorbar.getViewBox().sceneBoundingRect()
+    assert bar.top() == pytest.approx(block_top, abs=2)
+    assert bar.bottom() == pytest.approx(block_bottom, abs=2)
+
+
+def test_all_heads_share_one_query_and_one_key_title(heads_view: AllHeadsView) -> None:
+    heads_view.set_heads(np.full((4, 5, 5), 0.2), _tokens(5), _tokens(5))
+    assert heads_view._key_title.text == "key →"
+    assert heads_view._query_title.text.startswith("query")
+    for panel in heads_view.panels:  # none of the tiles repeats them
+        assert not panel.plot.getAxis("left").labelText
+        assert not panel.plot.getAxis("top").labelText
 
 
 def test_all_heads_panels_have_equal_cells(heads_view: AllHeadsView) -> None:
