@@ -60,6 +60,9 @@ KINDS = ("weights", "scores")
 # "fixed": 0..1, the same colour means the same weight everywhere. "max": 0..the
 # largest visible weight, so 2000 weights of ~0.0005 do not all draw as one dark colour.
 WEIGHT_RANGES: tuple[tuple[str, str], ...] = (("0 .. 1", "fixed"), ("0 .. max", "max"))
+KEY_TITLE = "key →"  # keys run left to right
+QUERY_TITLE = "← query"  # turned 90° up the left side, the arrow points down the queries
+CLICK_HINT = "click a cell to explain it"
 _WEIGHT_EPS = 1e-6  # smallest top level in "max" mode, so an all-masked matrix still draws
 
 MAX_TEXT_CELLS = 16  # values are printed in the cells up to 16 x 16
@@ -931,6 +934,16 @@ def _palette_colors(widget: QWidget) -> tuple[QColor, QColor]:
     return palette.color(QPalette.ColorRole.Window), palette.color(QPalette.ColorRole.WindowText)
 
 
+def _pointing_hand(glw: pg.GraphicsLayoutWidget, on: bool) -> None:
+    """A pointing hand over what can be clicked, the normal arrow elsewhere."""
+    viewport = glw.viewport()
+    pointing = viewport.cursor().shape() == Qt.CursorShape.PointingHandCursor
+    if on and not pointing:
+        viewport.setCursor(Qt.CursorShape.PointingHandCursor)
+    elif not on and pointing:
+        viewport.unsetCursor()
+
+
 class _ResizeFilter(QObject):
     """Calls back after the watched widget is resized (and has handled it)."""
 
@@ -1042,8 +1055,10 @@ class HeatmapView(QWidget):
         layout.setContentsMargins(0, 0, 0, 0)
         layout.addWidget(self._glw)
         self._plot: pg.PlotItem = self._glw.addPlot(row=0, col=0, axisItems={"top": _KeyAxis()})
-        self._plot.setLabel("left", "query")
-        self._plot.setLabel("top", "key")
+        # arrows say which way the tokens run, so the titles are not read as labels
+        self._plot.setLabel("left", QUERY_TITLE)
+        self._plot.setLabel("top", KEY_TITLE)
+        self._click_hint = True
         self._matrix = _MatrixPlot(self._plot)
         self._sequential = SEQUENTIAL_COLORMAPS[0]
         self._kind = "weights"
@@ -1153,8 +1168,43 @@ class HeatmapView(QWidget):
             self._colorbar.getAxis("left").setLabel(bar_label)
         if title != self._title:
             self._title = title
-            self._plot.setTitle(title or None, color=_palette_colors(self)[1])
+            self._show_title()
         self._fit_width()
+
+    def set_click_hint(self, shown: bool) -> None:
+        """Show or hide the grey "click a cell to explain it" under the title.
+
+        The window hides it once the person has clicked a cell: by then they know.
+        """
+        if bool(shown) != self._click_hint:
+            self._click_hint = bool(shown)
+            self._show_title()
+
+    def click_hint_shown(self) -> bool:
+        return self._click_hint
+
+    def _show_title(self) -> None:
+        """The title, and under it the click hint in a quieter grey, smaller."""
+        bg, fg = _palette_colors(self)
+        plot = self._plot
+        if not self._click_hint:
+            plot.titleLabel.item.setTextWidth(-1)  # one line: its natural width
+            plot.setTitle(self._title or None, color=fg)
+            return
+        grey = _blend(bg, fg, 0.55).name()
+        hint = f"<span style='color: {grey}; font-size: 9pt'>{CLICK_HINT}</span>"
+        text = f"{self._title}<br>{hint}" if self._title else hint
+        plot.setTitle(text, color=fg)
+        item = plot.titleLabel.item  # centre the two lines on each other
+        document = item.document()
+        option = document.defaultTextOption()
+        option.setAlignment(Qt.AlignmentFlag.AlignHCenter)
+        document.setDefaultTextOption(option)
+        item.setTextWidth(-1)
+        item.setTextWidth(document.idealWidth())
+        height = 46 if self._title else 24
+        plot.titleLabel.setMaximumHeight(height)
+        plot.layout.setRowFixedHeight(0, height)
 
     def _colormap_for(self, kind: str) -> str:
         if kind == "weights":
@@ -1259,8 +1309,7 @@ class HeatmapView(QWidget):
             axis = self._colorbar.getAxis(name)
             axis.setPen(pg.mkPen(fg))
             axis.setTextPen(pg.mkPen(fg))
-        if self._title:
-            self._plot.setTitle(self._title, color=fg)
+        self._show_title()
         name = self._colormap_for(self._kind)
         if self._colorbar.colorMap().name != name:  # scores: light or dark middle
             self._set_lut(name)  # the colour bar recolours the image
@@ -1277,11 +1326,13 @@ class HeatmapView(QWidget):
         cell = self._matrix.cell_at(scene_pos)
         if cell != self._hovered:
             self._hovered = cell
+            _pointing_hand(self._glw, cell[0] >= 0)  # cells can be clicked
             self.cellHovered.emit(*cell)
 
     def _on_leave(self) -> None:
         if self._hovered != (-1, -1):
             self._hovered = (-1, -1)
+            _pointing_hand(self._glw, False)
             self.cellHovered.emit(-1, -1)
 
     def _on_mouse_clicked(self, event: object) -> None:
@@ -1563,9 +1614,9 @@ class AllHeadsView(QWidget):
             self._grid = (0, 0)
             return
         fg = _palette_colors(self)[1]
-        self._key_title = pg.LabelItem("key →", color=fg)
+        self._key_title = pg.LabelItem(KEY_TITLE, color=fg)
         self._glw.addItem(self._key_title, row=0, col=1, colspan=cols)
-        self._query_title = pg.LabelItem("query", color=fg, angle=-90)
+        self._query_title = pg.LabelItem(QUERY_TITLE, color=fg, angle=-90)
         self._glw.addItem(self._query_title, row=1, col=0, rowspan=rows)
         for h in range(heads):
             plot = self._glw.addPlot(
@@ -1676,12 +1727,14 @@ class AllHeadsView(QWidget):
         return (head, row, col) if row >= 0 else (-1, -1, -1)
 
     def _on_mouse_moved(self, scene_pos: QPointF) -> None:
+        _pointing_hand(self._glw, self.head_at(scene_pos) >= 0)  # a click picks the head
         cell = self.cell_at(scene_pos)
         if cell != self._hovered:
             self._hovered = cell
             self.headCellHovered.emit(*cell)
 
     def _on_leave(self) -> None:
+        _pointing_hand(self._glw, False)
         if self._hovered != (-1, -1, -1):
             self._hovered = (-1, -1, -1)
             self.headCellHovered.emit(-1, -1, -1)

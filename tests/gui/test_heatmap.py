@@ -486,8 +486,9 @@ def test_token_labels_on_both_axes_at_cell_centres(view: HeatmapView) -> None:
     _settle()
     assert _ticks(view, "left") == [(0.5, "q0"), (1.5, "q1")]
     assert _ticks(view, "top") == [(0.5, "k0"), (1.5, "k1"), (2.5, "k2")]
-    assert view.plot_item.getAxis("left").labelText == "query"
-    assert view.plot_item.getAxis("top").labelText == "key"
+    # titles with arrows, so they are not read as one more token label
+    assert view.plot_item.getAxis("left").labelText == "← query"  # turned: points down
+    assert view.plot_item.getAxis("top").labelText == "key →"
 
 
 def test_long_labels_are_truncated_on_axes_but_not_in_hover(view: HeatmapView) -> None:
@@ -711,6 +712,48 @@ def test_click_emits_the_cell(view: HeatmapView, qtbot) -> None:
             pos=_viewport_pos(view, 2.5, 1.5),
         )
     assert blocker.args == [2, 1]
+
+
+def test_pointing_hand_over_cells_only(view: HeatmapView) -> None:
+    view.set_matrix(np.eye(3), _tokens(3), _tokens(3), kind="weights")
+    _settle()
+    viewport = view.graphics_widget.viewport()
+    hand = Qt.CursorShape.PointingHandCursor
+    assert viewport.cursor().shape() != hand
+    _move(view, _viewport_pos(view, 1.5, 1.5))
+    assert viewport.cursor().shape() == hand
+    _move(view, _viewport_pos(view, 1.5, 3.8))  # right of the matrix: nothing to click
+    assert viewport.cursor().shape() == Qt.CursorShape.ArrowCursor
+    _move(view, _viewport_pos(view, 0.5, 0.5))
+    QApplication.sendEvent(viewport, QEvent(QEvent.Type.Leave))
+    assert viewport.cursor().shape() == Qt.CursorShape.ArrowCursor
+
+
+def test_click_hint_under_the_title_until_hidden(view: HeatmapView) -> None:
+    view.set_matrix(SEED_WEIGHTS, SEED_TOKENS, SEED_TOKENS, kind="weights", title="Weights")
+    _settle()
+    title = view.plot_item.titleLabel
+    assert view.click_hint_shown()
+    assert "Weights" in title.text and "click a cell to explain it" in title.text
+    hinted = view.plot_item.getViewBox().height()
+    view.set_click_hint(False)  # after the first click
+    _settle()
+    assert not view.click_hint_shown()
+    assert "Weights" in title.text and "click a cell" not in title.text
+    assert view.plot_item.getViewBox().height() > hinted  # the line's room goes to the cells
+    view.set_matrix(SEED_WEIGHTS, SEED_TOKENS, SEED_TOKENS, kind="weights", title="Other")
+    assert "click a cell" not in title.text  # stays hidden across updates
+    view.set_click_hint(True)
+    assert "click a cell" in title.text and "Other" in title.text
+
+
+def test_click_hint_is_grey(view: HeatmapView) -> None:
+    view.set_matrix(np.eye(2), ["a", "b"], ["x", "y"], kind="weights", title="T")
+    text = view.plot_item.titleLabel.text
+    hint_colour = text.split("click a cell")[0].rsplit("color: ", 1)[1][:7]
+    grey = QColor(hint_colour)
+    assert grey.red() == grey.green() == grey.blue()  # a grey between window and text
+    assert 60 < grey.lightness() < 200
 
 
 def test_hover_text_names_tokens_and_value(view: HeatmapView) -> None:
@@ -975,7 +1018,7 @@ def test_all_heads_colour_bar_spans_the_tiles(heads_view: AllHeadsView) -> None:
 def test_all_heads_share_one_query_and_one_key_title(heads_view: AllHeadsView) -> None:
     heads_view.set_heads(np.full((4, 5, 5), 0.2), _tokens(5), _tokens(5))
     assert heads_view._key_title.text == "key →"
-    assert heads_view._query_title.text.startswith("query")
+    assert heads_view._query_title.text == "← query"
     for panel in heads_view.panels:  # none of the tiles repeats them
         assert not panel.plot.getAxis("left").labelText
         assert not panel.plot.getAxis("top").labelText
@@ -1039,6 +1082,18 @@ def test_all_heads_hover_reports_head_row_and_column(heads_view: AllHeadsView) -
     _move_in(glw, at(0, 4.5, 0.7))  # same cell: no repeat
     QApplication.sendEvent(glw.viewport(), QEvent(QEvent.Type.Leave))
     assert seen == [(2, 1, 3), (0, 4, 0), (-1, -1, -1)]
+
+
+def test_all_heads_pointing_hand_over_the_tiles(heads_view: AllHeadsView) -> None:
+    heads_view.set_heads(_four_heads(), _tokens(5), _tokens(5))
+    _settle()
+    glw = heads_view.graphics_widget
+    vb = heads_view.panels[1].vb
+    _move_in(glw, glw.mapFromScene(vb.mapViewToScene(QPointF(2.5, 2.5))))
+    assert glw.viewport().cursor().shape() == Qt.CursorShape.PointingHandCursor
+    bar = heads_view.colorbar.sceneBoundingRect().center()  # the colour bar: no click
+    _move_in(glw, glw.mapFromScene(bar))
+    assert glw.viewport().cursor().shape() == Qt.CursorShape.ArrowCursor
 
 
 def test_all_heads_hover_text_names_head_tokens_and_value(heads_view: AllHeadsView) -> None:
