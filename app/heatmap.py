@@ -180,9 +180,12 @@ class _KeyAxis(pg.AxisItem):
         base = self.mapRectFromParent(self.geometry()).bottom() - self.style["tickTextOffset"][1]
         if not self.rotated:  # side by side, centred on the key's column
             align = Qt.AlignmentFlag.AlignHCenter | Qt.AlignmentFlag.AlignBottom
+            end = self.mapRectFromParent(self.geometry()).width()
             for x, text in textSpecs:
                 w = metrics.horizontalAdvance(text) + 2
-                p.drawText(QRectF(x - w / 2, base - h, w, h), align, text)
+                # the first and last labels stay over the matrix, not over its neighbour
+                left = max(0.0, min(x - w / 2, end - w)) if w < end else x - w / 2
+                p.drawText(QRectF(left, base - h, w, h), align, text)
             return
         room = max(self.text_room, 1.0)
         align = Qt.AlignmentFlag.AlignLeft | Qt.AlignmentFlag.AlignVCenter
@@ -1388,7 +1391,8 @@ class AllHeadsView(QWidget):
     headCellHovered = Signal(int, int, int)  # (head, row, col); all -1 off the matrices
     TITLE_H = 30  # a PlotItem's title row (pyqtgraph fixes it at 30 px)
     PLOT_MARGIN = 1  # a PlotItem's layout margin on each side
-    SPACING = 6  # between grid cells
+    SPACING_X = 14  # between columns: one tile's last key label, the next tile's first
+    SPACING_Y = 6  # between rows (the head titles separate them)
     MARGIN = 6  # around the grid (more where it is centred)
     KEY_TITLE_H = 20
     QUERY_TITLE_W = 20
@@ -1416,7 +1420,8 @@ class AllHeadsView(QWidget):
         self._col_labels: list[str] = []
         self._hovered = (-1, -1, -1)
         self._laying_out = False
-        self._glw.ci.layout.setSpacing(self.SPACING)
+        self._glw.ci.layout.setHorizontalSpacing(self.SPACING_X)
+        self._glw.ci.layout.setVerticalSpacing(self.SPACING_Y)
         self._glw.scene().sigMouseClicked.connect(self._on_mouse_clicked)
         self._glw.scene().sigMouseMoved.connect(self._on_mouse_moved)
         self._leave_filter = _LeaveFilter(self._on_leave)
@@ -1536,17 +1541,17 @@ class AllHeadsView(QWidget):
         left_w, top_h = self._label_room()
         if not self._panels:  # first build: about one line of labels each way
             left_w, top_h = 40.0, 20.0
-        s, pm = self.SPACING, self.PLOT_MARGIN
+        sx, sy, pm = self.SPACING_X, self.SPACING_Y, self.PLOT_MARGIN
         return best_grid(
             heads,
             n,
             m,
             size.width(),
             size.height(),
-            fixed_w=2 * self.MARGIN + self.QUERY_TITLE_W + self.BAR_W + s + left_w,
+            fixed_w=2 * self.MARGIN + self.QUERY_TITLE_W + self.BAR_W + sx + left_w,
             fixed_h=2 * self.MARGIN + self.KEY_TITLE_H + top_h,
-            tile_w=2 * pm + s,
-            tile_h=2 * pm + self.TITLE_H + s,
+            tile_w=2 * pm + sx,
+            tile_h=2 * pm + self.TITLE_H + sy,
         )
 
     def _relayout_soon(self) -> None:
@@ -1576,7 +1581,7 @@ class AllHeadsView(QWidget):
         assert self._weights is not None
         _, n, m = self._weights.shape
         left_w, top_h = self._label_room()
-        pm, s = self.PLOT_MARGIN, self.SPACING
+        pm, sx, sy = self.PLOT_MARGIN, self.SPACING_X, self.SPACING_Y
         layout = self._glw.ci.layout
         tile_w, tile_h = cell * m, cell * n
         layout.setRowFixedHeight(0, self.KEY_TITLE_H)
@@ -1591,8 +1596,8 @@ class AllHeadsView(QWidget):
         if self._colorbar is not None:  # the bar runs from the first tile's top to the last's
             self._colorbar.layout.setContentsMargins(0, pm + self.TITLE_H + top_h, 0, pm)
         used_w = self.QUERY_TITLE_W + self.BAR_W + left_w + cols * (2 * pm + tile_w)
-        used_w += (cols + 1) * s
-        used_h = self.KEY_TITLE_H + top_h + rows * (2 * pm + self.TITLE_H + tile_h) + rows * s
+        used_w += (cols + 1) * sx
+        used_h = self.KEY_TITLE_H + top_h + rows * (2 * pm + self.TITLE_H + tile_h) + rows * sy
         size = self._glw.size()
         side = max(self.MARGIN, (size.width() - used_w) / 2)
         top = max(self.MARGIN, (size.height() - used_h) / 2)
