@@ -34,7 +34,7 @@ from selfattn.export import export_csv
 from selfattn.preset import Preset, PresetError
 
 from .document import Document, blank_preset
-from .heatmap import SEQUENTIAL_COLORMAPS, AllHeadsView, HeatmapView
+from .heatmap import SEQUENTIAL_COLORMAPS, WEIGHT_RANGES, AllHeadsView, HeatmapView
 from .panels.explain import ExplainPanel
 from .panels.inputs import InputsPanel
 from .panels.options import OptionsPanel
@@ -175,6 +175,13 @@ class MainWindow(QMainWindow):
         self.colormap_combo.addItems(list(SEQUENTIAL_COLORMAPS))
         self.colormap_combo.setToolTip("Colour map of the weights")
         self.colormap_combo.currentTextChanged.connect(self._on_colormap_changed)
+        self.range_combo = QComboBox()
+        for label, mode in WEIGHT_RANGES:
+            self.range_combo.addItem(label, mode)
+        self.range_combo.setToolTip(
+            "Colour range of the weights: 0 .. 1, or 0 .. the largest weight (for long rows)"
+        )
+        self.range_combo.currentIndexChanged.connect(self._on_range_changed)
         for combo in (self.preset_combo, self.mode_combo, self.colormap_combo):
             combo.setSizeAdjustPolicy(
                 QComboBox.SizeAdjustPolicy.AdjustToMinimumContentsLengthWithIcon
@@ -186,6 +193,7 @@ class MainWindow(QMainWindow):
         bar.addWidget(self.mode_combo)
         bar.addWidget(self.head_spin)
         bar.addWidget(self.colormap_combo)
+        bar.addWidget(self.range_combo)
         layout.addLayout(bar)
         self.heatmap = HeatmapView()
         self.all_heads = AllHeadsView()
@@ -409,6 +417,7 @@ class MainWindow(QMainWindow):
         self._mode = self.mode_combo.currentData()
         scores = self._mode in ("scores", "scaled_scores")
         self.colormap_combo.setEnabled(not scores)
+        self.range_combo.setEnabled(not scores)
         self.colormap_combo.setToolTip(
             "Scores use a diverging map (blue below 0, red above)"
             if scores
@@ -427,6 +436,11 @@ class MainWindow(QMainWindow):
         self._head = head
         self.mode_combo.setCurrentIndex(0)  # back to one head's weights
 
+    def _on_range_changed(self, _index: int) -> None:
+        mode = self.range_combo.currentData()
+        self.heatmap.set_weight_range(mode)
+        self.all_heads.set_weight_range(mode)
+
     def _on_colormap_changed(self, name: str) -> None:
         self.heatmap.set_colormap(name)
         self.all_heads.set_colormap(name)
@@ -438,6 +452,7 @@ class MainWindow(QMainWindow):
         self.hover_label.setText("" if head < 0 else self.all_heads.hover_text(head, row, col))
 
     def _on_heatmap_clicked(self, row: int, col: int) -> None:
+        self.heatmap.set_click_hint(False)
         self.heatmap.select_cell(row, col)
         self.explain_panel.explain(self._mode, self._head, row, col)
         self.explain_dock.raise_()

@@ -265,3 +265,11 @@ def test_model_tester_passes_on_every_table_model(qtmodeltester, window):
     models += [window.inputs_panel.tokens_model, window.inputs_panel.source_tokens_model]
     for model in models:
         qtmodeltester.check(model, force_py=True)
+
+
+def test_weight_range_combo_switches_levels_to_the_largest_weight(window):
+    window.range_combo.setCurrentIndex(window.range_combo.findData("max"))
+    low, high = window.heatmap.levels()
+    assert low == 0 and high == pytest.approx(float(window.document.result.weights.max()))
+    window.range_combo.setCurrentIndex(window.range_combo.findData("fixed"))
+    assert window.heatmap.levels() == (0.0, 1.0)
