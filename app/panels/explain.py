@@ -71,7 +71,7 @@ class ExplainPanel(QWidget):
     def _text_columns(self) -> int:
         """How many monospace characters fit the panel, so prose wraps instead of clipping."""
         advance = max(self.text.fontMetrics().horizontalAdvance("0"), 1)
-        return max(60, self.text.viewport().width() // advance - 1)
+        return max(60, self.text.viewport().width() // advance - 3)
 
     def resizeEvent(self, event) -> None:  # noqa: N802 - Qt's name
         super().resizeEvent(event)
