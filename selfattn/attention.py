@@ -381,6 +381,9 @@ def attention(
     )
 
 
+# Overflow is detected explicitly (_check_finite raises AttentionError naming the step),
+# so numpy's own RuntimeWarnings would only be noise before that one clear message.
+@np.errstate(over="ignore", invalid="ignore")
 def _attention(
     x: object,
     w_q: object,

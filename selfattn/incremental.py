@@ -106,6 +106,7 @@ class IncrementalAttention:
         return result
 
     # Incremental path -----------------------------------------------------
+    @np.errstate(over="ignore", invalid="ignore")  # overflow is checked and refused explicitly
     def edit_cell(self, preset_after: Preset, matrix: str, row: int, col: int) -> AttentionResult:
         """The result for `preset_after`, which differs from `.preset` in one cell.
 
