@@ -16,7 +16,7 @@ from PySide6.QtGui import QUndoStack
 
 import selfattn
 from selfattn import edit
-from selfattn.attention import AttentionError, AttentionResult
+from selfattn.attention import AttentionError, AttentionResult, resolve_scale
 from selfattn.expr import ExpressionError, parse_number
 from selfattn.preset import Preset, PresetError
 
@@ -49,6 +49,9 @@ class Document(QObject):
     fileStateChanged = Signal()  # path, name or clean state changed: retitle the window
     message = Signal(str)  # a transient message for the status bar
     busyChanged = Signal(bool)  # noqa: N815 - a large recompute started (True) or ended
+    # The preset changed but its result is still being computed on the worker: input-side
+    # views (tables of X and weights, options) update now; result views wait for `changed`.
+    inputsChanged = Signal(object)  # noqa: N815
 
     ASYNC_MIN_CELLS = (
         1_000_000  # heads x queries x keys above which full recomputes leave the GUI thread
@@ -62,15 +65,22 @@ class Document(QObject):
         self.undo_stack.cleanChanged.connect(self._on_clean_changed)
         self._preset = preset if preset is not None else blank_preset()
         self._path: Path | None = path
+        self._saved_path: Path | None = path
         self._engine = IncrementalAttention(self._preset) if IncrementalAttention else None
         self._result = None if self._engine else selfattn.compute(self._preset)
         self._trial_result: tuple[Preset, AttentionResult] | None = None
+        self._shown_preset = self._preset
+        self._engine_dirty = False  # set when a worker job failed part-way
         self._last_name = self._preset.name
         self._background = None
         self._jobs = 0
         self._generation = 0
 
-    def _on_clean_changed(self, _clean: bool) -> None:
+    def _on_clean_changed(self, clean: bool) -> None:
+        if clean:
+            # Back at the state that was saved (or opened): it lives at that file, whatever
+            # path the commands replayed on the way (e.g. undoing past Save As, then redo).
+            self._path = self._saved_path
         self.fileStateChanged.emit()
 
     # State ------------------------------------------------------------------
@@ -90,6 +100,12 @@ class Document(QObject):
             return self._result
         assert self._engine is not None
         return self._engine.result
+
+    @property
+    def result_preset(self) -> Preset:
+        """The preset `result` was computed from. It is `preset` except while the worker
+        computes a newer one; views that show results take labels and masks from here."""
+        return self._shown_preset
 
     @property
     def busy(self) -> bool:
@@ -131,6 +147,10 @@ class Document(QObject):
         """The result for `preset` (may raise AttentionError; the engine then keeps the old)."""
         if self._engine is None:
             return selfattn.compute(preset)
+        if self._engine_dirty:
+            result = self._engine.recompute(preset)
+            self._engine_dirty = False
+            return result
         cell = change.rect is not None and change.rect[2:] == (1, 1) and not change.structure
         # Small layers recompute in full, so learners see exactly compute()'s digits; large
         # ones update incrementally (equal to a full recompute within 1e-12 relative).
@@ -143,7 +163,14 @@ class Document(QObject):
     def _trial(self, preset: Preset, change: Change) -> bool:
         """Compute a proposed preset before it becomes an undo step; refuse it if it fails."""
         if self._runs_in_background(preset, change):
-            return True  # checked on the worker; a failure is undone there
+            if _surely_finite(preset):
+                return True  # nothing can overflow: the worker cannot fail on it
+            try:  # absurd magnitudes: settle it now, without the engine the worker owns
+                selfattn.compute(preset)
+            except AttentionError as exc:
+                self.message.emit(f"Refused: {exc}. The old values stay.")
+                return False
+            return True
         try:
             self._trial_result = (preset, self._compute(preset, change))
         except AttentionError as exc:
@@ -169,9 +196,11 @@ class Document(QObject):
     ) -> None:
         # Hold the result only when there is no engine to own it, or while jobs are queued
         # (the worker must then copy rather than update what the views are reading).
-        self._result = result if self._engine is None or self._jobs > 0 else None
+        owned_by_engine = self._engine is not None and self._jobs == 0 and not self._engine_dirty
+        self._result = None if owned_by_engine else result
         del result
         self._preset = preset
+        self._shown_preset = preset
         if path is not False:
             self._path = path  # type: ignore[assignment]
             self.fileStateChanged.emit()
@@ -183,7 +212,11 @@ class Document(QObject):
     def _apply_in_background(
         self, preset: Preset, change: Change, path: Path | None | bool
     ) -> None:
-        """Recompute on the worker; edits made meanwhile queue behind it and the newest wins."""
+        """Recompute on the worker; edits made meanwhile queue behind it and the newest wins.
+
+        Presets reach the worker only after `_trial` has made sure they cannot overflow,
+        so a job fails only for reasons such as memory; then the last result stays shown.
+        """
         from .worker import Background
 
         if self._background is None:
@@ -191,6 +224,7 @@ class Document(QObject):
         self._preset = preset  # further edits build on the newest numbers at once
         if path is not False:
             self._path = path  # type: ignore[assignment]
+            self.fileStateChanged.emit()
         self._generation += 1
         generation = self._generation
         if self._result is None:
@@ -198,42 +232,36 @@ class Document(QObject):
         self._jobs += 1
         if self._jobs == 1:
             self.busyChanged.emit(True)
+        self.inputsChanged.emit(change)
 
         def job() -> AttentionResult | None:
             if generation != self._generation:
                 return None  # a newer edit is queued: skip to it
-            return self._compute(preset, change)
+            try:
+                return self._compute(preset, change)
+            except BaseException:
+                self._engine_dirty = True  # it may be half-updated: recompute in full next
+                raise
 
         def done(result: AttentionResult | None) -> None:
             self._jobs -= 1
             if result is not None and generation == self._generation:
-                self._commit(preset, result, Change(structure=True), path)
+                self._commit(preset, result, Change(structure=True), False)
             del result
             if self._jobs == 0:
-                self._result = None if self._engine is not None else self._result
                 self.busyChanged.emit(False)
-                if self._result_preset_mismatch():
-                    # The newest job was skipped or failed: compute what is current now.
-                    self._apply_in_background(self._preset, Change(structure=True), False)
 
         def failed(exc: BaseException) -> None:
+            # The shown pair (result_preset, result) stays the last good one.
             self._jobs -= 1
             if self._jobs == 0:
                 self.busyChanged.emit(False)
-            self.message.emit(f"Refused: {exc}. Undoing that change.")
-            if isinstance(exc, AttentionError) and self.undo_stack.canUndo():
-                self.undo_stack.undo()
-            else:
-                raise exc
+            self.message.emit(
+                f"Could not compute the newest numbers ({type(exc).__name__}: {exc}); "
+                "the results shown are still those of the previous numbers."
+            )
 
-        self._result_for = preset
         self._background.submit(job, done, failed)
-
-    def _result_preset_mismatch(self) -> bool:
-        return self._committed_preset() is not self._preset
-
-    def _committed_preset(self) -> Preset | None:
-        return self._engine.preset if self._engine is not None else None
 
     def wait(self) -> None:
         """Block until background recomputes finished and were delivered (tests, scripts)."""
@@ -321,21 +349,56 @@ class Document(QObject):
             _probe_shapes(preset)
         except AttentionError as exc:
             raise PresetError(f"{path or preset.name}: {exc}") from None
-        if not self._runs_in_background(preset, Change(structure=True)):
-            try:
+        try:
+            if not self._runs_in_background(preset, Change(structure=True)):
                 self._trial_result = (preset, self._compute(preset, Change(structure=True)))
-            except AttentionError as exc:
-                raise PresetError(f"{path or preset.name}: {exc}") from None
+            elif not _surely_finite(preset):
+                selfattn.compute(preset)  # absurd magnitudes: settle it before the worker
+        except AttentionError as exc:
+            raise PresetError(f"{path or preset.name}: {exc}") from None
         label = text or f"Open {path.name if path else preset.name}"
         self.undo_stack.push(PresetCommand(self, preset, label, None, True, path=path))
+        self._saved_path = path
         self.undo_stack.setClean()
 
     def save(self, path: Path) -> None:
         """Save atomically; on failure raise PresetError and keep the document unsaved."""
         selfattn.save_preset(self._preset, path)
         self._path = Path(path)
+        self._saved_path = self._path
         self.undo_stack.setClean()
         self.fileStateChanged.emit()
+
+
+def _norm_bound(x: np.ndarray, w: np.ndarray, b: np.ndarray | None) -> float:
+    """An upper bound of every row norm of x @ w + b (Cauchy-Schwarz), in O(n d + d^2)."""
+    rows = float(np.sqrt(np.max(np.einsum("ij,ij->i", x, x))))
+    bound = rows * float(np.linalg.norm(w))
+    return bound + (float(np.linalg.norm(b)) if b is not None else 0.0)
+
+
+def _surely_finite(preset: Preset) -> bool:
+    """True when no step of the computation can overflow, from cheap norm bounds.
+
+    Scores are at most |q|·|k|, logits that over scale x temperature, the context a convex
+    mix of values, the output |concat|·|W_O|. False means "not sure", not "overflows".
+    """
+    o = preset.options
+    limit = float(np.finfo(o.dtype).max) / 64
+    xs = preset.inputs if preset.source_inputs is None else preset.source_inputs
+    with np.errstate(over="ignore", invalid="ignore"):
+        q = _norm_bound(preset.inputs, preset.w_query, preset.b_query)
+        k = _norm_bound(xs, preset.w_key, preset.b_key)
+        v = _norm_bound(xs, preset.w_value, preset.b_value)
+        scale = resolve_scale(o.scale, max(preset.d_k, 1))
+        logits = q * k / (scale * o.temperature)
+        out = v * np.sqrt(o.heads)
+        if preset.w_output is not None:
+            out = out * float(np.linalg.norm(preset.w_output))
+        if preset.b_output is not None:
+            out += float(np.linalg.norm(preset.b_output))
+    bounds = (q, k, v, q * k, logits, out)
+    return all(np.isfinite(b) and b < limit for b in bounds)
 
 
 def _probe_shapes(preset: Preset) -> None:

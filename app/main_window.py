@@ -385,7 +385,7 @@ class MainWindow(QMainWindow):
         self._redraw_heatmap()
 
     def _redraw_heatmap(self) -> None:
-        r, p = self.document.result, self.document.preset
+        r, p = self.document.result, self.document.result_preset
         self.head_spin.blockSignals(True)
         self.head_spin.setMaximum(r.heads)
         self._head = min(self._head, r.heads - 1)
@@ -547,9 +547,9 @@ class MainWindow(QMainWindow):
 
     def _open_failed(self, exc: BaseException) -> None:
         self.busy_bar.setVisible(self.document.busy)
-        if not isinstance(exc, PresetError):
+        if not isinstance(exc, PresetError | OSError | MemoryError):
             raise exc
-        QMessageBox.warning(self, "Cannot open preset", str(exc))
+        QMessageBox.warning(self, "Cannot open preset", str(exc) or type(exc).__name__)
         self.show_message(f"Not opened: {exc}")
 
     def open_bundled(self, name: str, ask: bool = True) -> bool:

@@ -68,6 +68,8 @@ class MatrixModel(QAbstractTableModel):
         self._depends_on = depends_on
         self._shape = self._current_shape()
         document.changed.connect(self._on_changed)
+        if key is not None:  # input tables show the newest numbers while results compute
+            document.inputsChanged.connect(self._on_changed)
 
     # Qt model API -----------------------------------------------------------
     def rowCount(self, parent: Index = QModelIndex()) -> int:  # noqa: B008, N802
@@ -245,11 +247,11 @@ def result_model(
         return getattr(r, key)
 
     def rows() -> Sequence[str]:
-        p = document.preset
+        p = document.result_preset
         return p.key_tokens if key in ("k", "v") else p.tokens
 
     def cols() -> Sequence[str]:
-        p = document.preset
+        p = document.result_preset
         r = document.result
         if key in ("scores", "scaled_scores", "weights"):
             return p.key_tokens
@@ -277,6 +279,7 @@ class TokensModel(QAbstractTableModel):
         self.which = which  # "tokens" (queries, and keys for self-attention) or "source_tokens"
         self._count = len(self._labels())
         document.changed.connect(self._on_changed)
+        document.inputsChanged.connect(self._on_changed)
 
     def _labels(self) -> tuple[str, ...]:
         p = self._doc.preset
@@ -315,7 +318,7 @@ class TokensModel(QAbstractTableModel):
         return None
 
     def setData(self, index: Index, value: object, role: int = Qt.ItemDataRole.EditRole) -> bool:  # noqa: N802
-        if not index.isValid():
+        if not index.isValid() or index.row() >= len(self._labels()):
             return False
         i = index.row()
         if index.column() == self.LABEL and role == Qt.ItemDataRole.EditRole:

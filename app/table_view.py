@@ -68,11 +68,31 @@ class MatrixTableView(QTableView):
         r0, c0 = min(rows), min(cols)
         return r0, c0, max(rows) - r0 + 1, max(cols) - c0 + 1
 
+    def selection_is_rectangle(self) -> bool:
+        """Whether the selected cells fill their bounding box (spreadsheets copy only those)."""
+        indexes = self.selectionModel().selectedIndexes()
+        rect = self.selected_rect()
+        return not indexes or (rect is not None and len(indexes) == rect[2] * rect[3])
+
+    def _selected_mask(self, rect: tuple[int, int, int, int]) -> np.ndarray:
+        """Within the bounding box, True where a cell is selected."""
+        r0, c0, rows, cols = rect
+        mask = np.zeros((rows, cols), dtype=bool)
+        indexes = self.selectionModel().selectedIndexes()
+        if not indexes:
+            mask[:] = True
+        for index in indexes:
+            mask[index.row() - r0, index.column() - c0] = True
+        return mask
+
     # Clipboard --------------------------------------------------------------
     def copy_selection(self) -> str:
         rect = self.selected_rect()
         array = self.matrix_model().array()
         if rect is None or array is None:
+            return ""
+        if not self.selection_is_rectangle():
+            self.message.emit("Copy needs a rectangular selection")
             return ""
         r, c, rows, cols = rect
         text = format_block(array[r : r + rows, c : c + cols], exact_text)
@@ -96,9 +116,19 @@ class MatrixTableView(QTableView):
         if block.shape == (1, 1):
             rect = self.selected_rect()
             if rect is not None and rect[2:] != (1, 1):  # one value fills the selection
-                r, c, rows, cols = rect
-                block = np.full((rows, cols), block[0, 0])
+                return self._fill_selection(rect, float(block[0, 0]), "Paste into selection")
         return model._doc.set_cells(model.key, r, c, block)
+
+    def _fill_selection(self, rect: tuple[int, int, int, int], value: float, text: str) -> bool:
+        """Set exactly the selected cells (also a Ctrl+click selection) as one undo step."""
+        model = self.matrix_model()
+        array = model.array()
+        if model.key is None or array is None:
+            return False
+        r, c, rows, cols = rect
+        block = array[r : r + rows, c : c + cols].copy()
+        block[self._selected_mask(rect)] = value
+        return model._doc.set_cells(model.key, r, c, block, text)
 
     def paste(self) -> bool:
         return self.paste_text(QGuiApplication.clipboard().text())
@@ -108,8 +138,7 @@ class MatrixTableView(QTableView):
         rect = self.selected_rect()
         if model.key is None or rect is None:
             return False
-        r, c, rows, cols = rect
-        return model._doc.set_cells(model.key, r, c, np.zeros((rows, cols)), "Clear to 0")
+        return self._fill_selection(rect, 0.0, "Clear to 0")
 
     def keyPressEvent(self, event) -> None:  # noqa: N802 - Qt's name
         if event.matches(QKeySequence.StandardKey.Copy):

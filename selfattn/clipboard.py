@@ -35,7 +35,10 @@ def parse_block(text: str) -> np.ndarray:
     if delimiter == " ":
         rows = [line.split() for line in lines]
     else:
-        rows = list(csv.reader(io.StringIO("\n".join(lines)), delimiter=delimiter))
+        try:
+            rows = list(csv.reader(io.StringIO("\n".join(lines)), delimiter=delimiter))
+        except csv.Error as exc:
+            raise ClipboardError(f"not a table of numbers: {exc}") from None
     width = len(rows[0])
     if len(rows) * width > MAX_PASTE_CELLS:
         raise ClipboardError(f"more than {MAX_PASTE_CELLS:,} cells")

@@ -53,7 +53,10 @@ def read_matrix_csv(
         delimiter = ";"  # also what spreadsheets with decimal commas write
     else:
         delimiter = ","
-    rows = [[cell.strip() for cell in row] for row in csv.reader(lines, delimiter=delimiter)]
+    try:
+        rows = [[cell.strip() for cell in row] for row in csv.reader(lines, delimiter=delimiter)]
+    except csv.Error as exc:
+        raise CsvImportError(f"{path.name}: not a CSV table: {exc}") from None
     for i, row in enumerate(rows):
         for j, cell in enumerate(row):
             if _DECIMAL_COMMA.match(cell):

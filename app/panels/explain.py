@@ -57,7 +57,7 @@ class ExplainPanel(QWidget):
         from selfattn import explain
 
         kind, head, row, col = self._target
-        p, r = self._doc.preset, self._doc.result
+        p, r = self._doc.result_preset, self._doc.result
         head = min(head, r.heads - 1)
         n_cols = {"context": r.d_v, "output": r.output.shape[1]}.get(kind, r.n_keys)
         if kind not in ("weights", "scores", "scaled_scores", "context", "output") or not (

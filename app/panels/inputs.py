@@ -100,6 +100,7 @@ class InputsPanel(QWidget):
         )
 
         document.changed.connect(self._on_changed)
+        document.inputsChanged.connect(self._on_changed)
         self._rebuild_tabs()
         self._sync_controls()
 

@@ -106,6 +106,7 @@ class OptionsPanel(QWidget):
         self.causal_check.toggled.connect(self._on_causal)
         self.dtype_combo.currentIndexChanged.connect(self._on_dtype)
         document.changed.connect(self._on_changed)
+        document.inputsChanged.connect(self._on_changed)
         self._sync()
 
     def _on_changed(self, _change: Change) -> None:

@@ -59,3 +59,63 @@ def test_big_file_opens_on_the_worker(qtbot, window, tmp_path, monkeypatch):
     assert window.open_path(path, ask=False)
     qtbot.waitUntil(lambda: window.document.path == path, timeout=10000)
     assert window.document.preset.name == load_bundled("padding-mask").name
+
+
+def test_an_edit_that_would_overflow_is_refused_before_reaching_the_worker(
+    qtbot, window, monkeypatch
+):
+    """Found in review: a failed worker job used to undo whatever command was on top."""
+    monkeypatch.setattr(Document, "ASYNC_MIN_CELLS", 0)
+    doc = window.document
+    wq = window.inputs_panel.tables["w_query"].matrix_model()
+    wk = window.inputs_panel.tables["w_key"].matrix_model()
+    wv = window.inputs_panel.tables["w_value"].matrix_model()
+    assert wq.setData(wq.index(0, 0), "1e200")  # large but finite scores: accepted
+    assert not wk.setData(wk.index(0, 0), "1e200")  # q·k overflows: refused at once
+    assert "overflow" in window.statusBar().currentMessage()
+    window.inputs_panel.tables["w_value"].setCurrentIndex(wv.index(0, 0))
+    assert window.inputs_panel.tables["w_value"].paste_text("7\t7")
+    doc.wait()
+    assert doc.preset.w_query[0, 0] == 1e200
+    assert doc.preset.w_key[0, 0] == load_bundled("seed-example").w_key[0, 0]
+    assert doc.preset.w_value[0, :2].tolist() == [7.0, 7.0]
+    assert doc.undo_stack.count() == 2 and doc.undo_stack.index() == 2
+    np.testing.assert_array_equal(doc.result.weights, selfattn.compute(doc.preset).weights)
+
+
+def test_views_show_a_consistent_pair_while_the_worker_runs(qtbot, window, monkeypatch):
+    """Found in review: the new preset's labels were drawn with the old result."""
+    monkeypatch.setattr(Document, "ASYNC_MIN_CELLS", 0)
+    doc = window.document
+    window.inputs_panel.spin_tokens.setValue(2)  # structural change, computed on the worker
+    assert doc.result.weights.shape[1:] == (doc.result_preset.n_tokens, doc.result_preset.n_keys)
+    window.set_view_mode("scaled_scores")  # a redraw while busy must not mix the two
+    window._on_heatmap_clicked(2, 2)
+    window.select_head(0)
+    doc.wait()
+    assert doc.result_preset is doc.preset
+    assert doc.result.weights.shape == (1, 2, 2)
+
+
+def test_a_failed_job_keeps_the_last_good_result_and_the_undo_stack(qtbot, window, monkeypatch):
+    monkeypatch.setattr(Document, "ASYNC_MIN_CELLS", 0)
+    doc = window.document
+    good_preset, good_weights = doc.preset, doc.result.weights.copy()
+
+    def boom(preset, change):
+        raise MemoryError("pretend the machine ran out")
+
+    monkeypatch.setattr(doc, "_compute", boom)
+    window.options_panel.temperature_spin.setValue(3.0)
+    doc.wait()
+    assert "MemoryError" in window.statusBar().currentMessage()
+    assert doc.result_preset is good_preset
+    np.testing.assert_array_equal(doc.result.weights, good_weights)
+    assert doc.undo_stack.count() == 1  # the edit stays; nothing was undone behind the person
+    monkeypatch.undo()
+    monkeypatch.setattr(Document, "ASYNC_MIN_CELLS", 0)
+    window.options_panel.temperature_spin.setValue(4.0)
+    doc.wait()
+    np.testing.assert_allclose(
+        doc.result.weights, selfattn.compute(doc.preset).weights, rtol=1e-12, atol=0
+    )

@@ -349,3 +349,39 @@ def test_query_token_list_has_no_key_mask_under_cross_attention(window):
         tokens.index(0, 1), Qt.CheckState.Unchecked, Qt.ItemDataRole.CheckStateRole
     )
     assert window.document.preset.options.key_mask is None
+
+
+def test_delete_on_a_ctrl_click_selection_clears_only_the_selected_cells(window):
+    view = window.inputs_panel.tables["inputs"]
+    model = view.model()
+    flag = view.selectionModel().SelectionFlag.Select
+    view.selectionModel().select(model.index(0, 0), flag)
+    view.selectionModel().select(model.index(2, 3), flag)
+    assert view.clear_selection_to_zero()
+    x = window.document.preset.inputs
+    assert x[0, 0] == 0 and x[2, 3] == 0
+    np.testing.assert_array_equal(x[1], [0, 2, 0, 2])  # untouched, though inside the box
+    assert x[0, 2] == 1 and x[2, 0] == 1
+
+
+def test_undo_past_save_as_then_redo_names_the_saved_file(window, tmp_path):
+    a, b = tmp_path / "a.json", tmp_path / "b.json"
+    selfattn.save_preset(load_bundled("seed-example"), a)
+    window.open_path(a, ask=False)
+    model = window.inputs_panel.tables["inputs"].matrix_model()
+    model.setData(model.index(0, 0), "42")
+    assert window._save_to(b)
+    stack = window.document.undo_stack
+    stack.undo()
+    stack.undo()
+    stack.redo()
+    stack.redo()
+    assert not window.document.is_modified
+    assert window.document.path == b  # the numbers on screen are those saved in b.json
+
+
+def test_a_huge_clipboard_field_is_refused_with_a_message(window):
+    view = window.inputs_panel.tables["inputs"]
+    view.setCurrentIndex(view.model().index(0, 0))
+    assert not view.paste_text('"' + "x" * 200_000 + '",1\n')
+    assert "Refused paste" in window.statusBar().currentMessage()
