@@ -8,7 +8,7 @@ import xml.etree.ElementTree as ET
 
 import numpy as np
 import pytest
-from PySide6.QtCore import QMimeData, QPointF, Qt, QUrl
+from PySide6.QtCore import QItemSelection, QMimeData, QPointF, Qt, QUrl
 from PySide6.QtGui import QDropEvent, QGuiApplication
 
 import selfattn
@@ -169,11 +169,15 @@ def test_paste_that_does_not_fit_is_refused(window):
 def test_copy_selection_as_tsv(window):
     view = window.inputs_panel.tables["inputs"]
     model = view.model()
-    view.selectionModel().select(model.index(1, 0), view.selectionModel().SelectionFlag.Select)
-    view.selectionModel().select(model.index(2, 1), view.selectionModel().SelectionFlag.Select)
+    block = QItemSelection(model.index(1, 0), model.index(2, 1))
+    view.selectionModel().select(block, view.selectionModel().SelectionFlag.Select)
     text = view.copy_selection()
     assert text == "0\t2\n1\t1\n"
     assert QGuiApplication.clipboard().text() == text
+    # A Ctrl+click selection that is not a rectangle is not copied (as in spreadsheets).
+    view.selectionModel().select(model.index(0, 3), view.selectionModel().SelectionFlag.Select)
+    assert view.copy_selection() == ""
+    assert "rectangular" in window.statusBar().currentMessage()
 
 
 def test_delete_sets_selection_to_zero(qtbot, window):
