@@ -74,6 +74,8 @@ def test_wheel_declares_the_console_scripts(built):
         parser = configparser.ConfigParser()
         parser.read_string(zf.read(entry).decode("utf-8"))
     assert parser["console_scripts"]["selfattn"] == "selfattn.cli:main"
+    assert parser["gui_scripts"]["selfattn-workbench"] == "app.__main__:main"
+    assert "app/__main__.py" in names and "app/main_window.py" in names
 
 
 @pytest.mark.slow

@@ -12,6 +12,7 @@ from PySide6.QtCore import QItemSelection, QMimeData, QPointF, Qt, QUrl
 from PySide6.QtGui import QDropEvent, QGuiApplication
 
 import selfattn
+from app.heatmap import SEQUENTIAL_COLORMAPS
 from app.main_window import MainWindow
 from selfattn import edit
 from selfattn.bundled import load_bundled
@@ -310,9 +311,8 @@ def test_settings_survive_a_restart(qtbot, settings, tmp_path, dialogs):
     qtbot.addWidget(first)
     first.show()
     first.resize(1500, 950)
-    first.colormap_combo.setCurrentText("inferno") if first.colormap_combo.findText(
-        "inferno"
-    ) >= 0 else None
+    first.colormap_combo.setCurrentText("inferno")
+    assert first.colormap_combo.currentText() == "inferno" != SEQUENTIAL_COLORMAPS[0]
     chosen = first.colormap_combo.currentText()
     path = tmp_path / "p.json"
     first._save_to(path)

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
+from PySide6.QtCore import Qt
 
 import selfattn
 from app.model_dialog import LoadFromModelDialog
@@ -37,11 +38,11 @@ def test_dialog_loads_one_head_without_freezing(qtbot, window):
     assert preset.d_model == 384 and preset.w_query.shape == (384, 32)
     window.load_model_preset(preset)
     assert window.document.preset is preset
-    assert (
-        list(window.heatmap.row_labels()) == list(preset.tokens)
-        if hasattr(window.heatmap, "row_labels")
-        else True
-    )
+    weights_table = window.results_panel.tables["weights"].matrix_model()
+    shown = [
+        weights_table.headerData(i, Qt.Orientation.Vertical) for i in range(len(preset.tokens))
+    ]
+    assert shown == list(preset.tokens)  # word pieces such as [CLS] and ##ing label the rows
     assert window.document.is_modified
     # Edit a number of the real head and the weights move.
     before = window.document.result.weights.copy()

@@ -885,7 +885,11 @@ def test_a_document_that_saved_always_reopens(window, dialogs, tmp_path):
     window.inputs_panel.check_source.click()
     saved = tmp_path / "saved.json"
     if not window._save_to(saved):
-        return  # refusing to save such a label (with a message) would be fine too
+        # Refusing to save such a label is fine, but only with a message and the work kept.
+        assert dialogs.calls and dialogs.calls[-1][0] == "critical"
+        assert "saved.json" in dialogs.calls[-1][1]
+        assert window.document.is_modified and not saved.exists()
+        return
     assert window.open_path(saved, ask=False), dialogs.calls[-1:]
 
 

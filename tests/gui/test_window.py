@@ -273,3 +273,31 @@ def test_weight_range_combo_switches_levels_to_the_largest_weight(window):
     assert low == 0 and high == pytest.approx(float(window.document.result.weights.max()))
     window.range_combo.setCurrentIndex(window.range_combo.findData("fixed"))
     assert window.heatmap.levels() == (0.0, 1.0)
+
+
+def test_result_tables_are_read_only(window):
+    depth = window.document.undo_stack.count()
+    before = window.document.preset
+    for key, view in window.results_panel.tables.items():
+        model = view.matrix_model()
+        index = model.index(0, 0)
+        assert not (model.flags(index) & Qt.ItemFlag.ItemIsEditable), key
+        assert not model.setData(index, "5"), key
+        assert not view.paste_text("1\t2"), key
+    assert window.document.preset is before
+    assert window.document.undo_stack.count() == depth
+
+
+def test_dtype_option_computes_in_float32_and_undo_restores_float64(window):
+    combo = window.options_panel.dtype_combo
+    combo.setCurrentIndex(combo.findData("float32"))
+    result = window.document.result
+    assert window.document.preset.options.dtype == "float32"
+    assert result.weights.dtype == np.float32 and result.output.dtype == np.float32
+    table = window.results_panel.tables["weights"].matrix_model()
+    shown = float(table.data(table.index(0, 1), Qt.ItemDataRole.EditRole))
+    assert shown == float(np.float32(result.weights[0, 0, 1]))
+    assert abs(shown - 0.43193710) < 1e-6  # the published float32 value
+    window.document.undo_stack.undo()
+    assert window.document.result.weights.dtype == np.float64
+    assert combo.currentData() == "float64"
