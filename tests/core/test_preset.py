@@ -18,7 +18,7 @@ import selfattn.preset as preset_mod
 from selfattn import Options, Preset, PresetError, compute, load_preset, parse_preset, save_preset
 from selfattn.bundled import bundled_names, load_bundled, resolve_preset
 from selfattn.cli import main
-from selfattn.preset import dumps_preset
+from selfattn.preset import dumps_preset, preset_from_dict
 
 # A small valid preset with every optional part: 3 tokens of width 4, cross-attention
 # over 3 source tokens, two heads (query/key width 4 = 2 x 2, value width 2 = 2 x 1), W_O.
@@ -521,3 +521,55 @@ def test_resolve_preset_refusals(tmp_path, monkeypatch, spec, match):
 def test_bundled_lookup_never_reads_outside_the_package():
     with pytest.raises(PresetError, match="no such file or bundled preset"):
         load_bundled("../pyproject")
+
+
+# --- defaults (DESIGN.md: "Everything else is optional with the defaults shown") --------
+
+# Only the required fields, with the seed numbers.
+MINIMAL = {
+    "format": "selfattn.preset",
+    "version": 1,
+    "inputs": [[1, 0, 1, 0], [0, 2, 0, 2], [1, 1, 1, 1]],
+    "weights": {
+        "query": [[1, 0, 1], [1, 0, 0], [0, 0, 1], [0, 1, 1]],
+        "key": [[0, 0, 1], [1, 1, 0], [0, 1, 0], [1, 1, 0]],
+        "value": [[0, 2, 0], [0, 3, 0], [1, 0, 3], [1, 1, 0]],
+    },
+}
+
+
+def test_a_minimal_file_gets_every_documented_default(tmp_path):
+    path = tmp_path / "minimal.json"
+    path.write_text(json.dumps(MINIMAL), encoding="utf-8")
+    p = load_preset(path)
+    assert p.tokens == ("t1", "t2", "t3")
+    # Field by field, against the values written in DESIGN.md (not against Options()).
+    o = p.options
+    assert o.heads == 1
+    assert o.scale == "sqrt_dk"
+    assert o.temperature == 1.0
+    assert o.causal is False
+    assert o.key_mask is None
+    assert o.dtype == "float64"
+    assert p.w_output is None
+    assert (p.b_query, p.b_key, p.b_value, p.b_output) == (None, None, None, None)
+    assert p.source_inputs is None and p.source_tokens is None
+    # Published first weight of the classic example (scores 2, 4, 4 over sqrt(3)):
+    # 1 / (1 + 2 e^(2/sqrt 3)) = 0.13612579. Only right with the default scale,
+    # temperature 1 and no causal mask (causal would give 1.0 here).
+    weights = compute(p).weights
+    assert weights[0][0, 0] == pytest.approx(0.13612579, abs=1e-6)
+    assert weights[0][0, 1] == pytest.approx(0.43193707, abs=1e-6)
+
+
+def test_source_without_tokens_gets_distinct_default_labels():
+    data = copy.deepcopy(MINIMAL)
+    data["source"] = {"inputs": [[0.5, 1, 0, 0], [0, 0, 1, 1], [1, 1, 1, 1], [2, 0, 0, 0]]}
+    p = preset_from_dict(data, "source.json")
+    labels = p.source_tokens
+    assert labels is not None and len(labels) == 4
+    assert all(isinstance(t, str) and t.strip() for t in labels)
+    assert len(set(labels)) == 4
+    assert p.key_tokens == labels
+    assert p.tokens == ("t1", "t2", "t3")
+    assert compute(p).weights.shape == (1, 3, 4)
