@@ -271,12 +271,18 @@ def read_wide_csv(path: str | os.PathLike[str]) -> tuple[list[str], list[str], n
     """Read a wide CSV back: (row labels, column labels, float64 matrix).
 
     Accepts ``inf``/``-inf`` (masked logits) and any float Python reads; refuses
-    ragged rows, empty files and non-numeric cells with an ExportError naming the
-    file and the cell (row/column counted from 1 as in a spreadsheet).
+    ragged rows, empty files, non-numeric cells, text that is not UTF-8 and
+    malformed CSV with an ExportError naming the file (and the cell, row/column
+    counted from 1 as in a spreadsheet). OSError (missing file) passes through.
     """
     path = Path(path)
-    with open(path, encoding="utf-8-sig", newline="") as fh:
-        rows = list(csv.reader(fh))
+    try:
+        with open(path, encoding="utf-8-sig", newline="") as fh:
+            rows = list(csv.reader(fh))
+    except UnicodeDecodeError:
+        raise ExportError(f"{path}: not UTF-8 text") from None
+    except csv.Error as exc:
+        raise ExportError(f"{path}: not a readable CSV file: {exc}") from None
     rows = [r for r in rows if r]  # tolerate a trailing blank line
     if not rows:
         raise ExportError(f"{path}: empty CSV file")
