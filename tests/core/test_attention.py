@@ -7,6 +7,7 @@ loops and math.exp, no numpy and no call into selfattn.
 from __future__ import annotations
 
 import math
+import re
 
 import numpy as np
 import pytest
@@ -468,22 +469,36 @@ def test_all_logits_minus_1e4_stay_uniform(dtype):
 
 
 @pytest.mark.parametrize(
-    ("kwargs", "x"),
+    ("kwargs", "x", "refusal"),
     [
-        ({"temperature": 1e-310}, [[1.0], [0.5]]),  # 1 / 1e-310 overflows float64
-        ({"temperature": 1e-50, "dtype": "float32"}, [[1.0], [0.5]]),  # divisor is 0 in float32
-        ({"dtype": "float32"}, [[3e19], [1.0]]),  # (3e19)^2 overflows float32
-        ({}, [[1e200], [1.0]]),  # (1e200)^2 overflows float64
+        # Logits that do not fit the dtype: refused with a message saying which step.
+        ({"temperature": 1e-310}, [[1.0], [0.5]], "scaled scores of query 0 overflow float64"),
+        (  # 1e-50 is 0 in float32: the divisor itself is gone
+            {"temperature": 1e-50, "dtype": "float32"},
+            [[1.0], [0.5]],
+            "scaled scores of query 0 overflow float32",
+        ),
+        ({"dtype": "float32"}, [[3e19], [1.0]], "raw scores of query 0 overflow float32"),
+        ({}, [[1e200], [1.0]], "raw scores of query 0 overflow float64"),
+        # Huge but representable logits: computed. Scores are x_i * x_j, so for every
+        # query the key with x = the larger value wins outright: weights [1, 0].
+        ({"temperature": 1e-300}, [[1.0], [0.5]], None),  # logits 1e300, 5e299
+        ({"temperature": 1e-30, "dtype": "float32"}, [[1.0], [0.5]], None),  # 1e30
+        ({"dtype": "float32"}, [[1e19], [1.0]], None),  # 1e38 < float32 max 3.4e38
+        ({}, [[1e150], [1.0]], None),  # 1e300
     ],
 )
-def test_overflowing_logits_never_give_nan(kwargs, x):
-    """DESIGN: weights are never NaN. Either refuse (AttentionError) or return finite rows."""
-    try:
-        r = attention(x, [[1.0]], [[1.0]], [[1.0]], **kwargs)
-    except AttentionError:
+def test_overflowing_logits_never_give_nan(kwargs, x, refusal):
+    """DESIGN: weights are never NaN. Logits beyond the dtype are refused (AttentionError
+    naming the step); logits that fit give finite rows even when they are enormous."""
+    if refusal is not None:
+        with pytest.raises(AttentionError, match=re.escape(refusal)):
+            attention(x, [[1.0]], [[1.0]], [[1.0]], **kwargs)
         return
-    assert np.isfinite(r.weights).all()
-    np.testing.assert_allclose(r.weights.sum(axis=-1), 1.0)
+    r = attention(x, [[1.0]], [[1.0]], [[1.0]], **kwargs)
+    assert np.isfinite(r.scaled_scores).all()
+    assert r.weights.tolist() == [[[1.0, 0.0], [1.0, 0.0]]]
+    assert np.isfinite(r.output).all()
 
 
 # --- result invariants and refusals -------------------------------------------------
