@@ -9,6 +9,7 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import re
 import subprocess
 import sys
 import types
@@ -82,6 +83,50 @@ def test_compute_seed_example_prints_the_published_numbers(capsys):
     rows, cols, output = tables["output"]
     assert rows == SEED_TOKENS and cols == ["o1", "o2", "o3"]
     np.testing.assert_allclose(output, PUBLISHED_OUTPUT, rtol=0, atol=1e-5)
+
+
+def table_blocks(text: str) -> dict[str, list[str]]:
+    """The raw lines of each printed table (header line first), keyed by title."""
+    blocks: dict[str, list[str]] = {}
+    lines = text.splitlines()
+    for i, line in enumerate(lines):
+        if line.startswith("weights") or line == "output":
+            block = []
+            for row in lines[i + 1 :]:
+                if not row.strip():
+                    break
+                block.append(row)
+            blocks[line.split(" (")[0]] = block
+    return blocks
+
+
+def column_ends(line: str) -> list[int]:
+    """Character position just after each whitespace-separated field of a line."""
+    return [m.end() for m in re.finditer(r"\S+", line)]
+
+
+@pytest.mark.parametrize("digits", ["8", "3", "12"])
+def test_compute_prints_aligned_tables_with_right_aligned_numbers(capsys, digits):
+    assert main(["compute", "seed-example", "--digits", digits]) == 0
+    blocks = table_blocks(capsys.readouterr().out)
+    assert set(blocks) == {"weights", "output"}
+    for title, (header, *rows) in blocks.items():
+        assert len(rows) == 3, title
+        col_ends = column_ends(header)
+        assert len(col_ends) == 3, title
+        label_width = max(len(row.split()[0]) for row in rows)
+        assert header[:label_width].strip() == "", f"{title}: header starts over the labels"
+        widths = set()
+        for row in rows:
+            ends = column_ends(row)
+            # Label first (left-aligned at column 0), then one cell per header column,
+            # each ending exactly where its header label ends.
+            assert row[0] != " ", f"{title}: label not left-aligned: {row!r}"
+            assert ends[1:] == col_ends, f"{title}: {row!r} not aligned under {header!r}"
+            assert len(row) == len(header), title
+            widths.update(len(cell) for cell in row.split()[1:])
+        # The check has teeth only if cells differ in width (padding was needed).
+        assert len(widths) > 1, title
 
 
 def test_float32_matches_the_published_float32_numbers(capsys):
