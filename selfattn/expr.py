@@ -9,6 +9,7 @@ from __future__ import annotations
 import ast
 import math
 import operator
+import warnings
 from collections.abc import Callable
 
 MAX_EXPRESSION_CHARS = 200
@@ -57,7 +58,9 @@ def parse_number(text: str) -> float:
 
 def _evaluate(text: str) -> float:
     try:
-        tree = ast.parse(text, mode="eval")
+        with warnings.catch_warnings():  # e.g. "invalid decimal literal" for "1e"
+            warnings.simplefilter("ignore")
+            tree = ast.parse(text, mode="eval")
     except (SyntaxError, ValueError, RecursionError, MemoryError):
         raise ExpressionError(f"{text!r} is not a number or arithmetic expression") from None
     try:
