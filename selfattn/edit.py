@@ -8,21 +8,10 @@ from __future__ import annotations
 
 import numpy as np
 
-from .preset import MAX_TEXT_CHARS, Preset, PresetError, default_tokens
+from .preset import ARRAY_FIELDS, MAX_TEXT_CHARS, Preset, PresetError, default_tokens
 
 # Matrix keys shared by the document, the tables, undo commands and CSV import.
-MATRIX_KEYS = (
-    "inputs",
-    "source_inputs",
-    "w_query",
-    "w_key",
-    "w_value",
-    "w_output",
-    "b_query",
-    "b_key",
-    "b_value",
-    "b_output",
-)
+MATRIX_KEYS = ARRAY_FIELDS
 BIAS_KEYS = ("b_query", "b_key", "b_value", "b_output")
 MATRIX_TITLES = {
     "inputs": "X",

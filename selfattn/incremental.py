@@ -33,25 +33,13 @@ from .attention import (
     _THREADS,
     AttentionError,
     AttentionResult,
-    Biases,
     _attention,
     _executor,
     _pool,
 )
-from .preset import Preset
+from .preset import ARRAY_FIELDS, Preset, attention_arguments
 
-EDITABLE = (
-    "inputs",
-    "source_inputs",
-    "w_query",
-    "w_key",
-    "w_value",
-    "w_output",
-    "b_query",
-    "b_key",
-    "b_value",
-    "b_output",
-)
+EDITABLE = ARRAY_FIELDS
 _ARRAYS = ("q", "k", "v", "scores", "scaled_scores", "weights", "context", "output")
 _CANCEL_LIMIT = 0.5  # update a row only while the removed term is at most half its sum
 
@@ -82,24 +70,8 @@ class IncrementalAttention:
     # Full path ------------------------------------------------------------
     def recompute(self, preset: Preset) -> AttentionResult:
         """Compute everything from scratch (any change other than one cell)."""
-        o = preset.options
         stats: list[np.ndarray] = []
-        result = _attention(
-            preset.inputs,
-            preset.w_query,
-            preset.w_key,
-            preset.w_value,
-            heads=o.heads,
-            w_o=preset.w_output,
-            biases=Biases(preset.b_query, preset.b_key, preset.b_value, preset.b_output),
-            source=preset.source_inputs,
-            scale=o.scale,
-            temperature=o.temperature,
-            causal=o.causal,
-            key_mask=o.key_mask,
-            dtype=o.dtype,
-            stats=stats,
-        )
+        result = _attention(**attention_arguments(preset), stats=stats)
         self._preset = preset
         self._result = result
         self._row_max, self._row_sum = stats

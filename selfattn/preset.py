@@ -33,6 +33,19 @@ MAX_TOTAL_CELLS = 20_000_000
 MAX_TEXT_CHARS = 100_000
 
 MATRIX_NAMES = ("query", "key", "value", "output")
+# The array fields of a Preset, i.e. every matrix a person can edit (biases are vectors).
+ARRAY_FIELDS = (
+    "inputs",
+    "source_inputs",
+    "w_query",
+    "w_key",
+    "w_value",
+    "w_output",
+    "b_query",
+    "b_key",
+    "b_value",
+    "b_output",
+)
 OPTION_NAMES = ("heads", "scale", "temperature", "causal", "key_mask", "dtype")
 
 
@@ -86,18 +99,7 @@ class Preset:
     options: Options = field(default_factory=Options)
 
     def __post_init__(self) -> None:
-        for name in (
-            "inputs",
-            "w_query",
-            "w_key",
-            "w_value",
-            "w_output",
-            "b_query",
-            "b_key",
-            "b_value",
-            "b_output",
-            "source_inputs",
-        ):
+        for name in ARRAY_FIELDS:
             value = getattr(self, name)
             if value is None:
                 continue
@@ -159,24 +161,29 @@ def default_tokens(n: int, prefix: str = "t") -> tuple[str, ...]:
     return tuple(f"{prefix}{i + 1}" for i in range(n))
 
 
+def attention_arguments(preset: Preset, dtype: str | None = None) -> dict[str, Any]:
+    """The keyword arguments of `attention` for a preset (shared with the incremental engine)."""
+    o = preset.options
+    return {
+        "x": preset.inputs,
+        "w_q": preset.w_query,
+        "w_k": preset.w_key,
+        "w_v": preset.w_value,
+        "heads": o.heads,
+        "w_o": preset.w_output,
+        "biases": Biases(preset.b_query, preset.b_key, preset.b_value, preset.b_output),
+        "source": preset.source_inputs,
+        "scale": o.scale,
+        "temperature": o.temperature,
+        "causal": o.causal,
+        "key_mask": o.key_mask,
+        "dtype": dtype or o.dtype,
+    }
+
+
 def compute(preset: Preset, dtype: str | None = None) -> AttentionResult:
     """Run a preset through `attention`."""
-    o = preset.options
-    return attention(
-        preset.inputs,
-        preset.w_query,
-        preset.w_key,
-        preset.w_value,
-        heads=o.heads,
-        w_o=preset.w_output,
-        biases=Biases(preset.b_query, preset.b_key, preset.b_value, preset.b_output),
-        source=preset.source_inputs,
-        scale=o.scale,
-        temperature=o.temperature,
-        causal=o.causal,
-        key_mask=o.key_mask,
-        dtype=dtype or o.dtype,
-    )
+    return attention(**attention_arguments(preset, dtype))
 
 
 # Validation -----------------------------------------------------------------
