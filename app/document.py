@@ -160,19 +160,19 @@ class Document(QObject):
             return self._engine.edit_cell(preset, change.matrix, change.rect[0], change.rect[1])
         return self._engine.recompute(preset)
 
+    def _prepare(self, preset: Preset, change: Change) -> None:
+        """Raise AttentionError unless `preset` can be computed; keep the result for `_apply`."""
+        _probe_shapes(preset)
+        if self._runs_in_background(preset, change):
+            if not _surely_finite(preset):
+                selfattn.compute(preset)  # absurd magnitudes: settle it without the busy engine
+            return  # otherwise nothing can overflow: the worker cannot fail on it
+        self._trial_result = (preset, self._compute(preset, change))
+
     def _trial(self, preset: Preset, change: Change) -> bool:
         """Compute a proposed preset before it becomes an undo step; refuse it if it fails."""
-        if self._runs_in_background(preset, change):
-            if _surely_finite(preset):
-                return True  # nothing can overflow: the worker cannot fail on it
-            try:  # absurd magnitudes: settle it now, without the engine the worker owns
-                selfattn.compute(preset)
-            except AttentionError as exc:
-                self.message.emit(f"Refused: {exc}. The old values stay.")
-                return False
-            return True
         try:
-            self._trial_result = (preset, self._compute(preset, change))
+            self._prepare(preset, change)
         except AttentionError as exc:
             self.message.emit(f"Refused: {exc}. The old values stay.")
             return False
@@ -273,22 +273,13 @@ class Document(QObject):
             QCoreApplication.processEvents()
 
     # Editing API (every call is one undo step) -------------------------------
-    def _check(self, preset: Preset) -> bool:
-        """Refuse a preset that cannot be computed, with a message; the old one stays."""
-        try:
-            _probe_shapes(preset)
-        except (AttentionError, PresetError) as exc:
-            self.message.emit(f"Refused: {exc}")
-            return False
-        return True
-
     def push_preset(
         self, preset: Preset, text: str, *, merge_key: str | None = None, structure: bool = True
     ) -> bool:
         """Replace the whole preset as one undo step (options, resize, labels, fills...)."""
         from .commands import PresetCommand
 
-        if not self._check(preset) or not self._trial(preset, Change(structure=structure)):
+        if not self._trial(preset, Change(structure=structure)):
             return False
         self.undo_stack.push(PresetCommand(self, preset, text, merge_key, structure))
         return True
@@ -346,14 +337,7 @@ class Document(QObject):
         from .commands import PresetCommand
 
         try:
-            _probe_shapes(preset)
-        except AttentionError as exc:
-            raise PresetError(f"{path or preset.name}: {exc}") from None
-        try:
-            if not self._runs_in_background(preset, Change(structure=True)):
-                self._trial_result = (preset, self._compute(preset, Change(structure=True)))
-            elif not _surely_finite(preset):
-                selfattn.compute(preset)  # absurd magnitudes: settle it before the worker
+            self._prepare(preset, Change(structure=True))
         except AttentionError as exc:
             raise PresetError(f"{path or preset.name}: {exc}") from None
         label = text or f"Open {path.name if path else preset.name}"

@@ -947,28 +947,16 @@ def _pointing_hand(glw: pg.GraphicsLayoutWidget, on: bool) -> None:
         viewport.unsetCursor()
 
 
-class _ResizeFilter(QObject):
-    """Calls back after the watched widget is resized (and has handled it)."""
+class _EventCallback(QObject):
+    """Calls back when the watched widget gets one kind of event (after it handled it)."""
 
-    def __init__(self, callback: Callable[[], None]) -> None:
+    def __init__(self, kind: QEvent.Type, callback: Callable[[], None]) -> None:
         super().__init__()
+        self._kind = kind
         self._callback = callback
 
     def eventFilter(self, obj: QObject, event: QEvent) -> bool:  # noqa: N802 (Qt API)
-        if event.type() == QEvent.Type.Resize:
-            self._callback()
-        return False
-
-
-class _LeaveFilter(QObject):
-    """Tells the owner when the mouse leaves the graphics view."""
-
-    def __init__(self, callback: Callable[[], None]) -> None:
-        super().__init__()
-        self._callback = callback
-
-    def eventFilter(self, obj: QObject, event: QEvent) -> bool:  # noqa: N802 (Qt API)
-        if event.type() == QEvent.Type.Leave:
+        if event.type() == self._kind:
             self._callback()
         return False
 
@@ -1086,7 +1074,7 @@ class HeatmapView(QWidget):
         self._hovered = (-1, -1)
         self._glw.scene().sigMouseMoved.connect(self._on_mouse_moved)
         self._glw.scene().sigMouseClicked.connect(self._on_mouse_clicked)
-        self._leave_filter = _LeaveFilter(self._on_leave)
+        self._leave_filter = _EventCallback(QEvent.Type.Leave, self._on_leave)
         self._glw.viewport().installEventFilter(self._leave_filter)
         self.apply_palette()
 
@@ -1424,9 +1412,9 @@ class AllHeadsView(QWidget):
         self._glw.ci.layout.setVerticalSpacing(self.SPACING_Y)
         self._glw.scene().sigMouseClicked.connect(self._on_mouse_clicked)
         self._glw.scene().sigMouseMoved.connect(self._on_mouse_moved)
-        self._leave_filter = _LeaveFilter(self._on_leave)
+        self._leave_filter = _EventCallback(QEvent.Type.Leave, self._on_leave)
         self._glw.viewport().installEventFilter(self._leave_filter)
-        self._resize_filter = _ResizeFilter(self._relayout)
+        self._resize_filter = _EventCallback(QEvent.Type.Resize, self._relayout)
         self._glw.installEventFilter(self._resize_filter)
         self._relayout_timer = QTimer(self)  # coalesces relayouts asked for mid-layout
         self._relayout_timer.setSingleShot(True)

@@ -678,7 +678,7 @@ class MainWindow(QMainWindow):
         for view in list(self.inputs_panel.tables.values()) + list(
             self.results_panel.tables.values()
         ):
-            if view is focus or view.isAncestorOf(focus) if focus else False:
+            if focus is not None and (view is focus or view.isAncestorOf(focus)):
                 return view
         return self.inputs_panel.active_table()
 

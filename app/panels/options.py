@@ -16,6 +16,8 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
+from selfattn.attention import resolve_scale
+
 from ..document import Change, Document
 
 # The slider spans temperatures 0.01 .. 100 on a log scale.
@@ -119,7 +121,7 @@ class OptionsPanel(QWidget):
             if isinstance(o.scale, str):
                 self.scale_combo.setCurrentIndex(0 if o.scale == "sqrt_dk" else 1)
                 self.custom_scale.setEnabled(False)
-                shown = math.sqrt(self._doc.preset.d_k) if o.scale == "sqrt_dk" else 1.0
+                shown = resolve_scale(o.scale, self._doc.preset.d_k)
                 self.custom_scale.setValue(shown)
             else:
                 self.scale_combo.setCurrentIndex(2)
