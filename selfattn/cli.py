@@ -3,6 +3,7 @@
     selfattn compute PRESET [--out DIR] [--format wide|long] [--dtype float32|float64]
     selfattn presets
     selfattn from-model ...        (registered by selfattn.models.command when present)
+    selfattn atlas ...             (selfattn.atlas_command)
 
 Bad input never shows a traceback: the exit status is 2 and stderr holds exactly
 one line ``selfattn: error: ...``; nothing is written.
@@ -217,6 +218,9 @@ def build_parser() -> argparse.ArgumentParser:
     p.set_defaults(handler=_cmd_presets)
 
     _register_from_model(sub)
+    from .atlas_command import register as register_atlas  # noqa: PLC0415
+
+    register_atlas(sub)
     return parser
 
 

@@ -1,0 +1,90 @@
+"""The atlas of real models against `transformers`.
+
+tests/fixtures/atlas_<model>.npz holds, per case, the metrics and rollout computed
+by plain loops from transformers' own attention weights (eager, torch 2.13 CPU;
+tools/make_atlas_reference.py). heads.csv must match within 1e-5, rollout within 1e-4.
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+import os
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from selfattn.atlas import (
+    METRICS,
+    atlas_from_attentions,
+    bert_attentions,
+    build_atlas,
+    heads_csv_text,
+    rollout_csv_text,
+)
+from selfattn.models import default_model_dir, load_checkpoint
+from selfattn.models.tokenize import Encoding
+
+FIXTURES = Path(__file__).resolve().parent.parent / "fixtures"
+METRIC_TOL = 1e-5
+ROLLOUT_TOL = 1e-4
+
+needs_minilm = pytest.mark.skipif(
+    default_model_dir() is None and os.environ.get("SELFATTN_REQUIRE_MODEL") != "1",
+    reason="the bundled all-MiniLM-L6-v2 is not installed",
+)
+
+
+def load_cases(model: str) -> list[dict[str, np.ndarray]]:
+    with np.load(FIXTURES / f"atlas_{model}.npz", allow_pickle=False) as f:
+        assert tuple(f["metric_names"]) == METRICS
+        keys = ("text", "ids", "tokens", "metrics", "rollout")
+        return [{k: f[f"{k}_{i}"] for k in keys} for i in range(int(f["cases"]))]
+
+
+def assert_heads_csv_matches(text: str, reference: np.ndarray) -> None:
+    """Every heads.csv cell within METRIC_TOL of the reference; empty exactly where NaN."""
+    rows = list(csv.reader(io.StringIO(text)))
+    n_layers, n_heads, _ = reference.shape
+    assert len(rows) == 1 + n_layers * n_heads
+    for row in rows[1:]:
+        layer, head = int(row[0]), int(row[1])
+        for cell, want in zip(row[2:], reference[layer - 1, head - 1], strict=True):
+            if np.isnan(want):
+                assert cell == ""
+            else:
+                assert abs(float(cell) - want) <= METRIC_TOL, (layer, head, cell, want)
+
+
+def assert_rollout_csv_matches(text: str, tokens: list[str], reference: np.ndarray) -> None:
+    rows = list(csv.reader(io.StringIO(text)))
+    assert rows[0][1:] == tokens and [r[0] for r in rows[1:]] == tokens
+    got = np.array([[float(x) for x in r[1:]] for r in rows[1:]])
+    assert np.abs(got - reference).max() <= ROLLOUT_TOL
+
+
+MINILM_CASES = load_cases("minilm")
+
+
+@needs_minilm
+@pytest.mark.parametrize("case", [c for c in MINILM_CASES if str(c["text"])], ids=str)
+def test_minilm_sentences_match_transformers(case: dict[str, np.ndarray]) -> None:
+    atlas = build_atlas("minilm", str(case["text"]))
+    assert list(atlas.ids) == case["ids"].tolist()
+    assert list(atlas.tokens) == case["tokens"].tolist()
+    assert atlas.attentions.shape[:2] == (6, 12)
+    assert any(not np.isnan(v) for v in case["metrics"][..., 5].ravel())  # a repeated token
+    assert_heads_csv_matches(heads_csv_text(atlas), case["metrics"])
+    assert_rollout_csv_matches(rollout_csv_text(atlas), case["tokens"].tolist(), case["rollout"])
+
+
+@needs_minilm
+def test_minilm_repeated_random_ids_match_transformers() -> None:
+    case = next(c for c in MINILM_CASES if not str(c["text"]))
+    ids = tuple(int(i) for i in case["ids"])
+    tokens = tuple(str(t) for t in case["tokens"])
+    att = bert_attentions(load_checkpoint(None), Encoding(ids, tokens, (0,) * len(ids)))
+    atlas = atlas_from_attentions(att, ids, tokens)
+    assert_heads_csv_matches(heads_csv_text(atlas), case["metrics"])
+    assert_rollout_csv_matches(rollout_csv_text(atlas), list(tokens), case["rollout"])
