@@ -221,6 +221,9 @@ def build_parser() -> argparse.ArgumentParser:
     from .atlas_command import register as register_atlas  # noqa: PLC0415
 
     register_atlas(sub)
+    from .walkthrough_command import register as register_walkthrough  # noqa: PLC0415
+
+    register_walkthrough(sub)
     return parser
 
 

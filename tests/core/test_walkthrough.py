@@ -1,0 +1,298 @@
+"""selfattn.walkthrough: the tutorial's steps, checked against numbers worked out by hand."""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from selfattn import Options, Preset, compute
+from selfattn.bundled import bundled_names, load_bundled
+from selfattn.walkthrough import Cells, Walkthrough, WalkthroughError, walkthrough
+
+# The tutorial's seed example, worked by hand (see also test_explain.py):
+#   K = X W_K, Q = X W_Q, V = X W_V with X = [[1,0,1,0],[0,2,0,2],[1,1,1,1]]
+KEYS = [[0, 1, 1], [4, 4, 0], [2, 3, 1]]
+QUERIES = [[1, 0, 2], [2, 2, 2], [2, 1, 3]]
+VALUES = [[1, 2, 3], [2, 8, 0], [2, 6, 3]]
+#   input 1's scores: q1 . k_j = [0+0+2, 4+0+0, 2+0+2]
+SCORES_1 = [2, 4, 4]
+#   divided by sqrt(3), softmax: exp(2/√3) and twice exp(4/√3) over their sum
+_E1, _E2 = math.exp(2 / math.sqrt(3)), math.exp(4 / math.sqrt(3))
+WEIGHTS_1 = [_E1 / (_E1 + 2 * _E2), _E2 / (_E1 + 2 * _E2), _E2 / (_E1 + 2 * _E2)]
+#   output 1 = Σ_j weight_j v_j
+OUTPUT_1 = [
+    WEIGHTS_1[0] * 1 + WEIGHTS_1[1] * 2 + WEIGHTS_1[2] * 2,
+    WEIGHTS_1[0] * 2 + WEIGHTS_1[1] * 8 + WEIGHTS_1[2] * 6,
+    WEIGHTS_1[0] * 3 + WEIGHTS_1[1] * 0 + WEIGHTS_1[2] * 3,
+]
+SEED_STEPS = (
+    "inputs",
+    "weights",
+    "qkv_row",
+    "qkv_all",
+    "raw_scores",
+    "scaled_scores",
+    "softmax",
+    "weighted_values",
+    "context_row",
+    "all_queries",
+)
+
+
+@pytest.fixture(scope="module")
+def seed() -> Walkthrough:
+    return walkthrough(load_bundled("seed-example"))
+
+
+def table(walk: Walkthrough, key: str, title_start: str) -> np.ndarray:
+    step = walk.step(key)
+    return next(t.values for t in step.tables if t.title.startswith(title_start))
+
+
+# The seed example: the tutorial's numbers ------------------------------------------------
+
+
+def test_seed_steps_follow_the_tutorial(seed: Walkthrough) -> None:
+    assert seed.keys == SEED_STEPS
+    assert all(step.title and step.text for step in seed.steps)
+
+
+def test_seed_keys_queries_values(seed: Walkthrough) -> None:
+    assert table(seed, "qkv_all", "Q").tolist() == QUERIES
+    assert table(seed, "qkv_all", "K").tolist() == KEYS
+    assert table(seed, "qkv_all", "V").tolist() == VALUES
+
+
+def test_seed_input_1_query_key_value_first(seed: Walkthrough) -> None:
+    step = seed.step("qkv_row")
+    assert [t.values.tolist() for t in step.tables] == [[QUERIES[0]], [KEYS[0]], [VALUES[0]]]
+    assert "q1 = [1, 0, 2]" in step.text and "k1 = [0, 1, 1]" in step.text
+    assert "v1 = [1, 2, 3]" in step.text
+    # q1[0] = x1 . W_Q[:, 0] = 1*1 + 0*1 + 1*0 + 0*0, written out term by term
+    first = step.explanations[0]
+    assert [t.operands for t in first.steps[0].terms] == [(1, 1), (0, 1), (1, 0), (0, 0)]
+    assert first.value == 1
+
+
+def test_seed_input_1_scores(seed: Walkthrough) -> None:
+    step = seed.step("raw_scores")
+    assert table(seed, "raw_scores", "Raw scores").tolist() == [SCORES_1]
+    assert "[2, 4, 4]" in step.text
+    assert [ex.value for ex in step.explanations] == SCORES_1
+
+
+def test_seed_scaled_scores_divide_by_sqrt_3(seed: Walkthrough) -> None:
+    step = seed.step("scaled_scores")
+    np.testing.assert_allclose(step.tables[0].values[0], np.array(SCORES_1) / math.sqrt(3))
+    assert "sqrt(3) = 1.732" in step.text
+
+
+def test_seed_input_1_weights(seed: Walkthrough) -> None:
+    step = seed.step("softmax")
+    weights = step.tables[0].values[0]
+    np.testing.assert_allclose(weights, WEIGHTS_1, rtol=1e-12)
+    np.testing.assert_allclose(weights, [0.136, 0.432, 0.432], atol=5e-4)  # as published
+    assert "[0.1361, 0.4319, 0.4319]" in step.text
+
+
+def test_seed_weighted_values_and_output_1(seed: Walkthrough) -> None:
+    products = table(seed, "weighted_values", "Weighted")
+    expected = [[w * x for x in v] for w, v in zip(WEIGHTS_1, VALUES, strict=True)]
+    np.testing.assert_allclose(products, expected, rtol=1e-12)
+    step = seed.step("context_row")
+    assert step.title == "Sum them: output 1"
+    np.testing.assert_allclose(step.tables[0].values[0], OUTPUT_1, rtol=1e-12)
+    assert "[1.864, 6.319, 1.704]" in step.text
+    assert Cells("output", (0,), (0, 1, 2)) in step.cells
+
+
+def test_query_2_chosen(seed: Walkthrough) -> None:
+    walk = walkthrough(load_bundled("seed-example"), query=1)
+    # q2 = [2, 2, 2]: scores = [0+2+2, 8+8+0, 4+6+2]
+    assert table(walk, "raw_scores", "Raw").tolist() == [[4, 16, 12]]
+    assert walk.step("qkv_row").tables[0].values.tolist() == [QUERIES[1]]
+    assert walk.step("raw_scores").cells[0] == Cells("q", (1,), (0, 1, 2))
+
+
+# The steps each feature needs -----------------------------------------------------------
+
+
+def test_causal_mask_step_hides_later_keys() -> None:
+    walk = walkthrough(load_bundled("causal-the-cat-sat"), query=1)
+    keys = walk.keys
+    assert keys.index("scaled_scores") < keys.index("causal_mask") < keys.index("softmax")
+    step = walk.step("causal_mask")
+    assert step.cells == (Cells("scaled_scores", (1,), (2, 3, 4, 5), 0),)
+    assert "keys 3..6" in step.text
+    assert walk.step("softmax").tables[0].values[0, 2:].tolist() == [0, 0, 0, 0]
+
+
+def test_causal_mask_step_for_the_last_query_hides_nothing() -> None:
+    walk = walkthrough(load_bundled("causal-the-cat-sat"), query=5)
+    step = walk.step("causal_mask")
+    assert step.cells == (Cells("scaled_scores", (5,), (), 0),)
+    assert "nothing is hidden" in step.text
+
+
+def test_padding_mask_step_names_the_masked_keys() -> None:
+    walk = walkthrough(load_bundled("padding-mask"))
+    assert "padding_mask" in walk.keys and "causal_mask" not in walk.keys
+    step = walk.step("padding_mask")
+    # The preset's key_mask is [T, T, T, T, F, F]: keys 5 and 6 are padding.
+    assert step.cells == (Cells("scaled_scores", (0, 1, 2, 3, 4, 5), (4, 5), 0),)
+    assert "key 5" in step.text and "key 6" in step.text
+
+
+def test_two_heads_with_output_projection() -> None:
+    preset = load_bundled("two-heads-self-and-previous")
+    walk = walkthrough(preset, query=2)
+    assert walk.keys[-3:] == ("all_queries", "heads", "output")
+    heads = walk.step("heads")
+    assert [t.title for t in heads.tables if t.heatmap] == ["Weights, head 1", "Weights, head 2"]
+    output = walk.step("output")
+    assert any(c.matrix == "w_output" for c in output.cells)
+    # Output row 3 = the heads' contexts side by side times W_O, by a plain loop.
+    result = compute(preset)
+    concat = [result.context[h, 2, c] for h in range(2) for c in range(result.d_v)]
+    expected = [
+        sum(concat[t] * preset.w_output[t, o] for t in range(len(concat)))
+        for o in range(preset.w_output.shape[1])
+    ]
+    np.testing.assert_allclose(output.tables[-1].values[2], expected, rtol=1e-12)
+    assert [ex.value for ex in output.explanations] == pytest.approx(expected, rel=1e-12)
+
+
+def test_cross_attention_keys_come_from_the_source() -> None:
+    preset = load_bundled("cross-attention-translation")
+    walk = walkthrough(preset)
+    assert walk.keys[:3] == ("inputs", "source", "weights")
+    assert [t.matrix for t in walk.step("qkv_row").tables] == ["q"]
+    k_table = next(t for t in walk.step("qkv_all").tables if t.matrix == "k")
+    assert k_table.row_labels == preset.source_tokens
+    assert Cells("source_inputs", (0, 1, 2), (0, 1, 2, 3)) in walk.step("source").cells
+
+
+def test_biases_step_and_a_wide_real_head() -> None:
+    preset = load_bundled("real-previous-token")
+    walk = walkthrough(preset)
+    assert "biases" in walk.keys and walk.keys[-1] == "output"
+    biases = walk.step("biases")
+    assert {c.matrix for c in biases.cells} == {"b_query", "b_key", "b_value"}
+    # 384 products per cell are not written out; the text says so instead.
+    row = walk.step("qkv_row")
+    assert row.explanations == () and "384 products" in row.text
+    assert "(384 numbers)" in walk.step("inputs").text
+
+
+def test_fully_masked_query_has_zero_weights() -> None:
+    preset = load_bundled("seed-example").with_options(causal=True, key_mask=(False, True, True))
+    walk = walkthrough(preset)
+    step = walk.step("softmax")
+    assert step.tables[0].values.tolist() == [[0, 0, 0]]
+    assert "Every key is masked" in step.text and step.explanations == ()
+
+
+def test_a_query_or_head_out_of_range_is_refused() -> None:
+    preset = load_bundled("seed-example")
+    with pytest.raises(WalkthroughError, match="query 4 does not exist: the preset has 3 queries"):
+        walkthrough(preset, query=3)
+    with pytest.raises(WalkthroughError, match="query 0 does not exist"):
+        walkthrough(preset, query=-1)
+    with pytest.raises(WalkthroughError, match="head 2 does not exist: the preset has 1 head"):
+        walkthrough(preset, head=1)
+
+
+# Every preset, every query: the cells exist and the numbers agree ----------------------
+
+
+def _matrix(walk: Walkthrough, cells: Cells) -> np.ndarray:
+    if hasattr(walk.result, cells.matrix):
+        array = np.asarray(getattr(walk.result, cells.matrix))
+        return array if cells.head is None else array[cells.head]
+    array = getattr(walk.preset, cells.matrix)
+    assert array is not None, cells.matrix
+    return array.reshape(1, -1) if array.ndim == 1 else array
+
+
+def check_walkthrough(walk: Walkthrough) -> None:
+    r = walk.result
+    for step in walk.steps:
+        for cells in step.cells:
+            array = _matrix(walk, cells)
+            assert all(0 <= i < array.shape[0] for i in cells.rows), (step.key, cells)
+            assert all(0 <= j < array.shape[1] for j in cells.cols), (step.key, cells)
+        for ex in step.explanations:
+            assert np.isfinite(ex.value) or ex.value == -math.inf
+    # The weighted values add up to the context row (a plain sum, not the program's).
+    products = walk.step("weighted_values").tables[0].values
+    context = walk.step("context_row").tables[0].values[0]
+    np.testing.assert_allclose(products.sum(axis=0), context, rtol=1e-9, atol=1e-9)
+    weights = walk.step("softmax").tables[0].values[0]
+    assert math.isclose(weights.sum(), 0.0 if r.fully_masked[walk.query] else 1.0, abs_tol=1e-9)
+
+
+@pytest.mark.parametrize("name", bundled_names())
+def test_every_bundled_preset_and_query(name: str) -> None:
+    preset = load_bundled(name)
+    for query in range(preset.n_tokens):
+        check_walkthrough(walkthrough(preset, query=query))
+
+
+@st.composite
+def presets(draw: st.DrawFn) -> Preset:
+    heads = draw(st.integers(1, 3))
+    n = draw(st.integers(1, 5))
+    cross = draw(st.booleans())
+    m = draw(st.integers(1, 5)) if cross else n
+    d_model = draw(st.integers(1, 5))
+    d_k, d_v = draw(st.integers(1, 3)), draw(st.integers(1, 3))
+    numbers = st.floats(-3, 3, allow_nan=False, width=32)
+
+    def matrix(rows: int, cols: int) -> np.ndarray:
+        return np.array(draw(st.lists(numbers, min_size=rows * cols, max_size=rows * cols)))
+
+    def maybe_bias(width: int) -> np.ndarray | None:
+        return matrix(1, width) if draw(st.booleans()) else None
+
+    w_output = matrix(heads * d_v, 2).reshape(heads * d_v, 2) if draw(st.booleans()) else None
+    key_mask = tuple(draw(st.lists(st.booleans(), min_size=m, max_size=m)))
+    return Preset(
+        inputs=matrix(n, d_model).reshape(n, d_model),
+        w_query=matrix(d_model, heads * d_k).reshape(d_model, heads * d_k),
+        w_key=matrix(d_model, heads * d_k).reshape(d_model, heads * d_k),
+        w_value=matrix(d_model, heads * d_v).reshape(d_model, heads * d_v),
+        w_output=w_output,
+        b_query=maybe_bias(heads * d_k),
+        b_key=maybe_bias(heads * d_k),
+        b_value=maybe_bias(heads * d_v),
+        b_output=maybe_bias(2 if w_output is not None else heads * d_v),
+        source_inputs=matrix(m, d_model).reshape(m, d_model) if cross else None,
+        options=Options(
+            heads=heads,
+            causal=draw(st.booleans()),
+            key_mask=key_mask if draw(st.booleans()) else None,
+            temperature=draw(st.sampled_from([0.5, 1.0, 2.0])),
+        ),
+    )
+
+
+@settings(max_examples=60, deadline=None)
+@given(presets(), st.data())
+def test_any_preset_any_query_and_head(preset: Preset, data: st.DataObject) -> None:
+    query = data.draw(st.integers(0, preset.n_tokens - 1))
+    head = data.draw(st.integers(0, preset.options.heads - 1))
+    walk = walkthrough(preset, query=query, head=head)
+    check_walkthrough(walk)
+    o = preset.options
+    assert ("causal_mask" in walk.keys) == o.causal
+    assert ("padding_mask" in walk.keys) == (o.key_mask is not None and not all(o.key_mask))
+    assert ("heads" in walk.keys) == (o.heads > 1)
+    assert ("source" in walk.keys) == (preset.source_inputs is not None)
+    has_bias = any(b is not None for b in (preset.b_query, preset.b_key, preset.b_value))
+    assert ("biases" in walk.keys) == has_bias
+    projects = o.heads > 1 or preset.w_output is not None or preset.b_output is not None
+    assert ("output" in walk.keys) == projects
