@@ -50,7 +50,7 @@ def _shown(table: Table) -> tuple[np.ndarray, list[str], list[str], str]:
         values,
         [_one_line(x) for x in table.row_labels[:MAX_ROWS]],
         [_one_line(x) for x in table.col_labels[:MAX_COLS]],
-        f" ({', '.join(note)})" if note else "",
+        f"({', '.join(note)})" if note else "",
     )
 
 
@@ -88,7 +88,8 @@ def _md_table(table: Table) -> str:
         f"| {_md_escape(r)} | " + " | ".join(_cell(v) for v in row) + " |"
         for r, row in zip(rows, values, strict=True)
     ]
-    return "\n".join([f"**{_md_escape(table.title)}**{_md_escape(note)}", "", head, rule, *body])
+    caption = f"**{_md_escape(table.title)}**" + (f" {_md_escape(note)}" if note else "")
+    return "\n".join([caption, "", head, rule, *body])
 
 
 def _fence(text: str) -> str:
@@ -154,7 +155,7 @@ def _html_table(table: Table) -> str:
     values, rows, cols, note = _shown(table)
     lines = [
         "<table>",
-        f"<caption>{_esc(table.title)}{_esc(note)}</caption>",
+        f"<caption>{_esc(table.title)}{' ' + _esc(note) if note else ''}</caption>",
         "<tr><th></th>" + "".join(f"<th>{_esc(c)}</th>" for c in cols) + "</tr>",
     ]
     for r, row in zip(rows, values, strict=True):
