@@ -9,12 +9,15 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from selfattn.atlas import build_atlas, heads_csv_text, rollout_csv_text
 from selfattn.atlas_picture import BACKGROUND, INK, atlas_image, block_mean, grid_layout
 from selfattn.cli import main
-from selfattn.models import default_model_dir
+from selfattn.models import default_model_dir, preset_from_model
 from selfattn.png import colormap
+from selfattn.preset import compute
 
 TEXT = "The cat sat on the mat, and the cat slept."
 
@@ -178,3 +181,33 @@ def test_block_mean_by_hand_and_large_inputs_are_pooled() -> None:
     assert got.tolist() == [[3.0, 5.0, 6.5], [13.0, 15.0, 16.5], [20.5, 22.5, 24.0]]
     lay = grid_layout(30, 9, 300)
     assert lay.block == 3 and lay.thumb == 100 and lay.cell == 1
+
+
+# The atlas and from-model agree ------------------------------------------------
+
+
+@needs_minilm
+@pytest.mark.parametrize(("layer", "head"), [(1, 1), (3, 7), (6, 12)])
+def test_atlas_weights_equal_the_head_opened_as_a_preset(layer: int, head: int) -> None:
+    """What a click on a thumbnail will open: that head as an ordinary preset."""
+    atlas = build_atlas(None, TEXT)
+    weights = compute(preset_from_model(None, layer, head, TEXT)).weights[0]
+    assert np.abs(weights - atlas.attentions[layer - 1, head - 1]).max() < 1e-6
+
+
+@needs_minilm
+@settings(max_examples=15, deadline=None)
+@given(st.text(max_size=40))
+def test_any_text_gives_a_consistent_atlas(text: str) -> None:
+    atlas = build_atlas("minilm", text)
+    n = len(atlas.tokens)
+    assert atlas.attentions.shape == (6, 12, n, n) and n >= 2  # [CLS] ... [SEP]
+    ent = atlas.metrics["entropy"]
+    assert (ent >= 0).all() and (ent <= np.log(n) + 1e-6).all()
+    for name in ("first_token", "previous_token", "self", "max_weight"):
+        assert ((atlas.metrics[name] >= 0) & (atlas.metrics[name] <= 1 + 1e-6)).all()
+    assert np.allclose(atlas.rollout.sum(axis=1), 1.0, atol=1e-12)
+    repeated = len(set(atlas.ids)) < n
+    assert np.isnan(atlas.metrics["induction"]).any() != repeated
+    rows = heads_csv_text(atlas).splitlines()
+    assert len(rows) == 1 + 72
