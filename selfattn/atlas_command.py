@@ -1,6 +1,6 @@
 """`selfattn atlas`: every layer and head of a real model for one text, measured.
 
-    selfattn atlas [--model PATH] (--text TEXT | --induction K [--seed S])
+    selfattn atlas [--model PATH|minilm|smollm2] (--text TEXT | --induction K [--seed S])
                    [--top N] [--out DIR] [--png FILE]
 
 Prints, per metric, the top heads as an aligned table; `--out DIR` writes
@@ -67,7 +67,8 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
         "--model",
         metavar="PATH",
         default=None,
-        help="checkpoint folder (or the name 'minilm'; default: the bundled all-MiniLM-L6-v2)",
+        help="a BERT-family or decoder checkpoint folder, a .gguf file, or the name 'minilm' "
+        "or 'smollm2' of a bundled model (default: the bundled all-MiniLM-L6-v2)",
     )
     source = p.add_mutually_exclusive_group(required=True)
     source.add_argument("--text", metavar="TEXT", help="the text to run the model on")

