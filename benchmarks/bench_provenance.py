@@ -7,12 +7,13 @@ window answers on every click). numpy only, in this process; no peer.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Any
 
 import numpy as np
 
 from benchmarks._common import make_row, time_calls
-from selfattn import Options, Preset, compute
+from selfattn import AttentionResult, Options, Preset, compute
 from selfattn.explain import CellRef
 from selfattn.gradient import gradient
 from selfattn.provenance import depends_on, feeds
@@ -31,6 +32,16 @@ def _preset(n: int, d: int, heads: int) -> Preset:
     )
 
 
+def _cases(p: Preset, r: AttentionResult, i: int) -> dict[str, Callable[[], object]]:
+    """What one click asks, for query row i."""
+    return {
+        "gradient of a weight": lambda: gradient(p, CellRef("weights", 1, i, i // 2), r),
+        "gradient of an output cell": lambda: gradient(p, CellRef("output", None, i, 3), r),
+        "feeds of an X cell": lambda: feeds(p, r, CellRef("inputs", None, i, 3)),
+        "depends_on of an output cell": lambda: depends_on(p, r, CellRef("output", None, i, 3)),
+    }
+
+
 def run(quick: bool) -> list[dict[str, Any]]:
     sizes = [(16, 16, 2)] if quick else [(64, 64, 4), (1024, 256, 8)]
     repeats = 3 if quick else 50
@@ -38,15 +49,9 @@ def run(quick: bool) -> list[dict[str, Any]]:
     for n, d, heads in sizes:
         p = _preset(n, d, heads)
         r = compute(p)
-        i = n // 2
         label = f"n={n} d={d} H={heads}"
         target = None if quick or n > 64 else 0.005
-        cases = {
-            "gradient of a weight": lambda: gradient(p, CellRef("weights", 1, i, i // 2), r),
-            "gradient of an output cell": lambda: gradient(p, CellRef("output", None, i, 3), r),
-            "feeds of an X cell": lambda: feeds(p, r, CellRef("inputs", None, i, 3)),
-            "depends_on of an output cell": lambda: depends_on(p, r, CellRef("output", None, i, 3)),
-        }
+        cases = _cases(p, r, n // 2)
         for what, fn in cases.items():
             rows.append(
                 make_row(
