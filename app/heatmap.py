@@ -42,6 +42,8 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
+from selfattn.numbers import CELL_FORMATS, HOVER_DIGITS, cell_text, cell_texts, significant
+
 # Sequential maps that ship with pyqtgraph (no matplotlib needed); the first is the default.
 SEQUENTIAL_COLORMAPS: tuple[str, ...] = (
     "viridis",
@@ -204,87 +206,15 @@ def _widest(metrics: QFontMetricsF, labels: Sequence[str]) -> float:
     return max((metrics.horizontalAdvance(s) for s in longest), default=0.0)
 
 
-# Number formats tried in turn until the texts fit the cells. Weights use a fixed
-# number of decimals ("w3": 0.136, 0.090, <0.001; "w2": 0.14, 0.09, <.01), so every
-# cell of a matrix reads alike and a column of numbers lines up; scores, which have
-# no fixed scale, use up to 3 (then 2) significant digits.
-WEIGHT_FORMATS = ("w3", "w2")
-SCORE_FORMATS = (".3g", ".2g")
-CELL_FORMATS = {"weights": WEIGHT_FORMATS, "scores": SCORE_FORMATS}
-_WEIGHT_DECIMALS = {"w3": 3, "w2": 2}
-_TINY_TEXT = {3: "<0.001", 2: "<.01"}  # a positive weight that rounds to 0 is not 0
-_TINY_NEGATIVE_TEXT = {3: ">−0.001", 2: ">−.01"}
-
-
-def _compact_exponent(text: str) -> str:
-    """1.23e+04 -> 1.23e4, 1.5e-05 -> 1.5e-5 (cells are narrow)."""
-    if "e" not in text:
-        return text
-    mantissa, exponent = text.split("e")
-    sign = "-" if exponent.startswith("-") else ""
-    return f"{mantissa}e{sign}{exponent.lstrip('+-').lstrip('0') or '0'}"
-
-
-def format_cell(value: float, spec: str = ".3g") -> str:
-    """Short text printed inside a cell.
-
-    ``spec`` is "w3"/"w2" for weights (fixed decimals; exact 0 and 1 as "0" and "1",
-    a tiny positive weight as "<0.001") or a format spec such as ".3g" for scores
-    (compact exponent). -inf is "−∞"; minus signs are real minus signs.
-    """
-    if math.isnan(value):
-        return "nan"
-    if math.isinf(value):
-        return "−∞" if value < 0 else "∞"
-    decimals = _WEIGHT_DECIMALS.get(spec)
-    if decimals is not None:
-        if value == 0 or value == 1:
-            return str(int(value))
-        text = format(value, f".{decimals}f")
-        if float(text) == 0:
-            return _TINY_TEXT[decimals] if value > 0 else _TINY_NEGATIVE_TEXT[decimals]
-        return text.replace("-", "−")
-    text = _compact_exponent(format(value, spec))
-    if float(text) == 0:
-        text = text.lstrip("-")  # no "-0"
-    return text.replace("-", "−")
+# The cells' number formats live in selfattn.numbers (one module for every number
+# shown); the names here are what the views and their tests have always imported.
+format_cell = cell_text
+format_cells = cell_texts
 
 
 def format_value(value: float) -> str:
-    """Fuller text for the hover readout (6 significant digits)."""
-    if math.isinf(value) or math.isnan(value):
-        return format_cell(value)
-    return f"{value:.6g}"
-
-
-def format_cells(values: np.ndarray, spec: str = ".3g") -> list[str]:
-    """``format_cell`` of every value, row by row, in one pass over the array.
-
-    The special cases (non-finite values, exact 0 and 1, "-0", tiny weights, the
-    minus sign) are found with numpy so the per-value work is a single ``format``.
-    """
-    flat = np.asarray(values, dtype=np.float64).ravel()  # (n*m,)
-    decimals = _WEIGHT_DECIMALS.get(spec)
-    pyspec = spec if decimals is None else f".{decimals}f"
-    texts = [format(v, pyspec) for v in flat.tolist()]
-    finite = np.isfinite(flat)
-    if decimals is None:
-        for k in np.flatnonzero(finite).tolist():
-            if "e" in texts[k]:
-                texts[k] = _compact_exponent(texts[k])
-        for k in np.flatnonzero(finite & np.signbit(flat)).tolist():
-            if float(texts[k]) == 0:
-                texts[k] = texts[k][1:]  # no "-0"
-    else:
-        small = finite & (np.abs(flat) < 10.0**-decimals)
-        for k in np.flatnonzero(small).tolist():
-            if float(texts[k]) == 0:
-                texts[k] = _TINY_TEXT[decimals] if flat[k] > 0 else _TINY_NEGATIVE_TEXT[decimals]
-        for k in np.flatnonzero((flat == 0) | (flat == 1)).tolist():
-            texts[k] = str(int(flat[k]))
-    for k in np.flatnonzero(~finite).tolist():
-        texts[k] = format_cell(float(flat[k]))
-    return [t.replace("-", "−") if "-" in t else t for t in texts]
+    """Fuller text for the hover readout (6 significant digits, real minus signs)."""
+    return significant(value, HOVER_DIGITS)
 
 
 FONT_PX_CHOICES = (16, 14, 13, 12, 11, 10, 9)  # readable cell text sizes, largest first

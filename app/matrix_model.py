@@ -15,6 +15,7 @@ from PySide6.QtCore import QAbstractTableModel, QModelIndex, QObject, QPersisten
 from PySide6.QtGui import QBrush, QColor
 
 from selfattn import edit
+from selfattn.numbers import editor_text, significant
 
 from .document import Change, Document
 
@@ -27,20 +28,12 @@ _MASKED_BRUSH = QBrush(QColor(128, 128, 128, 60))
 
 def format_number(value: float, digits: int = 6) -> str:
     """Short display text; the full repr is in the tooltip and the editor."""
-    if math.isinf(value):
-        return "−∞" if value < 0 else "∞"
-    if value == 0:
-        return "0"
-    text = f"{value:.{digits}g}"
-    return text.replace("-", "−") if text.startswith("-") else text
+    return significant(value, digits)
 
 
 def exact_text(value: float) -> str:
     """The shortest text that reads back to the same float (what the editor shows)."""
-    if math.isinf(value):
-        return "-inf" if value < 0 else "inf"
-    text = repr(float(value))
-    return text[:-2] if text.endswith(".0") and "e" not in text else text
+    return editor_text(value)
 
 
 class MatrixModel(QAbstractTableModel):

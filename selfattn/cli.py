@@ -23,6 +23,7 @@ import numpy as np
 from .attention import DTYPES, AttentionResult
 from .bundled import bundled_names, load_bundled, resolve_preset
 from .export import FORMATS, write_csv
+from .numbers import significant
 from .preset import Preset, compute
 
 PROG = "selfattn"
@@ -73,9 +74,7 @@ def format_table(
 
 
 def _format_cell(x: float, digits: int) -> str:
-    if x == 0:
-        return "0"  # also -0.0: a masked or zero weight reads as plain 0
-    return f"{x:.{digits}g}"
+    return significant(x, digits, ascii_minus=True)  # -0.0 too reads as plain 0
 
 
 def _print_result(preset: Preset, result: AttentionResult, digits: int) -> None:

@@ -28,6 +28,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from .attention import AttentionResult
+from .numbers import EXPLAIN_DIGITS, significant
 from .preset import Preset
 
 MATRICES = ("scores", "scaled_scores", "weights", "context", "output")
@@ -114,14 +115,7 @@ class Explanation:
 
 def format_number(x: float) -> str:
     """10 significant digits, everywhere the same: 0.4319371007, 4, -inf."""
-    x = float(x)
-    if math.isnan(x):
-        return "nan"
-    if math.isinf(x):
-        return "inf" if x > 0 else "-inf"
-    if x == 0:
-        return "0"  # -0.0 too: the sign of a zero product teaches nothing
-    return f"{x:.10g}"
+    return significant(x, EXPLAIN_DIGITS, ascii_minus=True)
 
 
 def _decimal_align(texts: list[str]) -> list[str]:

@@ -57,6 +57,7 @@ from typing import Literal
 import numpy as np
 
 from .attention import AttentionResult
+from .numbers import round_trip
 from .preset import Preset, compute
 
 CsvFormat = Literal["wide", "long"]
@@ -137,7 +138,7 @@ def result_tables(
 
 def format_number(x: float) -> str:
     """Shortest text that reads back to the same double: ``repr(float(x))``."""
-    return repr(float(x))
+    return round_trip(x)
 
 
 def _wide_rows(table: Table) -> Iterable[list[str]]:
