@@ -12,9 +12,11 @@ from __future__ import annotations
 from typing import Any
 
 from benchmarks._common import make_row, time_calls
-from selfattn.atlas import build_atlas
+from selfattn.atlas import atlas_from_attentions, build_atlas, decoder_attentions
 from selfattn.atlas_picture import atlas_image
 from selfattn.models import default_model_dir, load_checkpoint
+from selfattn.models.decoder import load_decoder
+from selfattn.models.discover import smollm2_path
 from selfattn.png import encode_png
 
 # 30 word pieces + [CLS] + [SEP] = 32 for MiniLM (checked below)
@@ -22,6 +24,7 @@ SENTENCE_32 = (
     "The quick brown fox jumps over the lazy dog while the cat sleeps on a warm mat "
     "near the old wooden door of the quiet little house by the sea"
 )
+SMOLLM2_SENTENCE_32 = SENTENCE_32 + "."  # 32 tokens for SmolLM2 (checked below)
 
 
 def _atlas_and_picture() -> bytes:
@@ -33,7 +36,39 @@ def _atlas_and_picture() -> bytes:
 def run(quick: bool) -> list[dict[str, Any]]:
     rows: list[dict[str, Any]] = []
     if default_model_dir() is None:
-        return [make_row("atlas: skipped (bundled MiniLM not installed)", [0.0], note="")]
+        rows.append(make_row("atlas: MiniLM skipped (not installed)", [0.0]))
+    else:
+        rows += _minilm(quick)
+    path = smollm2_path()
+    if path is None:
+        rows.append(make_row("atlas: SmolLM2 skipped (not installed)", [0.0]))
+        return rows
+    model = load_decoder(path)
+    reps = 3 if quick else 15
+    model.load_all()  # dequantize every tensor before timing: "after the model is loaded"
+    assert len(model.encode(SMOLLM2_SENTENCE_32).ids) == 32
+    rows.append(
+        make_row(
+            "atlas: SmolLM2 32 tokens, forward + metrics + rollout",
+            time_calls(lambda: build_atlas("smollm2", SMOLLM2_SENTENCE_32), 2 if quick else 10),
+            target_s=2.0,
+            note="30 x 9 heads; GGUF dequantized before timing",
+        )
+    )
+    enc = model.encode(SMOLLM2_SENTENCE_32)
+    attentions = decoder_attentions(model, enc.ids)
+    rows.append(
+        make_row(
+            "atlas: SmolLM2 32 tokens, metrics + rollout only",
+            time_calls(lambda: atlas_from_attentions(attentions, enc.ids, enc.tokens), reps),
+            note="the atlas's own share; the rest is the forward pass",
+        )
+    )
+    return rows
+
+
+def _minilm(quick: bool) -> list[dict[str, Any]]:
+    rows: list[dict[str, Any]] = []
     n = len(load_checkpoint(None).encode(SENTENCE_32).ids)
     assert n == 32, n
     reps = 3 if quick else 15
