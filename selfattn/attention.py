@@ -11,6 +11,11 @@ The semantics are the project's public contract (DESIGN.md, "Semantics"):
 
 Head h owns the contiguous column block h*d_k .. (h+1)*d_k-1 of Q and K, as in
 torch.nn.MultiheadAttention.
+
+Modern attention (each off by default; off means the formulas above, bit for bit):
+kv_heads G < H shares key/value head g = h // (H/G) between query heads (repeat_kv);
+rope rotates each head's q and k rows by their positions (selfattn.rope) before
+S_h = rot(Q_h) rot(K_g)^T; window w hides keys at or beyond w positions away.
 """
 
 from __future__ import annotations
@@ -25,6 +30,8 @@ from dataclasses import dataclass
 from typing import Literal
 
 import numpy as np
+
+from .rope import Rope, apply_rope, check_positions, check_rope, rope_angles
 
 ScaleSpec = Literal["sqrt_dk", "none"] | float
 DTYPES = ("float64", "float32")
@@ -49,8 +56,8 @@ class AttentionResult:
     """Every intermediate of one attention computation (arrays are read-only)."""
 
     q: np.ndarray  # (n, H*d_k)
-    k: np.ndarray  # (m, H*d_k)
-    v: np.ndarray  # (m, H*d_v)
+    k: np.ndarray  # (m, G*d_k), G = kv_heads
+    v: np.ndarray  # (m, G*d_v)
     scores: np.ndarray  # (H, n, m) raw Q_h K_h^T
     scaled_scores: np.ndarray  # (H, n, m) logits, masked cells -inf
     weights: np.ndarray  # (H, n, m) softmax rows
@@ -65,14 +72,37 @@ class AttentionResult:
     scale: float
     temperature: float
     dtype: str
+    q_rot: np.ndarray | None  # (n, H*d_k) q after RoPE, None when RoPE is off
+    k_rot: np.ndarray | None  # (m, G*d_k) k after RoPE
+    kv_heads: int  # G: key/value heads (== heads for plain multi-head attention)
+    positions: np.ndarray  # (n,) int64 query positions (RoPE angles, window)
+    key_positions: np.ndarray  # (m,) int64 key positions
+
+    # The result's arrays by kind, so export, explain and views share one vocabulary.
+    PER_HEAD_FIELDS = ("scores", "scaled_scores", "weights", "context")  # (H, n, .)
+    WHOLE_FIELDS = ("q", "k", "v", "output")  # (rows, columns), all heads side by side
+    ROTATED_FIELDS = ("q_rot", "k_rot")  # like q and k, present only with RoPE
 
     @property
     def n_queries(self) -> int:
-        return self.q.shape[0]
+        return int(self.q.shape[0])
 
     @property
     def n_keys(self) -> int:
-        return self.k.shape[0]
+        return int(self.k.shape[0])
+
+    @property
+    def group_size(self) -> int:
+        """How many query heads share one key/value head (1 without grouping)."""
+        return self.heads // self.kv_heads
+
+    def kv_head(self, head: int) -> int:
+        """The key/value head that query head `head` reads (0-based, repeat_kv)."""
+        return head // self.group_size
+
+    @property
+    def has_rope(self) -> bool:
+        return self.q_rot is not None
 
     @property
     def concat_context(self) -> np.ndarray:
@@ -120,14 +150,47 @@ def resolve_scale(scale: ScaleSpec, d_k: int) -> float:
     return value
 
 
-def build_mask(n: int, m: int, causal: bool, key_mask: Sequence[bool] | None) -> np.ndarray:
-    """(n, m) boolean: True where query i may attend to key j."""
+def build_mask(
+    n: int,
+    m: int,
+    causal: bool,
+    key_mask: Sequence[bool] | None,
+    window: int | None = None,
+    positions: np.ndarray | None = None,
+    key_positions: np.ndarray | None = None,
+) -> np.ndarray:
+    """(n, m) boolean: True where query i may attend to key j.
+
+    The window compares positions (default 0..n-1 and 0..m-1): key j is visible
+    only if p_i - w < p_j, and p_j <= p_i with causal or p_j < p_i + w without.
+    """
     visible = np.ones((n, m), dtype=bool)
     if causal:
         visible &= np.tri(n, m, dtype=bool)  # key j <= query i
     if key_mask is not None:
         visible &= np.asarray(key_mask, dtype=bool)[None, :]
+    if window is not None:
+        visible &= window_mask(
+            np.arange(n) if positions is None else positions,
+            np.arange(m) if key_positions is None else key_positions,
+            window,
+            causal,
+        )
     return visible
+
+
+def window_mask(
+    positions: np.ndarray, key_positions: np.ndarray, window: int, causal: bool
+) -> np.ndarray:
+    """(n, m) boolean: the keys a sliding window of `window` positions lets each query see."""
+    p = np.asarray(positions, dtype=np.int64)[:, None]
+    pk = np.asarray(key_positions, dtype=np.int64)[None, :]
+    inside: np.ndarray = pk > p - window
+    if causal:
+        inside &= pk <= p
+    else:
+        inside &= pk < p + window
+    return inside
 
 
 def masked_softmax(logits: np.ndarray, visible: np.ndarray) -> np.ndarray:
@@ -136,13 +199,14 @@ def masked_softmax(logits: np.ndarray, visible: np.ndarray) -> np.ndarray:
     Max-subtracted, so logits of +-1e4 give exact one-hot rows; a row with no
     visible key gives zeros instead of NaN.
     """
-    any_visible = visible.any(axis=-1)  # (n,)
+    any_visible = np.asarray(visible.any(axis=-1))  # (n,)
     row_max = np.max(logits, axis=-1, keepdims=True)
     row_max = np.where(any_visible[..., None], row_max, 0.0)
     e = np.exp(logits - row_max)  # exp(-inf) == 0 for masked cells
     total = e.sum(axis=-1, keepdims=True)
     total = np.where(total > 0, total, 1.0)
-    return e / total
+    out: np.ndarray = e / total
+    return out
 
 
 # The fast path ---------------------------------------------------------------
@@ -229,15 +293,21 @@ _pool = _ArrayPool()
 
 
 def _mask_arrays(
-    n: int, m: int, causal: bool, key_mask: Sequence[bool] | None
+    n: int,
+    m: int,
+    causal: bool,
+    key_mask: Sequence[bool] | None,
+    window: int | None,
+    positions: np.ndarray,
+    key_positions: np.ndarray,
 ) -> tuple[np.ndarray, np.ndarray | None]:
     """(visible, hidden): hidden is None when every key is visible.
 
     With no mask, `visible` is a read-only broadcast of True (no n*m allocation).
     """
-    if not causal and (key_mask is None or all(key_mask)):
+    if not causal and (key_mask is None or all(key_mask)) and window is None:
         return np.broadcast_to(np.True_, (n, m)), None
-    visible = build_mask(n, m, causal, key_mask)
+    visible = build_mask(n, m, causal, key_mask, window, positions, key_positions)
     return visible, ~visible
 
 
@@ -257,7 +327,7 @@ def _softmax_rows(
     what an incremental edit needs to update a row without a full pass.
     """
     fast32 = weights.dtype == np.float32
-    ones = np.ones(scores.shape[-1], dtype=weights.dtype) if fast32 else None
+    ones = np.ones(scores.shape[-1], dtype=weights.dtype)  # float32 row sums as a BLAS dot
     flush_below = math.log(np.finfo(np.float32).tiny * scores.shape[-1]) + 1.0
     for h, r0, r1 in blocks:
         s = scores[h, r0:r1]
@@ -317,10 +387,10 @@ def _overflow_error(
     i = r0 + int(np.flatnonzero(~np.isfinite(row_max.ravel()))[0])
     dtype = scores.dtype.name
     if not np.isfinite(scores[h, i]).all():
-        why = f"raw scores of query {i} overflow {dtype} (inputs or weights too large)"
+        why = f"raw scores of query {i + 1} overflow {dtype} (inputs or weights too large)"
     else:
-        why = f"scaled scores of query {i} overflow {dtype}: divisor {float(divisor)!r} is too small (raise the temperature or the scale)"
-    head = f" in head {h}" if scores.shape[0] > 1 else ""
+        why = f"scaled scores of query {i + 1} overflow {dtype}: divisor {float(divisor)!r} is too small (raise the temperature or the scale)"
+    head = f" in head {h + 1}" if scores.shape[0] > 1 else ""
     return AttentionError(why + head)
 
 
@@ -355,15 +425,26 @@ def attention(
     *,
     heads: int = 1,
     w_o: object | None = None,
-    biases: Biases | dict | None = None,
+    biases: Biases | dict[str, object] | None = None,
     source: object | None = None,
     scale: ScaleSpec = "sqrt_dk",
     temperature: float = 1.0,
     causal: bool = False,
     key_mask: Sequence[bool] | None = None,
     dtype: str = "float64",
+    kv_heads: int | None = None,
+    rope: Rope | None = None,
+    window: int | None = None,
+    positions: Sequence[int] | None = None,
+    key_positions: Sequence[int] | None = None,
 ) -> AttentionResult:
-    """Compute multi-head scaled dot-product attention, keeping every step."""
+    """Compute multi-head scaled dot-product attention, keeping every step.
+
+    kv_heads (None = heads), rope and window follow DESIGN.md's "Semantics".
+    `positions` are the queries' (default rope.positions, else 0..n-1);
+    `key_positions` the keys' (default: the query positions in self-attention,
+    0..m-1 with a source).
+    """
     return _attention(
         x,
         w_q,
@@ -378,7 +459,41 @@ def attention(
         causal=causal,
         key_mask=key_mask,
         dtype=dtype,
+        kv_heads=kv_heads,
+        rope=rope,
+        window=window,
+        positions=positions,
+        key_positions=key_positions,
     )
+
+
+def _positive_int(name: str, value: object) -> int:
+    if isinstance(value, bool) or not isinstance(value, int | np.integer) or value < 1:
+        raise AttentionError(f"{name} must be a positive integer, got {value!r}")
+    return int(value)
+
+
+def _position_array(name: str, given: Sequence[int] | None, count: int, what: str) -> np.ndarray:
+    """Positions as a read-only int64 array: the given ones (checked) or 0..count-1."""
+    if given is None:
+        out = np.arange(count, dtype=np.int64)
+    else:
+        given = list(given)
+        problem = check_positions(given, count, what)
+        if problem is not None:
+            raise AttentionError(f"{name}{'' if problem.startswith('[') else ' '}{problem}")
+        out = np.array(given, dtype=np.int64)
+    out.flags.writeable = False
+    return out
+
+
+def _rotate(
+    x: np.ndarray, heads: int, d_k: int, rope: Rope, inv_freq: np.ndarray, positions: np.ndarray
+) -> np.ndarray:
+    """Each head's block of x (rows, heads*d_k) rotated by its row's position."""
+    rows = x.shape[0]
+    angles = rope_angles(positions, inv_freq)[:, None, :]  # (rows, 1, r/2): same for every head
+    return apply_rope(x.reshape(rows, heads, d_k), angles, rope.style).reshape(rows, heads * d_k)
 
 
 # Overflow is detected explicitly (_check_finite raises AttentionError naming the step),
@@ -392,13 +507,18 @@ def _attention(
     *,
     heads: int = 1,
     w_o: object | None = None,
-    biases: Biases | dict | None = None,
+    biases: Biases | dict[str, object] | None = None,
     source: object | None = None,
     scale: ScaleSpec = "sqrt_dk",
     temperature: float = 1.0,
     causal: bool = False,
     key_mask: Sequence[bool] | None = None,
     dtype: str = "float64",
+    kv_heads: int | None = None,
+    rope: Rope | None = None,
+    window: int | None = None,
+    positions: Sequence[int] | None = None,
+    key_positions: Sequence[int] | None = None,
     stats: list[np.ndarray] | None = None,
 ) -> AttentionResult:
     """`attention`; if `stats` is a list, appends per-row (max, exp-sum), (H, n) each."""
@@ -419,18 +539,27 @@ def _attention(
     for name, w in (("W_Q", w_q), ("W_K", w_k), ("W_V", w_v)):
         if w.shape[0] != d_model:
             raise AttentionError(f"{name} has {w.shape[0]} rows, expected d_model={d_model}")
-    if w_q.shape[1] != w_k.shape[1]:
-        raise AttentionError(f"W_Q has {w_q.shape[1]} columns but W_K has {w_k.shape[1]}")
-    if isinstance(heads, bool) or not isinstance(heads, int | np.integer) or heads < 1:
-        raise AttentionError(f"heads must be a positive integer, got {heads!r}")
-    heads = int(heads)
-    if w_q.shape[1] % heads or w_v.shape[1] % heads or w_q.shape[1] == 0 or w_v.shape[1] == 0:
-        raise AttentionError(
-            f"heads={heads} must divide the query/key width {w_q.shape[1]} "
-            f"and the value width {w_v.shape[1]}"
-        )
+    heads = _positive_int("heads", heads)
+    groups = heads if kv_heads is None else _positive_int("kv_heads", kv_heads)
+    if heads % groups:
+        raise AttentionError(f"kv_heads={groups} must divide heads={heads}")
+    if w_q.shape[1] % heads or w_q.shape[1] == 0:
+        raise AttentionError(f"heads={heads} must divide the query width {w_q.shape[1]}")
     d_k = w_q.shape[1] // heads
-    d_v = w_v.shape[1] // heads
+    if w_k.shape[1] != groups * d_k:
+        if groups == heads:
+            raise AttentionError(f"W_Q has {w_q.shape[1]} columns but W_K has {w_k.shape[1]}")
+        raise AttentionError(
+            f"W_K has {w_k.shape[1]} columns, expected kv_heads*d_k={groups}*{d_k}={groups * d_k}"
+        )
+    if w_v.shape[1] % groups or w_v.shape[1] == 0:
+        if groups == heads:
+            raise AttentionError(
+                f"heads={heads} must divide the query/key width {w_q.shape[1]} "
+                f"and the value width {w_v.shape[1]}"
+            )
+        raise AttentionError(f"kv_heads={groups} must divide the value width {w_v.shape[1]}")
+    d_v = w_v.shape[1] // groups
     scale_value = resolve_scale(scale, d_k)
     if isinstance(temperature, bool):
         raise AttentionError(f"temperature must be a positive number, got {temperature!r}")
@@ -448,8 +577,23 @@ def _attention(
             raise AttentionError(
                 f"key_mask has {len(key_mask)} entries, expected {m} (one per key)"
             )
+    if window is not None:
+        window = _positive_int("window", window)
+    inv_freq = None
+    if rope is not None:
+        problem = check_rope(rope, d_k)
+        if problem is not None:
+            raise AttentionError(f"rope {problem}")
+        inv_freq = rope.frequencies(d_k)
+        if positions is None:
+            positions = rope.positions
+    q_pos = _position_array("positions", positions, n, "query")
+    if key_positions is None and source is None:
+        k_pos = q_pos
+    else:
+        k_pos = _position_array("key positions", key_positions, m, "key")
     if isinstance(biases, dict):
-        biases = Biases(**biases)
+        biases = Biases(**biases)  # type: ignore[arg-type]
     biases = biases or Biases()
     w_o_arr = None
     if w_o is not None:
@@ -457,14 +601,14 @@ def _attention(
         if w_o_arr.shape[0] != heads * d_v:
             raise AttentionError(f"W_O has {w_o_arr.shape[0]} rows, expected H*d_v={heads * d_v}")
     b_q = None if biases.query is None else _as_vector("b_Q", biases.query, heads * d_k, dt)
-    b_k = None if biases.key is None else _as_vector("b_K", biases.key, heads * d_k, dt)
-    b_v = None if biases.value is None else _as_vector("b_V", biases.value, heads * d_v, dt)
+    b_k = None if biases.key is None else _as_vector("b_K", biases.key, groups * d_k, dt)
+    b_v = None if biases.value is None else _as_vector("b_V", biases.value, groups * d_v, dt)
     d_out = w_o_arr.shape[1] if w_o_arr is not None else heads * d_v
     b_o = None if biases.output is None else _as_vector("b_O", biases.output, d_out, dt)
 
     q = x @ w_q  # (n, H*d_k)
-    k = xs @ w_k  # (m, H*d_k)
-    v = xs @ w_v  # (m, H*d_v)
+    k = xs @ w_k  # (m, G*d_k)
+    v = xs @ w_v  # (m, G*d_v)
     if b_q is not None:
         q += b_q
     if b_k is not None:
@@ -473,14 +617,24 @@ def _attention(
         v += b_v
     _check_finite(q=q, k=k, v=v)
 
-    q_h = q.reshape(n, heads, d_k).transpose(1, 0, 2)  # (H, n, d_k)
-    k_h = k.reshape(m, heads, d_k).transpose(1, 0, 2)  # (H, m, d_k)
-    v_h = v.reshape(m, heads, d_v).transpose(1, 0, 2)  # (H, m, d_v)
+    q_rot = k_rot = None
+    q_used, k_used = q, k  # what the scores multiply: q and k, rotated with RoPE
+    if rope is not None and inv_freq is not None:
+        q_rot = q_used = _rotate(q, heads, d_k, rope, inv_freq, q_pos)
+        k_rot = k_used = _rotate(k, groups, d_k, rope, inv_freq, k_pos)
+    q_h = q_used.reshape(n, heads, d_k).transpose(1, 0, 2)  # (H, n, d_k)
+    k_h = k_used.reshape(m, groups, d_k).transpose(1, 0, 2)  # (G, m, d_k)
+    v_h = v.reshape(m, groups, d_v).transpose(1, 0, 2)  # (G, m, d_v)
+    if groups != heads:  # repeat_kv: query head h reads key/value head h // (H/G)
+        k_h = np.repeat(k_h, heads // groups, axis=0)  # (H, m, d_k)
+        v_h = np.repeat(v_h, heads // groups, axis=0)  # (H, m, d_v)
     scores = np.matmul(q_h, k_h.transpose(0, 2, 1), out=_pool.take((heads, n, m), dt))  # (H, n, m)
 
     divisor = scale_value * temperature
-    visible, hidden = _mask_arrays(n, m, causal, key_mask)
-    fully_masked = ~visible.any(axis=1) if hidden is not None else np.zeros(n, dtype=bool)
+    visible, hidden = _mask_arrays(n, m, causal, key_mask, window, q_pos, k_pos)
+    fully_masked: np.ndarray = (
+        np.asarray(~visible.any(axis=1)) if hidden is not None else np.zeros(n, dtype=bool)
+    )
     scaled = _pool.take((heads, n, m), dt)
     weights = _pool.take((heads, n, m), dt)
     row_stats = None
@@ -498,6 +652,9 @@ def _attention(
 
     for a in (q, k, v, scores, scaled, weights, context, output, visible, fully_masked):
         a.flags.writeable = False
+    for r in (q_rot, k_rot):
+        if r is not None:
+            r.flags.writeable = False
     return AttentionResult(
         q=q,
         k=k,
@@ -516,4 +673,9 @@ def _attention(
         scale=scale_value,
         temperature=temperature,
         dtype=dtype,
+        q_rot=q_rot,
+        k_rot=k_rot,
+        kv_heads=groups,
+        positions=q_pos,
+        key_positions=k_pos,
     )

@@ -6,6 +6,9 @@ number that still fits; new cells are 0 unless said otherwise.
 
 from __future__ import annotations
 
+from dataclasses import replace
+from typing import Literal
+
 import numpy as np
 
 from .preset import ARRAY_FIELDS, MAX_TEXT_CHARS, Preset, PresetError, default_tokens
@@ -31,7 +34,7 @@ def matrix_of(preset: Preset, key: str) -> np.ndarray | None:
     """The 2-D array behind a table (biases as one row), or None if the part is absent."""
     if key not in MATRIX_KEYS:
         raise KeyError(key)
-    value = getattr(preset, key)
+    value: np.ndarray | None = getattr(preset, key)
     if value is None:
         return None
     return value.reshape(1, -1) if key in BIAS_KEYS else value
@@ -105,28 +108,45 @@ def resized(
     heads: int | None = None,
     n_source: int | None = None,
     d_out: int | None = None,
+    kv_heads: int | None | Literal["keep"] = "keep",
 ) -> Preset:
     """A preset with new dimensions; every number whose position still exists is kept.
 
     d_k and d_v are per head: W_Q/W_K have heads*d_k columns, and each head's
-    column block keeps its own numbers when heads or d_k change.
+    column block keeps its own numbers when heads or d_k change. With grouped
+    heads W_K/W_V have kv_heads blocks instead; `kv_heads` None switches grouping
+    off (one key/value head per query head), "keep" keeps the preset's setting.
+    Positions given for RoPE/window follow the token count (new tokens continue
+    counting from the last position).
     """
     o = preset.options
     n = preset.n_tokens if n_tokens is None else n_tokens
     dm = preset.d_model if d_model is None else d_model
     h_old, dk_old, dv_old = o.heads, preset.d_k, preset.d_v
+    g_old = preset.kv_heads
     h = h_old if heads is None else heads
     dk = dk_old if d_k is None else d_k
     dv = dv_old if d_v is None else d_v
-    for label, value in (("tokens", n), ("d_model", dm), ("d_k", dk), ("d_v", dv), ("heads", h)):
+    kv = o.kv_heads if kv_heads == "keep" else kv_heads
+    g = h if kv is None else kv
+    for label, value in (
+        ("tokens", n),
+        ("d_model", dm),
+        ("d_k", dk),
+        ("d_v", dv),
+        ("heads", h),
+        ("kv_heads", g),
+    ):
         if value < 1:
             raise PresetError(f"{label} must be at least 1, got {value}")
+    if h % g:
+        raise PresetError(f"kv_heads={g} must divide heads={h}")
     wq = _fit_head_blocks(
         _fit(preset.w_query, (dm, preset.w_query.shape[1])), dm, h_old, dk_old, h, dk
     )
-    wk = _fit_head_blocks(_fit(preset.w_key, (dm, preset.w_key.shape[1])), dm, h_old, dk_old, h, dk)
+    wk = _fit_head_blocks(_fit(preset.w_key, (dm, preset.w_key.shape[1])), dm, g_old, dk_old, g, dk)
     wv = _fit_head_blocks(
-        _fit(preset.w_value, (dm, preset.w_value.shape[1])), dm, h_old, dv_old, h, dv
+        _fit(preset.w_value, (dm, preset.w_value.shape[1])), dm, g_old, dv_old, g, dv
     )
     wo = preset.w_output
     if wo is not None:
@@ -152,6 +172,12 @@ def resized(
         b_o = _fit(b_o, (d_out_final,))
     elif b_o is not None:  # without W_O, b_O is added to concat(heads): one d_v block per head
         b_o = _fit_head_vector(b_o, h_old, dv_old, h, dv)
+    rope = o.rope
+    if rope is not None and rope.positions is not None:
+        rope = replace(rope, positions=_fit_positions(rope.positions, n))
+    source_positions = preset.source_positions
+    if source_positions is not None and source is not None:
+        source_positions = _fit_positions(source_positions, source.shape[0])
     return preset.replace(
         inputs=x,
         w_query=wq,
@@ -159,21 +185,22 @@ def resized(
         w_value=wv,
         w_output=wo,
         b_query=_fit_head_vector(preset.b_query, h_old, dk_old, h, dk),
-        b_key=_fit_head_vector(preset.b_key, h_old, dk_old, h, dk),
-        b_value=_fit_head_vector(preset.b_value, h_old, dv_old, h, dv),
+        b_key=_fit_head_vector(preset.b_key, g_old, dk_old, g, dk),
+        b_value=_fit_head_vector(preset.b_value, g_old, dv_old, g, dv),
         b_output=b_o,
         source_inputs=source,
         source_tokens=source_tokens,
+        source_positions=source_positions,
         tokens=_fit_labels(preset.tokens, n, "t"),
-        options=type(o)(
-            heads=h,
-            scale=o.scale,
-            temperature=o.temperature,
-            causal=o.causal,
-            key_mask=key_mask,
-            dtype=o.dtype,
-        ),
+        options=replace(o, heads=h, key_mask=key_mask, kv_heads=kv, rope=rope),
     )
+
+
+def _fit_positions(positions: tuple[int, ...], count: int) -> tuple[int, ...]:
+    """The first `count` positions; extra tokens continue from the last one (+1 each)."""
+    kept = tuple(positions[:count])
+    start = kept[-1] + 1 if kept else 0
+    return kept + tuple(range(start, start + count - len(kept)))
 
 
 def with_output_projection(preset: Preset, enabled: bool) -> Preset:
@@ -209,7 +236,9 @@ def with_source(preset: Preset, enabled: bool) -> Preset:
         mask = preset.options.key_mask
         if mask is not None:
             mask = tuple(mask[: preset.n_tokens]) + (True,) * max(0, preset.n_tokens - len(mask))
-        return preset.replace(source_inputs=None, source_tokens=None).with_options(key_mask=mask)
+        return preset.replace(
+            source_inputs=None, source_tokens=None, source_positions=None
+        ).with_options(key_mask=mask)
     if preset.source_inputs is not None:
         return preset
     return preset.replace(

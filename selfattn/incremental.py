@@ -90,7 +90,7 @@ class IncrementalAttention:
         r = self.result
         small = r.heads * r.n_queries * r.n_keys < self.min_cells
         del r
-        if small or not _one_cell_edit(before, preset_after, matrix, row, col):
+        if small or _modern(before) or not _one_cell_edit(before, preset_after, matrix, row, col):
             return self._recompute_or_restore(preset_after, before)
         try:
             if matrix == "inputs":
@@ -294,6 +294,12 @@ def _row(x_r: np.ndarray, w: np.ndarray, b: np.ndarray | None, dt: np.dtype) -> 
     if b is not None:
         out += b.astype(dt)
     return out
+
+
+def _modern(preset: Preset) -> bool:
+    """True for RoPE or grouped heads, which the row updates below do not handle yet."""
+    o = preset.options
+    return o.rope is not None or (o.kv_heads is not None and o.kv_heads != o.heads)
 
 
 def _one_cell_edit(before: Preset, after: Preset, matrix: str, row: int, col: int) -> bool:

@@ -1,4 +1,8 @@
-"""Presets: the numbers of one attention layer, and their JSON file format (version 1).
+"""Presets: the numbers of one attention layer, and their JSON file format (versions 1 and 2).
+
+Version 2 adds the optional `options.kv_heads`, `options.window`, `options.rope` and
+`source.positions`; a preset that uses none of them is written as version 1, byte
+for byte as before, so older readers still open it.
 
 Loading validates everything before any array is built and never executes
 anything from the file; saving is atomic (temporary file beside the target,
@@ -19,9 +23,11 @@ from typing import Any
 import numpy as np
 
 from .attention import DTYPES, AttentionError, AttentionResult, Biases, attention
+from .rope import MAX_POSITION, ROPE_STYLES, Rope, check_positions, check_rope
 
 FORMAT_TAG = "selfattn.preset"
-FORMAT_VERSION = 1
+FORMAT_VERSION = 2  # the newest version this program reads and writes
+BASE_VERSION = 1  # what a preset using no version-2 field is written as
 
 # Size limits, checked before arrays are allocated. A whole BERT-base layer
 # (768 x 768 weights x 4, 512 tokens) is about 2.75 million cells.
@@ -46,7 +52,20 @@ ARRAY_FIELDS = (
     "b_value",
     "b_output",
 )
-OPTION_NAMES = ("heads", "scale", "temperature", "causal", "key_mask", "dtype")
+OPTION_NAMES = (
+    "heads",
+    "scale",
+    "temperature",
+    "causal",
+    "key_mask",
+    "dtype",
+    "kv_heads",
+    "window",
+    "rope",
+)
+V2_OPTION_NAMES = ("kv_heads", "window", "rope")  # options a version-1 file may not use
+ROPE_NAMES = ("style", "theta", "dims", "inv_freq", "positions")
+MAX_WINDOW = MAX_POSITION + 1
 
 
 class PresetError(ValueError):
@@ -76,6 +95,14 @@ class Options:
     causal: bool = False
     key_mask: tuple[bool, ...] | None = None  # one per key; False masks the key
     dtype: str = "float64"
+    kv_heads: int | None = None  # None = heads (plain multi-head); must divide heads
+    window: int | None = None  # sliding window w >= 1, None = off
+    rope: Rope | None = None  # None = off
+
+    @property
+    def uses_version_2(self) -> bool:
+        """True if any option only version 2 of the file format can hold is set."""
+        return self.kv_heads is not None or self.window is not None or self.rope is not None
 
 
 @dataclass(frozen=True, eq=False)
@@ -97,6 +124,7 @@ class Preset:
     name: str = "Untitled"
     description: str = ""
     options: Options = field(default_factory=Options)
+    source_positions: tuple[int, ...] | None = None  # key positions for cross-attention
 
     def __post_init__(self) -> None:
         for name in ARRAY_FIELDS:
@@ -123,19 +151,25 @@ class Preset:
             )
         elif self.source_tokens is not None:
             object.__setattr__(self, "source_tokens", tuple(self.source_tokens))
+        if self.source_positions is not None:
+            object.__setattr__(
+                self,
+                "source_positions",
+                tuple(p.item() if isinstance(p, np.generic) else p for p in self.source_positions),
+            )
 
     # Shapes -----------------------------------------------------------------
     @property
     def n_tokens(self) -> int:
-        return self.inputs.shape[0]
+        return int(self.inputs.shape[0])
 
     @property
     def d_model(self) -> int:
-        return self.inputs.shape[1]
+        return int(self.inputs.shape[1])
 
     @property
     def n_keys(self) -> int:
-        return self.n_tokens if self.source_inputs is None else self.source_inputs.shape[0]
+        return self.n_tokens if self.source_inputs is None else int(self.source_inputs.shape[0])
 
     @property
     def key_tokens(self) -> tuple[str, ...]:
@@ -144,11 +178,22 @@ class Preset:
 
     @property
     def d_k(self) -> int:
-        return self.w_query.shape[1] // max(self.options.heads, 1)
+        return int(self.w_query.shape[1]) // max(self.options.heads, 1)
+
+    @property
+    def kv_heads(self) -> int:
+        """G: the key/value heads (the heads themselves unless grouped)."""
+        kv = self.options.kv_heads
+        return max(self.options.heads if kv is None else kv, 1)
 
     @property
     def d_v(self) -> int:
-        return self.w_value.shape[1] // max(self.options.heads, 1)
+        return int(self.w_value.shape[1]) // self.kv_heads
+
+    @property
+    def uses_version_2(self) -> bool:
+        """True if the preset needs file format version 2 (any of its new fields is set)."""
+        return self.options.uses_version_2 or self.source_positions is not None
 
     def replace(self, **changes: Any) -> Preset:
         return replace(self, **changes)
@@ -178,6 +223,11 @@ def attention_arguments(preset: Preset, dtype: str | None = None) -> dict[str, A
         "causal": o.causal,
         "key_mask": o.key_mask,
         "dtype": dtype or o.dtype,
+        "kv_heads": o.kv_heads,
+        "rope": o.rope,
+        "window": o.window,
+        "positions": None if o.rope is None else o.rope.positions,
+        "key_positions": preset.source_positions if preset.source_inputs is not None else None,
     }
 
 
@@ -368,6 +418,12 @@ def preset_from_dict(data: Any, origin: str = "<preset>") -> Preset:
     if version < 1:
         raise c.fail("version", f"unknown version {version}")
 
+    def needs_version_2(field_name: str) -> None:
+        if version < 2:
+            raise c.fail(
+                field_name, f"needs version 2 of the format, but the file says version {version}"
+            )
+
     name = c.text("name", data.get("name", "Untitled"))
     description = c.text("description", data.get("description", ""))
     budget = [0]
@@ -382,11 +438,12 @@ def preset_from_dict(data: Any, origin: str = "<preset>") -> Preset:
 
     source_inputs = None
     source_tokens = None
+    source_positions = None
     if "source" in data and data["source"] is not None:
         src = data["source"]
         if not isinstance(src, dict):
             raise c.fail("source", f"expected an object, got {_describe(src)}")
-        extra = sorted(set(src) - {"tokens", "inputs"})
+        extra = sorted(set(src) - {"tokens", "inputs", "positions"})
         if extra:
             raise c.fail(f"source.{extra[0]}", "unknown field")
         if "inputs" not in src:
@@ -406,6 +463,11 @@ def preset_from_dict(data: Any, origin: str = "<preset>") -> Preset:
             if "tokens" in src
             else default_tokens(m, "s")
         )
+        if src.get("positions") is not None:
+            needs_version_2("source.positions")
+            source_positions = _positions(
+                c, "source.positions", src["positions"], m, "source token"
+            )
     m = n if source_inputs is None else source_inputs.shape[0]
 
     weights = data.get("weights")
@@ -437,11 +499,6 @@ def preset_from_dict(data: Any, origin: str = "<preset>") -> Preset:
             )
     wq, wk, wv, wo = mats["query"], mats["key"], mats["value"], mats["output"]
     assert wq is not None and wk is not None and wv is not None
-    if wk.shape[1] != wq.shape[1]:
-        raise c.fail(
-            "weights.key",
-            f"shape {wk.shape[0]}x{wk.shape[1]}: needs {wq.shape[1]} columns like weights.query",
-        )
 
     opts_raw = data.get("options", {})
     if not isinstance(opts_raw, dict):
@@ -454,18 +511,61 @@ def preset_from_dict(data: Any, origin: str = "<preset>") -> Preset:
         raise c.fail("options.heads", f"expected a positive integer, got {heads!r:.40}")
     if heads > MAX_HEADS:
         raise c.fail("options.heads", f"{heads} exceeds the limit of {MAX_HEADS}")
+    kv_heads = opts_raw.get("kv_heads")
+    if kv_heads is not None:
+        needs_version_2("options.kv_heads")
+        if isinstance(kv_heads, bool) or not isinstance(kv_heads, int) or kv_heads < 1:
+            raise c.fail("options.kv_heads", f"expected a positive integer, got {kv_heads!r:.40}")
+        if heads % kv_heads:
+            raise c.fail(
+                "options.kv_heads", f"{kv_heads} key/value heads do not divide heads={heads}"
+            )
+    groups = heads if kv_heads is None else kv_heads
     if wq.shape[1] % heads:
         raise c.fail(
             "options.heads",
             f"{heads} heads do not divide the query/key width {wq.shape[1]}",
         )
-    if wv.shape[1] % heads:
-        raise c.fail("options.heads", f"{heads} heads do not divide the value width {wv.shape[1]}")
-    if wo is not None and wo.shape[0] != wv.shape[1]:
+    d_k = wq.shape[1] // heads
+    if kv_heads is None and wk.shape[1] != wq.shape[1]:
+        raise c.fail(
+            "weights.key",
+            f"shape {wk.shape[0]}x{wk.shape[1]}: needs {wq.shape[1]} columns like weights.query",
+        )
+    if wk.shape[1] != groups * d_k:
+        raise c.fail(
+            "weights.key",
+            f"shape {wk.shape[0]}x{wk.shape[1]}: needs kv_heads*d_k = {groups}*{d_k} = "
+            f"{groups * d_k} columns",
+        )
+    if wv.shape[1] % groups:
+        if kv_heads is None:
+            raise c.fail(
+                "options.heads", f"{heads} heads do not divide the value width {wv.shape[1]}"
+            )
+        raise c.fail(
+            "weights.value",
+            f"shape {wv.shape[0]}x{wv.shape[1]}: the width must be kv_heads*d_v, a multiple "
+            f"of kv_heads={kv_heads}",
+        )
+    concat_width = heads * (wv.shape[1] // groups)  # H*d_v: what W_O multiplies
+    if wo is not None and wo.shape[0] != concat_width:
+        what = "the width of weights.value" if kv_heads is None else "heads times d_v"
         raise c.fail(
             "weights.output",
-            f"shape {wo.shape[0]}x{wo.shape[1]}: needs {wv.shape[1]} rows (H*d_v, the width of weights.value)",
+            f"shape {wo.shape[0]}x{wo.shape[1]}: needs {concat_width} rows (H*d_v, {what})",
         )
+    window = opts_raw.get("window")
+    if window is not None:
+        needs_version_2("options.window")
+        if isinstance(window, bool) or not isinstance(window, int) or window < 1:
+            raise c.fail("options.window", f"expected a positive integer, got {window!r:.40}")
+        if window > MAX_WINDOW:
+            raise c.fail("options.window", f"{window} exceeds the limit of {MAX_WINDOW}")
+    rope = None
+    if opts_raw.get("rope") is not None:
+        needs_version_2("options.rope")
+        rope = _rope(c, opts_raw["rope"], d_k, n)
     scale = opts_raw.get("scale", "sqrt_dk")
     if isinstance(scale, str):
         if scale not in ("sqrt_dk", "none"):
@@ -511,7 +611,7 @@ def preset_from_dict(data: Any, origin: str = "<preset>") -> Preset:
     extra = sorted(set(biases_raw) - set(MATRIX_NAMES))
     if extra:
         raise c.fail(f"biases.{extra[0]}", "unknown field")
-    d_out = wo.shape[1] if wo is not None else wv.shape[1]
+    d_out = wo.shape[1] if wo is not None else concat_width
     expected = {"query": wq.shape[1], "key": wk.shape[1], "value": wv.shape[1], "output": d_out}
     bias: dict[str, np.ndarray | None] = {}
     for key in MATRIX_NAMES:
@@ -546,8 +646,73 @@ def preset_from_dict(data: Any, origin: str = "<preset>") -> Preset:
             causal=causal,
             key_mask=key_mask,
             dtype=dtype,
+            kv_heads=kv_heads,
+            window=window,
+            rope=rope,
         ),
+        source_positions=source_positions,
     )
+
+
+def _positions(c: _Checker, field_name: str, value: Any, count: int, what: str) -> tuple[int, ...]:
+    """A list of whole, non-negative token positions, one per token."""
+    if not isinstance(value, list):
+        raise c.fail(field_name, f"expected a list of whole numbers, got {_describe(value)}")
+    if len(value) > MAX_TOKENS:
+        raise c.fail(field_name, f"{len(value)} entries exceeds the limit of {MAX_TOKENS}")
+    for i, p in enumerate(value):
+        if isinstance(p, bool) or not isinstance(p, int):
+            raise c.fail(f"{field_name}[{i}]", f"expected a whole number, got {_describe(p)}")
+    problem = check_positions(value, count, what)
+    if problem is not None:
+        if problem.startswith("["):
+            cell, _, message = problem.partition(": ")
+            raise c.fail(field_name + cell, message)
+        raise c.fail(field_name, problem)
+    return tuple(value)
+
+
+def _rope(c: _Checker, raw: Any, d_k: int, n: int) -> Rope:
+    """options.rope: {"style", "theta", "dims", "inv_freq", "positions"}, checked for heads of d_k."""
+    if not isinstance(raw, dict):
+        raise c.fail("options.rope", f"expected an object, got {_describe(raw)}")
+    extra = sorted(set(raw) - set(ROPE_NAMES))
+    if extra:
+        raise c.fail(f"options.rope.{extra[0]}", "unknown field")
+    style = raw.get("style", "half")
+    if style not in ROPE_STYLES:
+        raise c.fail(
+            "options.rope.style",
+            f"expected one of {', '.join(ROPE_STYLES)}, got {_describe(style)}",
+        )
+    theta = c.number("options.rope.theta", raw.get("theta", 10000.0))
+    dims = raw.get("dims")
+    if dims is not None and (isinstance(dims, bool) or not isinstance(dims, int) or dims < 1):
+        raise c.fail(
+            "options.rope.dims", f"expected an even positive integer, got {_describe(dims)}"
+        )
+    inv_freq = None
+    if raw.get("inv_freq") is not None:
+        inv = raw["inv_freq"]
+        if not isinstance(inv, list):
+            raise c.fail(
+                "options.rope.inv_freq", f"expected a list of numbers, got {_describe(inv)}"
+            )
+        if len(inv) > MAX_WIDTH:
+            raise c.fail(
+                "options.rope.inv_freq", f"{len(inv)} entries exceeds the limit of {MAX_WIDTH}"
+            )
+        inv_freq = tuple(c.number(f"options.rope.inv_freq[{i}]", f) for i, f in enumerate(inv))
+    positions = None
+    if raw.get("positions") is not None:
+        positions = _positions(c, "options.rope.positions", raw["positions"], n, "token")
+    rope = Rope(style=style, theta=theta, dims=dims, inv_freq=inv_freq, positions=positions)
+    problem = check_rope(rope, d_k)
+    if problem is not None:
+        field_part, _, message = problem.partition(": ")
+        joiner = "" if field_part.startswith("[") else "."
+        raise c.fail(f"options.rope{joiner}{field_part}", message)
+    return rope
 
 
 def validate(preset: Preset, origin: str = "<preset>") -> Preset:
@@ -615,7 +780,7 @@ def preset_to_dict(preset: Preset) -> dict[str, Any]:
     o = preset.options
     data: dict[str, Any] = {
         "format": FORMAT_TAG,
-        "version": FORMAT_VERSION,
+        "version": FORMAT_VERSION if preset.uses_version_2 else BASE_VERSION,
         "name": preset.name,
         "description": preset.description,
         "tokens": list(preset.tokens),
@@ -626,6 +791,10 @@ def preset_to_dict(preset: Preset) -> dict[str, Any]:
             "tokens": list(preset.key_tokens),
             "inputs": _matrix_list(preset.source_inputs),
         }
+        if preset.source_positions is not None:
+            data["source"]["positions"] = [int(p) for p in preset.source_positions]
+    elif preset.source_positions is not None:
+        raise PresetError("source.positions: set, but the preset has no source sequence")
     weights = {
         "query": _matrix_list(preset.w_query),
         "key": _matrix_list(preset.w_key),
@@ -654,8 +823,32 @@ def preset_to_dict(preset: Preset) -> dict[str, Any]:
     if o.key_mask is not None:
         options["key_mask"] = [bool(f) for f in o.key_mask]
     options["dtype"] = o.dtype
+    if o.kv_heads is not None:
+        options["kv_heads"] = int(o.kv_heads)
+    if o.window is not None:
+        options["window"] = int(o.window)
+    if o.rope is not None:
+        options["rope"] = _rope_dict(o.rope)
     data["options"] = options
     return data
+
+
+def _rope_dict(rope: Rope) -> dict[str, Any]:
+    """options.rope as JSON: style and theta always, the optional parts when set."""
+    out: dict[str, Any] = {"style": rope.style, "theta": _json_number(rope.theta)}
+    if rope.dims is not None:
+        out["dims"] = int(rope.dims)
+    if rope.inv_freq is not None:
+        out["inv_freq"] = [float(f) for f in rope.inv_freq]
+    if rope.positions is not None:
+        out["positions"] = [int(p) for p in rope.positions]
+    return out
+
+
+def _json_number(value: float) -> float | int:
+    """An integral theta stays an integer in the file (10000, not 10000.0)."""
+    f = float(value)
+    return int(f) if f.is_integer() and abs(f) < 2**53 else f
 
 
 def dumps_preset(preset: Preset) -> str:
@@ -717,6 +910,7 @@ def save_preset(preset: Preset, path: str | os.PathLike[str]) -> None:
 __all__ = [
     "AttentionError",
     "Options",
+    "Rope",
     "Preset",
     "PresetError",
     "compute",

@@ -472,14 +472,14 @@ def test_all_logits_minus_1e4_stay_uniform(dtype):
     ("kwargs", "x", "refusal"),
     [
         # Logits that do not fit the dtype: refused with a message saying which step.
-        ({"temperature": 1e-310}, [[1.0], [0.5]], "scaled scores of query 0 overflow float64"),
+        ({"temperature": 1e-310}, [[1.0], [0.5]], "scaled scores of query 1 overflow float64"),
         (  # 1e-50 is 0 in float32: the divisor itself is gone
             {"temperature": 1e-50, "dtype": "float32"},
             [[1.0], [0.5]],
-            "scaled scores of query 0 overflow float32",
+            "scaled scores of query 1 overflow float32",
         ),
-        ({"dtype": "float32"}, [[3e19], [1.0]], "raw scores of query 0 overflow float32"),
-        ({}, [[1e200], [1.0]], "raw scores of query 0 overflow float64"),
+        ({"dtype": "float32"}, [[3e19], [1.0]], "raw scores of query 1 overflow float32"),
+        ({}, [[1e200], [1.0]], "raw scores of query 1 overflow float64"),
         # Huge but representable logits: computed. Scores are x_i * x_j, so for every
         # query the key with x = the larger value wins outright: weights [1, 0].
         ({"temperature": 1e-300}, [[1.0], [0.5]], None),  # logits 1e300, 5e299

@@ -291,7 +291,7 @@ NAMED_CASES = {
     "empty file": (b"", ["not valid JSON"]),
     "only a byte-order mark": (b"\xef\xbb\xbf", ["not valid JSON"]),
     "a JSON string": (b'"selfattn.preset"', ["top level", "object"]),
-    "newer version": (_with("seed-example", b"2", "version"), ["version", "newer"]),
+    "newer version": (_with("seed-example", b"3", "version"), ["version", "newer"]),
     "version as float": (_with("seed-example", b"1.0", "version"), ["version", "integer"]),
     "ragged inputs": (_with("seed-example", b"[1, 2]", "inputs", 1), ["inputs[1]", "ragged"]),
     "boolean cell": (_with("seed-example", b"true", "inputs", 0, 0), ["inputs[0][0]", "boolean"]),

@@ -84,7 +84,7 @@ def _raw(old: str, new: str):
 MALFORMED = [
     ("wrong format tag", _set("format", "selfattn.presets"), ["format", "'selfattn.preset'"]),
     ("missing format", _drop("format"), ["format", "missing"]),
-    ("newer version", _set("version", 2), ["version", "2", "newer"]),
+    ("newer version", _set("version", 3), ["version", "3", "newer"]),
     ("version as text", _set("version", "1"), ["version", "integer"]),
     ("ragged inputs", _set("inputs.1", [0, 2, 0]), ["inputs[1]", "ragged", "3 numbers", "4"]),
     ("ragged weights", _set("weights.value.2", [1, 0, 5]), ["weights.value[2]", "ragged", "3"]),
@@ -151,7 +151,7 @@ MALFORMED = [
         ["options.key_mask", "2 entries", "expected 3"],
     ),
     ("key_mask non-boolean", _set("options.key_mask", [True, 0, True]), ["options.key_mask[1]"]),
-    ("unknown option", _set("options.window", 4), ["options.window", "unknown option"]),
+    ("unknown option", _set("options.windowsize", 4), ["options.windowsize", "unknown option"]),
     ("unknown field", _set("weight", {}), ["weight", "unknown field"]),
     ("unknown weights field", _set("weights.W_Q", [[1]]), ["weights.W_Q", "unknown"]),
     ("missing weights.value", _drop("weights.value"), ["weights.value", "missing"]),
