@@ -31,12 +31,13 @@ from pathlib import Path
 
 import numpy as np
 
-from .export import CORNER_PAIRS, format_number
+from .export import CORNER_PAIRS
 from .models import ModelError, load_checkpoint
 from .models.bert import Checkpoint, encoder_layer
 from .models.decoder import DecoderModel, is_decoder_path, load_decoder
 from .models.discover import SMOLLM2_INSTALL_HINT, smollm2_path
 from .models.tokenize import Encoding, read_vocab
+from .numbers import round_trip
 
 METRICS: tuple[str, ...] = (
     "entropy",
@@ -57,6 +58,7 @@ METRIC_HELP: dict[str, str] = {
 }
 HEADS_CSV_COLUMNS: tuple[str, ...] = ("layer", "head", *METRICS)
 MAX_INDUCTION_K = 8192
+MAX_ATLAS_BYTES = 2**31  # every layer's float32 weights; SmolLM2 at 512 tokens needs 0.3 GiB
 
 
 # Metrics --------------------------------------------------------------------
@@ -221,6 +223,19 @@ def atlas_from_attentions(
     )
 
 
+def check_size(n_layers: int, n_heads: int, n_tokens: int) -> None:
+    """Refuse an atlas whose weights (every layer and head, float32) would not fit in
+    MAX_ATLAS_BYTES, before running anything."""
+    needed = n_layers * n_heads * n_tokens * n_tokens * 4
+    if needed > MAX_ATLAS_BYTES:
+        longest = math.isqrt(MAX_ATLAS_BYTES // (4 * n_layers * n_heads))
+        raise ModelError(
+            f"the text is {n_tokens} tokens long: every layer's attention weights would "
+            f"take {needed / 2**30:.1f} GiB; the atlas of this model takes at most "
+            f"{longest} tokens"
+        )
+
+
 def bert_attentions(ckpt: Checkpoint, enc: Encoding) -> np.ndarray:
     """Every layer's attention weights (L, H, n, n) float32; nothing else is kept."""
     c = ckpt.config
@@ -291,6 +306,7 @@ def _bert_atlas(
         enc, source = _induction_encoding(
             _bert_vocab(ckpt), induction, seed, bos, ckpt.config.max_positions
         )
+    check_size(ckpt.config.n_layers, ckpt.config.n_heads, len(enc.ids))
     attentions = bert_attentions(ckpt, enc)
     return atlas_from_attentions(
         attentions, enc.ids, enc.tokens, model=ckpt.display_name, source=source
@@ -315,6 +331,7 @@ def _decoder_atlas(path: Path, text: str | None, induction: int | None, seed: in
         size = min(c.vocab_size, model.tokenizer.vocab_size)
         by_id = [model.tokenizer.id_to_token(i) for i in range(size)]
         enc, source = _induction_encoding(by_id, induction, seed, c.bos_id, c.max_positions)
+    check_size(model.config.n_layers, model.config.n_heads, len(enc.ids))
     attentions = decoder_attentions(model, enc.ids)
     return atlas_from_attentions(
         attentions, enc.ids, enc.tokens, model=model.display_name, source=source
@@ -367,7 +384,7 @@ def _csv_text(rows: Sequence[Sequence[str]]) -> str:
 
 
 def _number_or_empty(x: float) -> str:
-    return "" if math.isnan(x) else format_number(x)
+    return "" if math.isnan(x) else round_trip(x)
 
 
 def heads_csv_text(atlas: Atlas) -> str:
@@ -384,7 +401,7 @@ def rollout_csv_text(atlas: Atlas) -> str:
     """rollout.csv: R_L as a wide CSV, queries down and keys across, token labels."""
     rows: list[list[str]] = [[CORNER_PAIRS, *atlas.tokens]]
     for label, row in zip(atlas.tokens, atlas.rollout, strict=True):
-        rows.append([label, *(format_number(float(v)) for v in row)])
+        rows.append([label, *(round_trip(float(v)) for v in row)])
     return _csv_text(rows)
 
 

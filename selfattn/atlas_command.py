@@ -29,7 +29,6 @@ DEFAULT_TOP = 5
 HEADS_FILE = "heads.csv"
 ROLLOUT_FILE = "rollout.csv"
 TOKENS_SHOWN = 40
-VALUE_DECIMALS = 4  # weights and nats: four decimals line up and are plenty to rank by
 
 
 def _positive(text: str) -> int:
@@ -175,6 +174,7 @@ def _write_all_or_nothing(files: Sequence[tuple[Path, bytes]], make_dir: Path | 
 def _print_atlas(atlas: Atlas, top: int) -> None:
     from .atlas import METRIC_HELP, METRICS, top_heads  # noqa: PLC0415
     from .cli import _display_label  # noqa: PLC0415
+    from .numbers import significant  # noqa: PLC0415
 
     out = sys.stdout
     n = len(atlas.tokens)
@@ -200,7 +200,7 @@ def _print_atlas(atlas: Atlas, top: int) -> None:
         out.write(f"top {len(best)} of {total} heads:\n")
         rows = [("rank", "layer", "head", "value")]
         rows += [
-            (str(i + 1), str(layer), str(head), f"{value:.{VALUE_DECIMALS}f}")
+            (str(i + 1), str(layer), str(head), significant(value, ascii_minus=True))
             for i, (layer, head, value) in enumerate(best)
         ]
         widths = [max(len(r[c]) for r in rows) for c in range(4)]

@@ -234,3 +234,22 @@ def test_smollm2_induction_atlas(tmp_path: Path, capsys: pytest.CaptureFixture[s
     assert image.shape == (lay.top + 30 * lay.pitch, lay.left + 9 * lay.pitch, 3)
     roll = (tmp_path / "rollout.csv").read_text().splitlines()
     assert roll[0].startswith("query\\key,<|im_start|>,") and len(roll) == 18
+
+
+@needs_minilm
+def test_atlas_too_large_for_memory_is_refused_before_running(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import selfattn.atlas  # noqa: PLC0415
+
+    # 6 layers x 12 heads x 4 bytes = 288 bytes per token pair: room for 10 x 10.
+    monkeypatch.setattr(selfattn.atlas, "MAX_ATLAS_BYTES", 288 * 100)
+    assert main(["atlas", "--text", "one two three four five six seven eight"]) == 0
+    capsys.readouterr()
+    out = tmp_path / "out"
+    line = refused(
+        ["atlas", "--text", "one two three four five six seven eight nine", "--out", str(out)],
+        capsys,
+    )
+    assert "11 tokens long" in line and "at most 10 tokens" in line
+    assert not out.exists()
