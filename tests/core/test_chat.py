@@ -1,8 +1,8 @@
 """Chat templates: found in a GGUF or a folder, rendered only inside Jinja2's sandbox.
 
 The expected prompts are written out by hand from the template text (SmolLM2's
-ChatML-style template read from the bundled GGUF); tests/core/test_generate_model.py
-also compares with the text transformers' apply_chat_template made (fixture).
+ChatML-style template read from the bundled GGUF); the last test
+compares with the text transformers' apply_chat_template made (fixture).
 """
 
 from __future__ import annotations
@@ -259,3 +259,13 @@ def test_a_broken_tokenizer_config_is_refused_naming_the_file(tmp_path, content,
     with pytest.raises(ChatTemplateError, match=words) as info:
         template_from_folder(tmp_path)
     assert "tokenizer_config.json" in str(info.value)
+
+
+def test_smollm2_chat_prompt_equals_transformers_apply_chat_template(smol_template):
+    # tools/make_generation_reference.py stored what transformers rendered (chat_i set)
+    ref = np.load(Path(__file__).parents[1] / "fixtures" / "generation_smollm2.npz")
+    chats = [i for i in range(4) if bool(ref[f"chat_{i}"])]
+    assert chats, "the fixture holds a chat prompt"
+    for i in chats:
+        ours = render_chat(smol_template, user_messages(str(ref[f"prompt_{i}"])))
+        assert ours == str(ref[f"rendered_{i}"])
