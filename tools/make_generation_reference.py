@@ -11,10 +11,10 @@ Models: SmolLM2-135M-Instruct loaded from the bundled GGUF
 tiny random checkpoint folder under tests/fixtures/decoders/ (when present).
 
 For each prompt i a file holds (no pickled objects):
-  prompt_i (unicode)            the text (empty for the tiny checkpoints without a tokenizer)
+  prompt_i (unicode)            the text
   chat_i (bool)                 whether the text went through the chat template first
   rendered_i (unicode)          the text given to the tokenizer (the chat prompt if chat_i)
-  ids_i (n,) int64              prompt ids from transformers' tokenizer (or fixed ids)
+  ids_i (n,) int64              prompt ids from transformers' tokenizer
   new_ids_i (m,) int64          generate(do_sample=False, max_new_tokens=20) new tokens
   top_ids_i (m, K) int64        per step, the K most probable next ids (ties: lowest id)
   top_probs_i (m, K) float64    their softmax (float64) of the step's raw logits
@@ -43,8 +43,7 @@ SMOL_PROMPTS = (
     ("def fibonacci(n):\n", False),
     ("What does a transformer's attention layer do?", True),
 )
-# the tiny checkpoints have random weights: fixed id lists unless they ship a tokenizer
-TINY_IDS = ((1, 5, 9, 2, 7), (3,), (11, 4, 4, 8, 20, 6, 1, 13))
+TINY_PROMPTS = ("The cat sat on the mat", "hello", "Attention is all you need, they said.")
 
 
 def smollm2_gguf() -> Path:
@@ -148,13 +147,13 @@ def make_smollm2() -> None:
     print(f"wrote {out} ({out.stat().st_size} bytes)")
 
 
-def make_tiny() -> None:
+def make_tiny(tiny_dir: Path) -> None:
     import torch
-    from transformers import AutoModelForCausalLM
+    from transformers import AutoModelForCausalLM, AutoTokenizer
 
-    folders = sorted(p.parent for p in TINY_DIR.glob("*/config.json"))
+    folders = sorted(p.parent for p in tiny_dir.glob("*/config.json"))
     if not folders:
-        print(f"no tiny checkpoints under {TINY_DIR}: skipped")
+        print(f"no tiny checkpoints under {tiny_dir}: skipped")
         return
     for folder in folders:
         config = json.loads((folder / "config.json").read_text())
@@ -163,7 +162,8 @@ def make_tiny() -> None:
             str(folder), dtype=torch.float32, attn_implementation="eager"
         )
         model.eval()
-        prompts = [("", False, "", list(ids)) for ids in TINY_IDS]
+        tok = AutoTokenizer.from_pretrained(str(folder))
+        prompts = [(t, False, t, list(tok(t)["input_ids"])) for t in TINY_PROMPTS]
         arrays = run_prompts(model, prompts)
         arrays["versions"] = versions()
         arrays["eos_ids"] = eos_list(model)
@@ -177,13 +177,16 @@ def main() -> None:
 
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--only", choices=("smollm2", "tiny"), default=None)
+    ap.add_argument(
+        "--tiny-dir", type=Path, default=TINY_DIR, help="folder of tiny checkpoint folders"
+    )
     args = ap.parse_args()
     torch.manual_seed(0)
     torch.set_num_threads(2)
     if args.only in (None, "smollm2"):
         make_smollm2()
     if args.only in (None, "tiny"):
-        make_tiny()
+        make_tiny(args.tiny_dir)
 
 
 if __name__ == "__main__":
