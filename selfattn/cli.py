@@ -4,6 +4,7 @@
     selfattn presets
     selfattn from-model ...        (registered by selfattn.models.command when present)
     selfattn atlas ...             (selfattn.atlas_command)
+    selfattn generate ...          (selfattn.generate_command)
 
 Bad input never shows a traceback: the exit status is 2 and stderr holds exactly
 one line ``selfattn: error: ...``; nothing is written.
@@ -223,6 +224,9 @@ def build_parser() -> argparse.ArgumentParser:
     from .walkthrough_command import register as register_walkthrough  # noqa: PLC0415
 
     register_walkthrough(sub)
+    from .generate_command import register as register_generate  # noqa: PLC0415
+
+    register_generate(sub)
     return parser
 
 

@@ -16,7 +16,9 @@ steps make the full causal matrix over prompt + continuation.
 
 The loop is written against a tiny protocol (``Stepper``): "run these new ids,
 give me the logits after the last one and the attention rows of the new ids".
-``DecoderStepper`` (in ``selfattn.generate_model``) adapts the numpy decoder.
+``DecoderStepper`` adapts the numpy decoder (``selfattn.models.decoder``) and its
+key/value cache; ``open_model``, ``prompt_ids`` and ``model_eos_ids`` are the rest of
+what the command line and the window need.
 """
 
 from __future__ import annotations
@@ -27,11 +29,14 @@ import tempfile
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import IO, Protocol
+from typing import IO, TYPE_CHECKING, Protocol
 
 import numpy as np
 
 from .sampling import Sampling, choose, softmax, top_ids
+
+if TYPE_CHECKING:
+    from .models.decoder import DecoderModel, KVCache
 
 STEPS_COLUMNS = (
     "step",
@@ -159,27 +164,43 @@ def generate(
 ) -> Generation:
     """The whole continuation (see ``iter_generate``)."""
     prompt_out: list[StepOutput] = []
-    steps = tuple(
-        iter_generate(
-            stepper,
-            prompt_ids,
-            decode=decode,
-            max_new_tokens=max_new_tokens,
-            eos_ids=eos_ids,
-            sampling=sampling,
-            top=top,
-            keep_attention=keep_attention,
-            on_prompt=prompt_out.append,
-        )
+    steps = iter_generate(
+        stepper,
+        prompt_ids,
+        decode=decode,
+        max_new_tokens=max_new_tokens,
+        eos_ids=eos_ids,
+        sampling=sampling,
+        top=top,
+        keep_attention=keep_attention,
+        on_prompt=prompt_out.append,
     )
+    return finish(
+        prompt_ids,
+        list(steps),
+        decode=decode,
+        eos_ids=eos_ids,
+        prompt_attention=prompt_out[0].attention if keep_attention else None,
+    )
+
+
+def finish(
+    prompt_ids: Sequence[int],
+    steps: Sequence[Step],
+    *,
+    decode: Callable[[Sequence[int]], str],
+    eos_ids: Sequence[int] = (),
+    prompt_attention: np.ndarray | None = None,
+) -> Generation:
+    """A run's record from its steps (for callers that consumed ``iter_generate``)."""
     stopped_by = "eos" if steps and steps[-1].token_id in set(eos_ids) else "limit"
     ids = [*prompt_ids, *(s.token_id for s in steps)]
     return Generation(
         prompt_ids=tuple(int(i) for i in prompt_ids),
-        steps=steps,
+        steps=tuple(steps),
         stopped_by=stopped_by,
         text=decode(ids),
-        prompt_attention=prompt_out[0].attention if keep_attention else None,
+        prompt_attention=prompt_attention,
     )
 
 
@@ -192,6 +213,170 @@ def _check_settings(prompt_ids: Sequence[int], max_new_tokens: int, top: int) ->
         raise GenerationError(f"max-new-tokens must be at least 1, got {max_new_tokens}")
     if isinstance(top, bool) or not isinstance(top, int) or top < 1:
         raise GenerationError(f"top must be a whole number >= 1, got {top!r}")
+
+
+# ---------------------------------------------------------------- the numpy decoder
+
+
+@dataclass(frozen=True)
+class AttentionPick:
+    """Which attention a run keeps per step: a layer and a head (from 1), None = all."""
+
+    layer: int | None = None
+    head: int | None = None
+
+
+class DecoderStepper:
+    """A ``Stepper`` over the numpy decoder: each call extends its key/value cache."""
+
+    def __init__(self, model: DecoderModel, pick: AttentionPick | None = None) -> None:
+        from .models.decoder import KVCache  # noqa: PLC0415 - the reader loads on use
+
+        if pick is not None:
+            if pick.layer is not None:
+                model.check_layer(pick.layer)
+            if pick.head is not None:
+                model.check_head(pick.head)
+        self.model = model
+        self.pick = pick
+        self.cache: KVCache = KVCache()
+
+    @property
+    def length(self) -> int:
+        """Tokens run so far (the cache's length)."""
+        return self.cache.length
+
+    def __call__(self, new_ids: Sequence[int]) -> StepOutput:
+        result = self.model.forward(
+            list(new_ids), keep_attentions=self.pick is not None, cache=self.cache, logits="last"
+        )
+        assert result.logits is not None  # a full pass with logits="last" has them
+        attention = None
+        if self.pick is not None and result.attentions is not None:
+            layers = result.attentions
+            if self.pick.layer is not None:
+                layers = (layers[self.pick.layer - 1],)
+            attention = np.stack(layers)  # (layers, heads, new, keys)
+            if self.pick.head is not None:
+                attention = attention[:, self.pick.head - 1 : self.pick.head]
+        return StepOutput(logits=result.logits[-1], attention=attention)
+
+
+def open_model(path: str | os.PathLike[str] | None) -> DecoderModel:
+    """The decoder at ``path`` (a GGUF file or a folder); None: the bundled SmolLM2."""
+    from .models.decoder import load_decoder  # noqa: PLC0415
+    from .models.discover import SMOLLM2_INSTALL_HINT, smollm2_path  # noqa: PLC0415
+
+    if path is None:
+        found = smollm2_path()
+        if found is None:
+            raise GenerationError(
+                "the bundled SmolLM2-135M-Instruct is not installed; install it with: "
+                f"{SMOLLM2_INSTALL_HINT} (or pass --model PATH)"
+            )
+        return load_decoder(found)
+    return load_decoder(Path(path))
+
+
+def model_eos_ids(model: DecoderModel) -> tuple[int, ...]:
+    """The ids that end a continuation: the model's EOS, plus generation_config.json's."""
+    ids = set() if model.config.eos_id is None else {model.config.eos_id}
+    if model.path.is_dir():
+        ids |= _generation_config_eos(model.path / "generation_config.json")
+    return tuple(sorted(ids))
+
+
+def _generation_config_eos(path: Path) -> set[int]:
+    import json  # noqa: PLC0415
+
+    if not path.is_file():
+        return set()
+    try:
+        value = json.loads(path.read_text(encoding="utf-8")).get("eos_token_id")
+    except (UnicodeDecodeError, json.JSONDecodeError, AttributeError) as exc:
+        raise GenerationError(f"{path}: not a JSON object ({exc})") from None
+    values = value if isinstance(value, list) else [value]
+    return {v for v in values if isinstance(v, int) and not isinstance(v, bool) and v >= 0}
+
+
+def chat_template_of(model: DecoderModel) -> tuple[str | None, dict[str, str]]:
+    """The model's chat template (None without one) and the special tokens it may use."""
+    from .chat import special_tokens_from_folder, template_from_folder, template_from_gguf  # noqa: PLC0415
+
+    if model.path.is_dir():
+        return template_from_folder(model.path), special_tokens_from_folder(model.path)
+    tokens: dict[str, str] = {}
+    for name, token_id in (("bos_token", model.config.bos_id), ("eos_token", model.config.eos_id)):
+        text = None if token_id is None else model.tokenizer.id_to_token(token_id)
+        if text is not None:
+            tokens[name] = text
+    return template_from_gguf(model.path), tokens
+
+
+def prompt_ids(model: DecoderModel, text: str, *, chat: bool = False) -> tuple[int, ...]:
+    """The prompt's token ids: the text itself, or wrapped by the chat template first."""
+    if chat:
+        from .chat import render_chat, user_messages  # noqa: PLC0415
+
+        template, special = chat_template_of(model)
+        if template is None:
+            raise GenerationError(f"{model.display_name} has no chat template: drop --chat")
+        rendered = render_chat(template, user_messages(text), special_tokens=special)
+        return _encode_without_special_tokens(model, rendered)
+    return tuple(model.encode(text).ids)
+
+
+def _encode_without_special_tokens(model: DecoderModel, text: str) -> tuple[int, ...]:
+    """A rendered chat prompt's ids: the template already wrote BOS and the turn markers,
+    so the tokenizer must not add its own (as transformers' apply_chat_template does).
+
+    DecoderTokenizer.encode has no switch for that yet: this reaches its `tokenizers`
+    object, and falls back to the plain encoding when that is not there.
+    """
+    inner = getattr(model.tokenizer, "_tok", None)
+    if inner is None:
+        return tuple(model.encode(text).ids)
+    ids = tuple(int(i) for i in inner.encode(text, add_special_tokens=False).ids)
+    if not ids:
+        raise GenerationError("the chat prompt gives no tokens")
+    return ids
+
+
+def generate_from_model(
+    model: DecoderModel,
+    ids: Sequence[int],
+    *,
+    max_new_tokens: int = DEFAULT_MAX_NEW_TOKENS,
+    sampling: Sampling | None = None,
+    top: int = DEFAULT_TOP,
+    pick: AttentionPick | None = None,
+) -> Generation:
+    """Greedy or sampled continuation of ``ids`` with the key/value cache."""
+    check_room(model, len(ids), max_new_tokens, keep_attention=pick is not None)
+    return generate(
+        DecoderStepper(model, pick),
+        ids,
+        decode=model.tokenizer.decode,
+        max_new_tokens=max_new_tokens,
+        eos_ids=model_eos_ids(model),
+        sampling=sampling,
+        top=top,
+        keep_attention=pick is not None,
+    )
+
+
+def check_room(
+    model: DecoderModel, n_prompt: int, max_new_tokens: int, keep_attention: bool
+) -> None:
+    """Refuse a run that would pass the model's last position (before any work)."""
+    limit = model.config.max_positions
+    # the last new token is run too when its attention is kept
+    needed = n_prompt + max_new_tokens - (0 if keep_attention else 1)
+    if needed > limit:
+        raise GenerationError(
+            f"{n_prompt} prompt tokens + {max_new_tokens} new tokens need {needed} positions; "
+            f"{model.display_name} takes at most {limit}"
+        )
 
 
 # ---------------------------------------------------------------- writing the files

@@ -36,7 +36,9 @@ class Sampling:
     def __post_init__(self) -> None:
         t = self.temperature
         if isinstance(t, bool) or not isinstance(t, int | float) or not math.isfinite(t) or t <= 0:
-            raise SamplingError(f"temperature must be a finite number > 0, got {t!r}")
+            raise SamplingError(
+                f"temperature must be a finite number > 0 (greedy needs none), got {t!r}"
+            )
         k = self.top_k
         if k is not None and (isinstance(k, bool) or not isinstance(k, int) or k < 1):
             raise SamplingError(f"top-k must be a whole number >= 1, got {k!r}")

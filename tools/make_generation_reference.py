@@ -167,7 +167,7 @@ def make_tiny(tiny_dir: Path) -> None:
         arrays = run_prompts(model, prompts)
         arrays["versions"] = versions()
         arrays["eos_ids"] = eos_list(model)
-        out = FIXTURES / f"generation_tiny_{folder.name}.npz"
+        out = FIXTURES / f"generation_{folder.name}.npz"
         np.savez_compressed(out, **arrays)
         print(f"wrote {out} ({out.stat().st_size} bytes)")
 
