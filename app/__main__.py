@@ -1,4 +1,7 @@
-"""selfattn-workbench [PRESET] [--screenshot PNG]: the desktop program."""
+"""selfattn-workbench [PRESET] [--screenshot PNG]: the desktop program.
+
+Also `--version`, and `--install-desktop-entry` (menus and the icon, for the current user).
+"""
 
 from __future__ import annotations
 
@@ -18,7 +21,22 @@ def _parse_args(argv: list[str] | None) -> argparse.Namespace:
     )
     parser.add_argument("preset", nargs="?", default=None, help="a preset file or bundled name")
     parser.add_argument("--screenshot", metavar="PNG", help="render the window to PNG and exit")
+    parser.add_argument(
+        "--install-desktop-entry",
+        action="store_true",
+        help="add the program and its icon to the desktop's menus for the current user "
+        "($XDG_DATA_HOME/applications) and exit",
+    )
+    parser.add_argument(
+        "--version", action="version", version=f"%(prog)s {_version()}", help="print the version"
+    )
     return parser.parse_args(argv)
+
+
+def _version() -> str:
+    from selfattn import __version__
+
+    return __version__
 
 
 # The system libraries Qt's xcb platform plugin loads (Qt >= 6.5), with their Debian packages.
@@ -90,6 +108,18 @@ def qt_startup_problem() -> str | None:
 
 def main(argv: list[str] | None = None) -> int:
     args = _parse_args(argv)
+    if args.install_desktop_entry:
+        from .desktop import install_desktop_entry
+
+        try:
+            entry = install_desktop_entry()
+        except OSError as exc:
+            print(
+                f"selfattn-workbench: error: cannot write the desktop entry: {exc}", file=sys.stderr
+            )
+            return 2
+        print(f"wrote {entry}")
+        return 0
     if args.screenshot and not os.environ.get("QT_QPA_PLATFORM") and not os.environ.get("DISPLAY"):
         os.environ["QT_QPA_PLATFORM"] = "offscreen"  # a screenshot needs no screen
     problem = qt_startup_problem()
@@ -113,7 +143,8 @@ def main(argv: list[str] | None = None) -> int:
     from .main_window import MainWindow
     from .startup import install_app_basics
 
-    app = QApplication.instance() or QApplication(sys.argv[:1])
+    existing = QApplication.instance()
+    app = existing if isinstance(existing, QApplication) else QApplication(sys.argv[:1])
     install_app_basics(app)
     from selfattn.attention import AttentionError
 

@@ -1,18 +1,25 @@
-"""Undo commands: one QUndoCommand per user action, each restoring exact numbers."""
+"""Every edit of the document: one undoable command per user action, exact numbers back.
+
+The functions here are the editing API the views call (`set_cells`, `push_preset`,
+`set_options`, `open_preset`...). Each asks the document to check the proposed
+preset first (a refused edit never becomes an undo step), then pushes a command
+whose redo/undo call `Document.apply`.
+"""
 
 from __future__ import annotations
 
 from pathlib import Path
-from typing import TYPE_CHECKING
 
 import numpy as np
 from PySide6.QtGui import QUndoCommand
 
 from selfattn import edit
-from selfattn.preset import Preset
+from selfattn.attention import AttentionError
+from selfattn.expr import ExpressionError, parse_number
+from selfattn.preset import Preset, PresetError
 
-if TYPE_CHECKING:
-    from .document import Document
+from .change import Change
+from .document import UNCHANGED, Document
 
 _MERGE_IDS: dict[str, int] = {}
 
@@ -33,7 +40,7 @@ class PresetCommand(QUndoCommand):
         text: str,
         merge_key: str | None = None,
         structure: bool = True,
-        path: Path | None | bool = False,
+        path: Path | None | bool = UNCHANGED,
     ) -> None:
         super().__init__(text)
         self._doc = document
@@ -41,13 +48,13 @@ class PresetCommand(QUndoCommand):
         self._after = after
         self._merge = _merge_id(merge_key)
         self._structure = structure
-        self._path_before: Path | None | bool = document.path if path is not False else False
+        self._path_before: Path | None | bool = document.path if path is not UNCHANGED else False
         self._path_after = path
 
-    def id(self) -> int:  # noqa: A003 - Qt's name
+    def id(self) -> int:  # Qt's name
         return self._merge
 
-    def mergeWith(self, other: QUndoCommand) -> bool:  # noqa: N802 - Qt's name
+    def mergeWith(self, other: QUndoCommand) -> bool:
         """Consecutive moves of one slider or spin box become one undo step."""
         if not isinstance(other, PresetCommand) or other.id() != self.id() or self.id() < 0:
             return False
@@ -55,14 +62,10 @@ class PresetCommand(QUndoCommand):
         return True
 
     def redo(self) -> None:
-        from .document import Change
-
-        self._doc._apply(self._after, Change(structure=self._structure), self._path_after)
+        self._doc.apply(self._after, Change(structure=self._structure), self._path_after)
 
     def undo(self) -> None:
-        from .document import Change
-
-        self._doc._apply(self._before, Change(structure=self._structure), self._path_before)
+        self._doc.apply(self._before, Change(structure=self._structure), self._path_before)
 
 
 class CellsCommand(QUndoCommand):
@@ -80,7 +83,7 @@ class CellsCommand(QUndoCommand):
         first_preset: Preset | None = None,
     ) -> None:
         super().__init__(text)
-        self._first_preset = first_preset  # the exact preset the document already tried
+        self._first_preset = first_preset  # the exact preset the document already checked
         self._doc = document
         self._key = key
         self._row = row
@@ -89,16 +92,120 @@ class CellsCommand(QUndoCommand):
         self._after = np.array(after, dtype=np.float64)
 
     def _write(self, block: np.ndarray) -> None:
-        from .document import Change
-
         preset, self._first_preset = self._first_preset, None
         if preset is None:
             preset = edit.with_block(self._doc.preset, self._key, self._row, self._col, block)
         rect = (self._row, self._col, block.shape[0], block.shape[1])
-        self._doc._apply(preset, Change(structure=False, matrix=self._key, rect=rect))
+        self._doc.apply(preset, Change(structure=False, matrix=self._key, rect=rect))
 
     def redo(self) -> None:
         self._write(self._after)
 
     def undo(self) -> None:
         self._write(self._before)
+
+
+# Editing API (every call is one undo step) -----------------------------------------
+
+
+def _accepted(document: Document, preset: Preset, change: Change) -> bool:
+    """Check a proposed preset before it becomes an undo step; report a refusal."""
+    try:
+        document.check(preset, change)
+    except AttentionError as exc:
+        document.report(f"Refused: {exc}. The old values stay.")
+        return False
+    return True
+
+
+def push_preset(
+    document: Document,
+    preset: Preset,
+    text: str,
+    *,
+    merge_key: str | None = None,
+    structure: bool = True,
+) -> bool:
+    """Replace the whole preset as one undo step (options, resize, labels, fills...)."""
+    if not _accepted(document, preset, Change(structure=structure)):
+        return False
+    document.undo_stack.push(PresetCommand(document, preset, text, merge_key, structure))
+    return True
+
+
+def set_cells(
+    document: Document, key: str, row: int, col: int, block: np.ndarray, text: str = ""
+) -> bool:
+    """Write a block of numbers into an input matrix as one undo step."""
+    try:
+        after = edit.with_block(document.preset, key, row, col, block)  # refuses misfits
+    except PresetError as exc:
+        document.report(f"Refused: {exc}")
+        return False
+    old = edit.matrix_of(document.preset, key)
+    assert old is not None
+    block = np.asarray(block, dtype=np.float64)
+    before_block = old[row : row + block.shape[0], col : col + block.shape[1]].copy()
+    if np.array_equal(before_block, block) and np.array_equal(
+        np.signbit(before_block), np.signbit(block)
+    ):
+        return True  # nothing changes: no undo step
+    if not text:
+        title = edit.MATRIX_TITLES[key]
+        text = (
+            f"Edit {title}[{row + 1}, {col + 1}]"
+            if block.size == 1
+            else f"Paste {block.shape[0]}x{block.shape[1]} into {title}"
+        )
+    rect = (row, col, block.shape[0], block.shape[1])
+    if not _accepted(document, after, Change(structure=False, matrix=key, rect=rect)):
+        return False
+    document.undo_stack.push(
+        CellsCommand(document, key, row, col, before_block, block, text, after)
+    )
+    return True
+
+
+def set_cell_text(document: Document, key: str, row: int, col: int, text: str) -> bool:
+    """Parse a typed cell (numbers or safe arithmetic); refuse anything else."""
+    try:
+        value = parse_number(text)
+    except ExpressionError as exc:
+        document.report(f"Not a number: {exc}. The old value stays.")
+        return False
+    return set_cells(document, key, row, col, np.array([[value]]))
+
+
+def set_options(
+    document: Document, text: str, merge_key: str | None = None, **changes: object
+) -> bool:
+    """Change options (scale, temperature, causal, dtype...) as one undo step."""
+    preset = document.preset.with_options(**changes)
+    return push_preset(document, preset, text, merge_key=merge_key, structure=False)
+
+
+def open_preset(document: Document, preset: Preset, path: Path | None, text: str = "") -> None:
+    """Make a loaded preset current (undoable) and mark the document clean.
+
+    Raises PresetError (and changes nothing) when the preset cannot be computed,
+    e.g. finite numbers whose scores overflow.
+    """
+    try:
+        document.check(preset, Change(structure=True))
+    except AttentionError as exc:
+        raise PresetError(f"{path or preset.name}: {exc}") from None
+    label = text or f"Open {path.name if path else preset.name}"
+    document.undo_stack.push(PresetCommand(document, preset, label, None, True, path=path))
+    document.mark_opened(path)
+
+
+def blank_preset() -> Preset:
+    """What File > New starts from: 3 tokens, d_model 4, d_k = d_v = 3, small identity weights."""
+    return Preset(
+        inputs=np.eye(3, 4),
+        w_query=np.eye(4, 3),
+        w_key=np.eye(4, 3),
+        w_value=np.eye(4, 3),
+        name="Untitled",
+        description="",
+    )

@@ -2,7 +2,7 @@
 
 `MatrixModel` reads a matrix of the current preset (editable) or of the latest
 result (read-only) each time Qt asks for a cell, so only the cells on screen are
-ever formatted. Edits go to the document as undoable commands.
+ever formatted. Edits go to the document as undoable commands (app/commands.py).
 """
 
 from __future__ import annotations
@@ -11,19 +11,31 @@ import math
 from collections.abc import Callable, Sequence
 
 import numpy as np
-from PySide6.QtCore import QAbstractTableModel, QModelIndex, QObject, QPersistentModelIndex, Qt
+from PySide6.QtCore import (
+    QAbstractTableModel,
+    QModelIndex,
+    QObject,
+    QPersistentModelIndex,
+    Qt,
+    SignalInstance,
+)
 from PySide6.QtGui import QBrush, QColor
 
 from selfattn import edit
 from selfattn.numbers import editor_text, significant
 
-from .document import Change, Document
+from . import commands
+from .change import Change
+from .document import Document
+from .recompute import Recompute
 
 Index = QModelIndex | QPersistentModelIndex
 ArrayGetter = Callable[[], np.ndarray | None]
 LabelGetter = Callable[[], Sequence[str]]
 
 _MASKED_BRUSH = QBrush(QColor(128, 128, 128, 60))
+# The float behind a cell, for delegates that fit the number into its column.
+VALUE_ROLE = Qt.ItemDataRole.UserRole + 1
 
 
 def format_number(value: float, digits: int = 6) -> str:
@@ -43,26 +55,30 @@ class MatrixModel(QAbstractTableModel):
 
     def __init__(
         self,
-        document: Document,
+        changed: SignalInstance,
         array: ArrayGetter,
         row_labels: LabelGetter,
         col_labels: LabelGetter,
         *,
+        document: Document | None = None,
         key: str | None = None,
         depends_on: Callable[[Change], bool] | None = None,
         parent: QObject | None = None,
     ) -> None:
+        """changed: the signal (with a Change) after which `array` holds other numbers.
+
+        document and key: the document and input matrix this table edits; None for a
+        read-only result table.
+        """
         super().__init__(parent)
-        self._doc = document
+        self.document = document
         self._array = array
         self._row_labels = row_labels
         self._col_labels = col_labels
-        self.key = key  # the input matrix this table edits; None = read-only result
+        self.key = key if document is not None else None
         self._depends_on = depends_on
         self._shape = self._current_shape()
-        document.changed.connect(self._on_changed)
-        if key is not None:  # input tables show the newest numbers while results compute
-            document.inputsChanged.connect(self._on_changed)
+        changed.connect(self._on_changed)
 
     # Qt model API -----------------------------------------------------------
     def rowCount(self, parent: Index = QModelIndex()) -> int:  # noqa: B008, N802
@@ -91,16 +107,20 @@ class MatrixModel(QAbstractTableModel):
             return int(Qt.AlignmentFlag.AlignRight | Qt.AlignmentFlag.AlignVCenter)
         if role == Qt.ItemDataRole.BackgroundRole and math.isinf(value):
             return _MASKED_BRUSH
+        if role == VALUE_ROLE:
+            return value
         return None
 
     def setData(self, index: Index, value: object, role: int = Qt.ItemDataRole.EditRole) -> bool:  # noqa: N802
-        if self.key is None or role != Qt.ItemDataRole.EditRole or not index.isValid():
+        doc = self.document
+        if doc is None or self.key is None or role != Qt.ItemDataRole.EditRole:
+            return False
+        if not index.isValid():
             return False
         if isinstance(value, int | float) and not isinstance(value, bool):
-            return self._doc.set_cells(
-                self.key, index.row(), index.column(), np.array([[float(value)]])
-            )
-        return self._doc.set_cell_text(self.key, index.row(), index.column(), str(value))
+            block = np.array([[float(value)]])
+            return commands.set_cells(doc, self.key, index.row(), index.column(), block)
+        return commands.set_cell_text(doc, self.key, index.row(), index.column(), str(value))
 
     def flags(self, index: Index) -> Qt.ItemFlag:
         if not index.isValid():
@@ -165,10 +185,11 @@ def input_matrix_model(document: Document, key: str, parent: QObject | None = No
         return change.structure or change.matrix == key or change.matrix is None
 
     return MatrixModel(
-        document,
+        document.changed,
         array,
         lambda: input_row_labels(document, key),
         lambda: input_col_labels(document, key),
+        document=document,
         key=key,
         depends_on=depends,
         parent=parent,
@@ -228,24 +249,24 @@ RESULT_TITLES = {
 
 
 def result_model(
-    document: Document, key: str, head: Callable[[], int], parent: QObject | None = None
+    results: Recompute, key: str, head: Callable[[], int], parent: QObject | None = None
 ) -> MatrixModel:
     """A read-only table over one matrix of the latest result (per-head ones follow `head`)."""
 
     def array() -> np.ndarray | None:
-        r = document.result
+        r = results.result
         if key in ("scores", "scaled_scores", "weights", "context"):
             h = min(max(head(), 0), r.heads - 1)
             return getattr(r, key)[h]
         return getattr(r, key)
 
     def rows() -> Sequence[str]:
-        p = document.result_preset
+        p = results.result_preset
         return p.key_tokens if key in ("k", "v") else p.tokens
 
     def cols() -> Sequence[str]:
-        p = document.result_preset
-        r = document.result
+        p = results.result_preset
+        r = results.result
         if key in ("scores", "scaled_scores", "weights"):
             return p.key_tokens
         if key == "q":
@@ -258,7 +279,7 @@ def result_model(
             return _dim_labels("c", r.d_v)
         return _dim_labels("o", r.output.shape[1])
 
-    return MatrixModel(document, array, rows, cols, key=None, parent=parent)
+    return MatrixModel(results.resultChanged, array, rows, cols, parent=parent)
 
 
 class TokensModel(QAbstractTableModel):
@@ -272,7 +293,6 @@ class TokensModel(QAbstractTableModel):
         self.which = which  # "tokens" (queries, and keys for self-attention) or "source_tokens"
         self._count = len(self._labels())
         document.changed.connect(self._on_changed)
-        document.inputsChanged.connect(self._on_changed)
 
     def _labels(self) -> tuple[str, ...]:
         p = self._doc.preset
@@ -317,12 +337,12 @@ class TokensModel(QAbstractTableModel):
         if index.column() == self.LABEL and role == Qt.ItemDataRole.EditRole:
             label = str(value).strip()
             if not label:
-                self._doc.message.emit("Refused: a token label cannot be empty")
+                self._doc.report("Refused: a token label cannot be empty")
                 return False
             if label == self._labels()[i]:
                 return True
             preset = edit.with_label(self._doc.preset, self.which, i, label)
-            return self._doc.push_preset(preset, f"Rename token {i + 1} to {label!r}")
+            return commands.push_preset(self._doc, preset, f"Rename token {i + 1} to {label!r}")
         if (
             index.column() == self.ATTEND
             and role == Qt.ItemDataRole.CheckStateRole
@@ -331,8 +351,8 @@ class TokensModel(QAbstractTableModel):
             attend = _is_checked(value)
             preset = edit.with_key_masked(self._doc.preset, i, attend)
             verb = "Unmask" if attend else "Mask"
-            return self._doc.push_preset(
-                preset, f"{verb} key {self._labels()[i]!r}", structure=False
+            return commands.push_preset(
+                self._doc, preset, f"{verb} key {self._labels()[i]!r}", structure=False
             )
         return False
 

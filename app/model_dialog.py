@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from pathlib import Path
+from typing import Any
 
 from PySide6.QtCore import Qt, QTimer
 from PySide6.QtWidgets import (
@@ -37,6 +39,10 @@ class LoadFromModelDialog(QDialog):
         self._folder: Path | None = None  # None: the bundled example
         self.preset: Preset | None = None
         self._generation = 0
+        # Worker results can arrive after the dialog closed (and was deleted): drop them.
+        self._open = [True]
+        open_flag = self._open
+        self.destroyed.connect(lambda *_: open_flag.__setitem__(0, False))
 
         layout = QVBoxLayout(self)
         form = QFormLayout()
@@ -102,6 +108,29 @@ class LoadFromModelDialog(QDialog):
             self.model_combo.setCurrentIndex(2)
         self._describe()
 
+    def _submit(
+        self,
+        fn: Callable[[], Any],
+        on_done: Callable[[Any], None],
+        on_error: Callable[[BaseException], None],
+    ) -> None:
+        """Run `fn` on the worker; deliver its answer only while the dialog is open."""
+        open_flag = self._open
+
+        def guarded(callback: Callable[[Any], None]) -> Callable[[Any], None]:
+            def deliver(value: Any) -> None:
+                if open_flag[0]:
+                    callback(value)
+
+            return deliver
+
+        self._background.submit(fn, guarded(on_done), guarded(on_error))
+
+    def done(self, result: int) -> None:
+        """Accept, reject or close: answers still on their way are dropped."""
+        self._open[0] = False
+        super().done(result)
+
     def _set_busy(self, busy: bool, text: str = "") -> None:
         self.busy_bar.setVisible(busy)
         self.buttons.button(QDialogButtonBox.StandardButton.Ok).setEnabled(not busy)
@@ -113,7 +142,7 @@ class LoadFromModelDialog(QDialog):
 
         folder = self._folder
         self._set_busy(True, "Reading the model…")
-        self._background.submit(lambda: describe_model(folder), self._on_described, self._on_error)
+        self._submit(lambda: describe_model(folder), self._on_described, self._on_error)
 
     def _on_described(self, info) -> None:
         self._set_busy(
@@ -135,7 +164,7 @@ class LoadFromModelDialog(QDialog):
         from selfattn.models import tokenize
 
         folder, text = self._folder, self.text_edit.text()
-        self._background.submit(
+        self._submit(
             lambda: tokenize(folder, text),
             lambda pieces: self.pieces_label.setText(f"{len(pieces)}: " + " ".join(pieces)),
             lambda exc: self.pieces_label.setText(str(exc)),
@@ -170,6 +199,4 @@ class LoadFromModelDialog(QDialog):
                 self._set_busy(False, "")
                 self.accept()
 
-        self._background.submit(
-            lambda: preset_from_model(folder, layer, head, text), done, self._on_error
-        )
+        self._submit(lambda: preset_from_model(folder, layer, head, text), done, self._on_error)

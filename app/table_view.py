@@ -1,22 +1,112 @@
-"""A table view with spreadsheet habits: copy/paste blocks as TSV, Delete sets zeros."""
+"""A table view with spreadsheet habits: copy/paste blocks as TSV, Delete sets zeros,
+Enter commits and moves down, Tab moves right, columns as wide as their numbers."""
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
 import numpy as np
-from PySide6.QtCore import QModelIndex, Qt, Signal
-from PySide6.QtGui import QGuiApplication, QKeySequence
-from PySide6.QtWidgets import QAbstractItemView, QHeaderView, QTableView, QWidget
+from PySide6.QtCore import QEvent, QModelIndex, QObject, QPersistentModelIndex, Qt, Signal
+from PySide6.QtGui import QGuiApplication, QKeyEvent, QKeySequence, QPainter, QShowEvent
+from PySide6.QtWidgets import (
+    QAbstractItemView,
+    QApplication,
+    QHeaderView,
+    QStyle,
+    QStyledItemDelegate,
+    QStyleOptionViewItem,
+    QTableView,
+    QWidget,
+)
 
 from selfattn.clipboard import ClipboardError, format_block, parse_block
 
-from .matrix_model import MatrixModel, exact_text
+from . import commands
+from .matrix_model import VALUE_ROLE, MatrixModel, exact_text, format_number
+
+Index = QModelIndex | QPersistentModelIndex
+FULL_DIGITS = 6  # significant digits a table shows when the column is wide enough
+
+# Keys that, like in a spreadsheet, commit an edit and move: (row step, column step).
+_MOVES = {
+    (Qt.Key.Key_Return, False): (1, 0),
+    (Qt.Key.Key_Enter, False): (1, 0),
+    (Qt.Key.Key_Return, True): (-1, 0),
+    (Qt.Key.Key_Enter, True): (-1, 0),
+    (Qt.Key.Key_Tab, False): (0, 1),
+    (Qt.Key.Key_Backtab, False): (0, -1),
+    (Qt.Key.Key_Backtab, True): (0, -1),
+}
+
+
+def _move_for(event: QKeyEvent) -> tuple[int, int] | None:
+    shift = bool(event.modifiers() & Qt.KeyboardModifier.ShiftModifier)
+    others = event.modifiers() & ~(
+        Qt.KeyboardModifier.ShiftModifier | Qt.KeyboardModifier.KeypadModifier
+    )
+    if others != Qt.KeyboardModifier.NoModifier:
+        return None
+    return _MOVES.get((Qt.Key(event.key()), shift))
+
+
+def fit_number(value: float, fits: Callable[[str], bool]) -> str:
+    """The number with as many significant digits as `fits` allows (at most FULL_DIGITS).
+
+    Digits go, never the sign or the exponent: 9.188e-08 narrows to 9.19e-08 and 9e-08,
+    not to "9.1880…". When not even one digit fits, "#" (the tooltip has the value).
+    """
+    for digits in range(FULL_DIGITS, 0, -1):
+        text = format_number(value, digits)
+        if fits(text):
+            return text
+    return "#"
+
+
+class NumberDelegate(QStyledItemDelegate):
+    """Draws numbers shortened to their column; Enter and Tab commit and move like a sheet."""
+
+    def __init__(self, view: MatrixTableView) -> None:
+        super().__init__(view)
+        self._view = view
+
+    def shown_text(self, option: QStyleOptionViewItem, value: float) -> str:
+        """What the cell draws in `option.rect`: the display text, or fewer digits."""
+        widget = option.widget  # type: ignore[attr-defined]
+        style = widget.style() if widget is not None else QApplication.style()
+        margin = style.pixelMetric(QStyle.PixelMetric.PM_FocusFrameHMargin, None, widget) + 1
+        room = option.rect.width() - 2 * margin  # type: ignore[attr-defined]
+        metrics = option.fontMetrics  # type: ignore[attr-defined]
+        return fit_number(value, lambda text: metrics.horizontalAdvance(text) <= room)
+
+    def paint(self, painter: QPainter, option: QStyleOptionViewItem, index: Index) -> None:
+        value = index.data(VALUE_ROLE)
+        if not isinstance(value, float):
+            super().paint(painter, option, index)
+            return
+        opt = QStyleOptionViewItem(option)
+        self.initStyleOption(opt, index)
+        opt.text = self.shown_text(opt, value)  # type: ignore[attr-defined]
+        widget = opt.widget  # type: ignore[attr-defined]
+        style = widget.style() if widget is not None else QApplication.style()
+        style.drawControl(QStyle.ControlElement.CE_ItemViewItem, opt, painter, widget)
+
+    def eventFilter(self, editor: QObject, event: QEvent) -> bool:
+        if event.type() == QEvent.Type.KeyPress and isinstance(editor, QWidget):
+            assert isinstance(event, QKeyEvent)
+            move = _move_for(event)
+            if move is not None:
+                self.commitData.emit(editor)
+                self.closeEditor.emit(editor, QStyledItemDelegate.EndEditHint.NoHint)
+                self._view.move_current(*move)
+                return True
+        return super().eventFilter(editor, event)
 
 
 class MatrixTableView(QTableView):
     """Shows a MatrixModel; copies, pastes and clears blocks of cells through the document."""
 
     message = Signal(str)
-    currentCellChanged = Signal(int, int)  # noqa: N815 - Qt style
+    currentCellChanged = Signal(int, int)
 
     def __init__(self, parent: QWidget | None = None) -> None:
         super().__init__(parent)
@@ -34,16 +124,59 @@ class MatrixTableView(QTableView):
         header.setMinimumSectionSize(36)
         self.verticalHeader().setDefaultSectionSize(24)
         self.verticalHeader().setSectionResizeMode(QHeaderView.ResizeMode.Fixed)
+        self.setItemDelegate(NumberDelegate(self))
+        self._unfitted = True  # columns wait for the table to be shown
+        self.horizontalScrollBar().valueChanged.connect(lambda _v: self.fit_columns())
 
-    def setModel(self, model: MatrixModel) -> None:  # noqa: N802 - Qt's name
+    def setModel(self, model: MatrixModel) -> None:  # type: ignore[override]
         super().setModel(model)
         self.selectionModel().currentChanged.connect(self._emit_current)
         model.modelReset.connect(self.fit_columns)
+        model.layoutChanged.connect(self.fit_columns)
+        model.dataChanged.connect(lambda *_: self.fit_columns())
+        model.headerDataChanged.connect(lambda *_: self.fit_columns())
+        self._unfitted = True
         self.fit_columns()
 
     def fit_columns(self) -> None:
-        """Columns as wide as their numbers (looking at the first rows only: stays fast)."""
-        self.resizeColumnsToContents()
+        """Columns on screen as wide as their numbers and labels, after every change.
+
+        Only the visible columns are measured (Qt looks at the visible rows and a few
+        more), so a 768-column table costs no more than a small one; hidden tables fit
+        when shown and columns scrolled into view when they appear. Cells that are
+        still too narrow draw fewer digits (NumberDelegate), never a cut exponent.
+        """
+        if not self.isVisible():
+            self._unfitted = True
+            return
+        self._unfitted = False
+        columns = self.model().columnCount() if self.model() is not None else 0
+        fitted: set[int] = set()
+        for _ in range(4):  # narrower columns can bring more of them into view
+            first = max(self.columnAt(0), 0)
+            last = self.columnAt(self.viewport().width() - 1)
+            last = columns - 1 if last < 0 else last
+            todo = [c for c in range(first, last + 1) if c not in fitted]
+            if not todo:
+                break
+            for column in todo:
+                self.resizeColumnToContents(column)
+                fitted.add(column)
+
+    def showEvent(self, event: QShowEvent) -> None:
+        super().showEvent(event)
+        if self._unfitted:
+            self.fit_columns()
+
+    def move_current(self, rows: int, cols: int) -> None:
+        """Move the current cell like a spreadsheet (Enter: down, Tab: right), no wrapping."""
+        model = self.model()
+        current = self.currentIndex()
+        if model is None or not current.isValid():
+            return
+        row = min(max(current.row() + rows, 0), model.rowCount() - 1)
+        col = min(max(current.column() + cols, 0), model.columnCount() - 1)
+        self.setCurrentIndex(model.index(row, col))
 
     def _emit_current(self, current: QModelIndex, _previous: QModelIndex) -> None:
         if current.isValid():
@@ -117,18 +250,19 @@ class MatrixTableView(QTableView):
             rect = self.selected_rect()
             if rect is not None and rect[2:] != (1, 1):  # one value fills the selection
                 return self._fill_selection(rect, float(block[0, 0]), "Paste into selection")
-        return model._doc.set_cells(model.key, r, c, block)
+        assert model.document is not None
+        return commands.set_cells(model.document, model.key, r, c, block)
 
     def _fill_selection(self, rect: tuple[int, int, int, int], value: float, text: str) -> bool:
         """Set exactly the selected cells (also a Ctrl+click selection) as one undo step."""
         model = self.matrix_model()
         array = model.array()
-        if model.key is None or array is None:
+        if model.document is None or model.key is None or array is None:
             return False
         r, c, rows, cols = rect
         block = array[r : r + rows, c : c + cols].copy()
         block[self._selected_mask(rect)] = value
-        return model._doc.set_cells(model.key, r, c, block, text)
+        return commands.set_cells(model.document, model.key, r, c, block, text)
 
     def paste(self) -> bool:
         return self.paste_text(QGuiApplication.clipboard().text())
@@ -140,7 +274,11 @@ class MatrixTableView(QTableView):
             return False
         return self._fill_selection(rect, 0.0, "Clear to 0")
 
-    def keyPressEvent(self, event) -> None:  # noqa: N802 - Qt's name
+    def keyPressEvent(self, event: QKeyEvent) -> None:
+        move = _move_for(event)
+        if move is not None and self.state() != QAbstractItemView.State.EditingState:
+            self.move_current(*move)
+            return
         if event.matches(QKeySequence.StandardKey.Copy):
             self.copy_selection()
             return

@@ -21,6 +21,7 @@ from typing import NoReturn
 
 import numpy as np
 
+from . import __version__
 from .attention import DTYPES, AttentionResult
 from .bundled import bundled_names, load_bundled, resolve_preset
 from .export import FORMATS, write_csv
@@ -192,6 +193,7 @@ def build_parser() -> argparse.ArgumentParser:
         prog=PROG,
         description="Self-Attention Workbench: compute and export every step of self-attention.",
     )
+    parser.add_argument("--version", action="version", version=f"{PROG} {__version__}")
     sub = parser.add_subparsers(dest="command", metavar="COMMAND", parser_class=_Parser)
     sub.required = True
 

@@ -3,10 +3,13 @@
 from __future__ import annotations
 
 from PySide6.QtCore import QTimer
-from PySide6.QtGui import QFontDatabase
+from PySide6.QtGui import QFontDatabase, QResizeEvent
 from PySide6.QtWidgets import QLabel, QPlainTextEdit, QVBoxLayout, QWidget
 
-from ..document import Change, Document
+from selfattn import explain
+
+from ..recompute import Recompute
+from ..view_state import ViewState
 
 _HINT = (
     "Click a cell of the heatmap, or of the Weights, Scores, Context or Output table, "
@@ -15,12 +18,14 @@ _HINT = (
 
 
 class ExplainPanel(QWidget):
-    """Shows selfattn.explain's rendering for the selected cell and follows every edit."""
+    """Explains the view state's selected cell in its head, and follows every edit."""
 
-    def __init__(self, document: Document, parent: QWidget | None = None) -> None:
+    def __init__(
+        self, results: Recompute, view_state: ViewState, parent: QWidget | None = None
+    ) -> None:
         super().__init__(parent)
-        self._doc = document
-        self._target: tuple[str, int, int, int] | None = None  # (kind, head, row, col)
+        self._results = results
+        self._state = view_state
         layout = QVBoxLayout(self)
         layout.setContentsMargins(4, 4, 4, 4)
         self.title = QLabel(_HINT)
@@ -31,40 +36,29 @@ class ExplainPanel(QWidget):
         self.text.setFont(QFontDatabase.systemFont(QFontDatabase.SystemFont.FixedFont))
         layout.addWidget(self.title)
         layout.addWidget(self.text, 1)
-        document.changed.connect(self._on_changed)
+        results.resultChanged.connect(lambda _change: self._render())
+        view_state.cellChanged.connect(lambda _cell: self._render())
+        view_state.headChanged.connect(lambda _head: self._render())
         self._resize_timer = QTimer(self, singleShot=True, interval=80)
         self._resize_timer.timeout.connect(self._render)
-
-    def explain(self, kind: str, head: int, row: int, col: int) -> None:
-        """kind: weights/scores/scaled_scores, context or output."""
-        self._target = (kind, head, row, col)
-        self._render()
-
-    def clear(self) -> None:
-        self._target = None
-        self.title.setText(_HINT)
-        self.text.clear()
 
     def current_text(self) -> str:
         return self.text.toPlainText()
 
-    def _on_changed(self, _change: Change) -> None:
-        self._render()
+    def _clear(self) -> None:
+        self.title.setText(_HINT)
+        self.text.clear()
 
     def _render(self) -> None:
-        if self._target is None:
-            return
-        from selfattn import explain
-
-        kind, head, row, col = self._target
-        p, r = self._doc.result_preset, self._doc.result
-        head = min(head, r.heads - 1)
-        n_cols = {"context": r.d_v, "output": r.output.shape[1]}.get(kind, r.n_keys)
-        if kind not in ("weights", "scores", "scaled_scores", "context", "output") or not (
-            row < r.n_queries and col < n_cols
-        ):
-            return self.clear()
-        ex = explain.explain_cell(p, r, kind, head, row, col)
+        cell = self._state.cell
+        if cell is None:
+            return self._clear()
+        p, r = self._results.result_preset, self._results.result
+        head = min(self._state.head, r.heads - 1)
+        n_cols = {"context": r.d_v, "output": r.output.shape[1]}.get(cell.kind, r.n_keys)
+        if not (cell.row < r.n_queries and cell.col < n_cols):
+            return self._clear()  # the matrix shrank under the selection
+        ex = explain.explain_cell(p, r, cell.kind, head, cell.row, cell.col)
         self.title.setText(ex.title)
         self.text.setPlainText(ex.render(width=self._text_columns()))
 
@@ -73,7 +67,7 @@ class ExplainPanel(QWidget):
         advance = max(self.text.fontMetrics().horizontalAdvance("0"), 1)
         return max(60, self.text.viewport().width() // advance - 3)
 
-    def resizeEvent(self, event) -> None:  # noqa: N802 - Qt's name
+    def resizeEvent(self, event: QResizeEvent) -> None:
         super().resizeEvent(event)
-        if self._target is not None:
+        if self._state.cell is not None:
             self._resize_timer.start()

@@ -2,10 +2,14 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
+from pathlib import Path
+
 from PySide6.QtCore import Signal
 from PySide6.QtWidgets import (
     QAbstractItemView,
     QCheckBox,
+    QFileDialog,
     QGridLayout,
     QHBoxLayout,
     QLabel,
@@ -18,9 +22,12 @@ from PySide6.QtWidgets import (
 
 from selfattn import edit
 
-from ..document import Change, Document
+from .. import commands
+from ..change import Change
+from ..document import Document
 from ..matrix_model import TokensModel, input_matrix_model
 from ..table_view import MatrixTableView
+from .fills import fill_matrix, import_matrix_csv
 
 MAX_TOKENS_UI = 8192
 MAX_WIDTH_UI = 4096
@@ -30,11 +37,17 @@ class InputsPanel(QWidget):
     """Everything a person types: dimensions, token labels, X, W_Q, W_K, W_V, W_O, biases, Xs."""
 
     message = Signal(str)
-    activeTableChanged = Signal(object)  # noqa: N815 - the MatrixTableView now in front
+    activeTableChanged = Signal(object)  # the MatrixTableView now in front
 
-    def __init__(self, document: Document, parent: QWidget | None = None) -> None:
+    def __init__(
+        self,
+        document: Document,
+        parent: QWidget | None = None,
+        folder: Callable[[], str] = lambda: str(Path.home()),
+    ) -> None:
         super().__init__(parent)
         self._doc = document
+        self._folder = folder  # where file dialogs start
         self._updating = False
         layout = QVBoxLayout(self)
         layout.setContentsMargins(4, 4, 4, 4)
@@ -100,7 +113,6 @@ class InputsPanel(QWidget):
         )
 
         document.changed.connect(self._on_changed)
-        document.inputsChanged.connect(self._on_changed)
         self._rebuild_tabs()
         self._sync_controls()
 
@@ -176,7 +188,9 @@ class InputsPanel(QWidget):
             view.setMaximumHeight(64)
             pairs.append((edit.MATRIX_TITLES[key], view))
         page = self._tab_page(*pairs)
-        page.layout().addStretch(1)
+        layout = page.layout()
+        assert isinstance(layout, QVBoxLayout)
+        layout.addStretch(1)
         return page
 
     # Reading the document -----------------------------------------------------
@@ -245,7 +259,7 @@ class InputsPanel(QWidget):
                 "n_source": p.n_keys,
             }[k]
         )
-        if not self._doc.push_preset(resized, f"Resize: {changed or 'dimensions'}"):
+        if not commands.push_preset(self._doc, resized, f"Resize: {changed or 'dimensions'}"):
             self._sync_controls()
 
     def _on_part_toggled(self, _checked: bool) -> None:
@@ -263,5 +277,42 @@ class InputsPanel(QWidget):
             on = self.check_source.isChecked()
             new = edit.with_source(p, on)
             text = "Cross-attention on" if on else "Cross-attention off"
-        if not self._doc.push_preset(new, text):
+        if not commands.push_preset(self._doc, new, text):
             self._sync_controls()
+
+    # Whole-matrix edits of the matrix in front ---------------------------------------
+    def _front_key(self) -> str | None:
+        view = self.active_table()
+        if view is None or view.matrix_model().key is None:
+            self.message.emit("Choose an input matrix tab (X, W_Q, …) first")
+            return None
+        return view.matrix_model().key
+
+    def fill_active(
+        self, kind: str, *, seed: int | None = None, factor: float | None = None
+    ) -> bool:
+        """Fill or scale the matrix in front (zeros, identity, random, scale), one undo step."""
+        key = self._front_key()
+        if key is None:
+            return False
+        text = fill_matrix(self, self._doc, key, kind, seed=seed, factor=factor)
+        if text is not None:
+            self.message.emit(text)
+        return text is not None
+
+    def import_csv_dialog(self) -> None:
+        key = self._front_key()
+        if key is None:
+            return
+        path, _ = QFileDialog.getOpenFileName(
+            self,
+            "Import matrix from CSV",
+            self._folder(),
+            "CSV (*.csv *.tsv *.txt);;All files (*)",
+        )
+        if path:
+            self.import_csv(Path(path), key)
+
+    def import_csv(self, path: Path, key: str) -> bool:
+        """Load a CSV file into input matrix `key` (header row and label column optional)."""
+        return import_matrix_csv(self, self._doc, key, Path(path))

@@ -18,7 +18,9 @@ from PySide6.QtWidgets import (
 
 from selfattn.attention import resolve_scale
 
-from ..document import Change, Document
+from .. import commands
+from ..change import Change
+from ..document import Document
 
 # The slider spans temperatures 0.01 .. 100 on a log scale.
 _SLIDER_STEPS = 400
@@ -108,7 +110,6 @@ class OptionsPanel(QWidget):
         self.causal_check.toggled.connect(self._on_causal)
         self.dtype_combo.currentIndexChanged.connect(self._on_dtype)
         document.changed.connect(self._on_changed)
-        document.inputsChanged.connect(self._on_changed)
         self._sync()
 
     def _on_changed(self, _change: Change) -> None:
@@ -121,7 +122,9 @@ class OptionsPanel(QWidget):
             if isinstance(o.scale, str):
                 self.scale_combo.setCurrentIndex(0 if o.scale == "sqrt_dk" else 1)
                 self.custom_scale.setEnabled(False)
-                shown = resolve_scale(o.scale, self._doc.preset.d_k)
+                shown = resolve_scale(
+                    "sqrt_dk" if o.scale == "sqrt_dk" else "none", self._doc.preset.d_k
+                )
                 self.custom_scale.setValue(shown)
             else:
                 self.scale_combo.setCurrentIndex(2)
@@ -136,32 +139,37 @@ class OptionsPanel(QWidget):
         finally:
             self._updating = False
 
+    def _request(self, text: str, merge_key: str | None = None, **changes: object) -> None:
+        """Ask the document for an option change; if refused, show its value again."""
+        if not commands.set_options(self._doc, text, merge_key, **changes):
+            self._sync()
+
     def _on_scale(self, *_args: object) -> None:
         if self._updating:
             return
         choice = self.scale_combo.currentData()
         if choice == "custom":
             value = float(self.custom_scale.value())
-            self._doc.set_options(f"Scale: divide by {value:g}", "scale", scale=value)
+            self._request(f"Scale: divide by {value:g}", "scale", scale=value)
         else:
-            self._doc.set_options(f"Scale: {self.scale_combo.currentText()}", scale=choice)
+            self._request(f"Scale: {self.scale_combo.currentText()}", scale=choice)
 
     def _on_slider(self, position: int) -> None:
         if self._updating:
             return
         t = float(f"{slider_to_temperature(position):.4g}")
-        self._doc.set_options(f"Temperature {t:g}", "temperature", temperature=t)
+        self._request(f"Temperature {t:g}", "temperature", temperature=t)
 
     def _on_temperature_spin(self, value: float) -> None:
         if self._updating or value <= 0:
             return
-        self._doc.set_options(f"Temperature {value:g}", "temperature", temperature=float(value))
+        self._request(f"Temperature {value:g}", "temperature", temperature=float(value))
 
     def _on_causal(self, checked: bool) -> None:
         if not self._updating:
-            self._doc.set_options("Causal mask " + ("on" if checked else "off"), causal=checked)
+            self._request("Causal mask " + ("on" if checked else "off"), causal=checked)
 
     def _on_dtype(self, _index: int) -> None:
         if not self._updating:
             dtype = self.dtype_combo.currentData()
-            self._doc.set_options(f"dtype {dtype}", dtype=dtype)
+            self._request(f"dtype {dtype}", dtype=dtype)

@@ -2,45 +2,82 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from PySide6.QtWidgets import QLabel, QTabWidget, QVBoxLayout, QWidget
 
-from PySide6.QtCore import Signal
-from PySide6.QtWidgets import QTabWidget, QVBoxLayout, QWidget
-
-from ..document import Document
 from ..matrix_model import RESULT_KEYS, RESULT_TITLES, result_model
+from ..recompute import Recompute
 from ..table_view import MatrixTableView
+from ..view_state import CELL_KINDS, Cell, ViewState
 
 PER_HEAD = ("scores", "scaled_scores", "weights", "context")
 
 
-class ResultsPanel(QWidget):
-    """One tab per intermediate; the per-head tabs show the head selected in the window."""
+class StaleBanner(QLabel):
+    """Says, for as long as it is true, that the results shown lag the inputs and why."""
 
-    cellSelected = Signal(str, int, int)  # noqa: N815 - (result key, row, col)
+    def __init__(self, results: Recompute, parent: QWidget | None = None) -> None:
+        super().__init__(parent)
+        self.setWordWrap(True)
+        self.setStyleSheet(
+            "QLabel { background: #fff3cd; color: #664d03; border: 1px solid #e0c36a;"
+            " padding: 4px; }"
+        )
+        results.staleChanged.connect(self._show)
+        self._show(results.stale_reason)
+
+    def _show(self, reason: str) -> None:
+        self.setText(f"⚠ Stale results. {reason}" if reason else "")
+        self.setVisible(bool(reason))
+
+
+class ResultsPanel(QWidget):
+    """One tab per intermediate; the per-head tabs show the view state's head."""
 
     def __init__(
-        self, document: Document, current_head: Callable[[], int], parent: QWidget | None = None
+        self, results: Recompute, view_state: ViewState, parent: QWidget | None = None
     ) -> None:
         super().__init__(parent)
+        self._state = view_state
         layout = QVBoxLayout(self)
         layout.setContentsMargins(0, 0, 0, 0)
+        self.stale_banner = StaleBanner(results)
+        layout.addWidget(self.stale_banner)
         self.tabs = QTabWidget()
         self.tabs.setDocumentMode(True)
         layout.addWidget(self.tabs)
         self.tables: dict[str, MatrixTableView] = {}
         for key in RESULT_KEYS:
             view = MatrixTableView()
-            view.setModel(result_model(document, key, current_head, self))
-            view.currentCellChanged.connect(lambda r, c, key=key: self.cellSelected.emit(key, r, c))
+            view.setModel(result_model(results, key, lambda: view_state.head, self))
+            view.currentCellChanged.connect(lambda r, c, key=key: self._on_cell_clicked(key, r, c))
             self.tables[key] = view
             self.tabs.addTab(view, RESULT_TITLES[key])
         self.tabs.setCurrentIndex(RESULT_KEYS.index("weights"))
+        view_state.headChanged.connect(self._on_head_changed)
+        view_state.cellChanged.connect(self._on_cell_changed)
+        view_state.modeChanged.connect(
+            lambda mode: self.show_table("weights" if mode == "all_heads" else mode)
+        )
 
-    def head_changed(self) -> None:
-        """The selected head changed: the per-head tables show other numbers."""
+    def _on_cell_clicked(self, key: str, row: int, col: int) -> None:
+        if key in CELL_KINDS:
+            self._state.select(key, row, col)
+
+    def _on_head_changed(self, _head: int) -> None:
+        """The per-head tables show other numbers now."""
         for key in PER_HEAD:
             self.tables[key].matrix_model().refresh()
+
+    def _on_cell_changed(self, cell: Cell | None) -> None:
+        if cell is None or cell.kind not in self.tables:
+            return
+        table = self.tables[cell.kind]
+        self.show_table(cell.kind)
+        index = table.model().index(cell.row, cell.col)
+        table.blockSignals(True)
+        table.setCurrentIndex(index)
+        table.blockSignals(False)
+        table.scrollTo(index)
 
     def show_table(self, key: str) -> None:
         self.tabs.setCurrentIndex(RESULT_KEYS.index(key))

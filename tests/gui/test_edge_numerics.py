@@ -17,6 +17,7 @@ import pytest
 from PySide6.QtCore import Qt
 
 import selfattn
+from app import commands
 from selfattn.bundled import load_bundled
 from selfattn.preset import Options, Preset
 
@@ -41,7 +42,7 @@ def shown_numbers(window, key: str) -> np.ndarray:
 
 
 def load(window, preset: Preset) -> None:
-    window.document.open_preset(preset, None)
+    commands.open_preset(window.document, preset, None)
 
 
 def assert_heatmap_is_weights(window, weights: np.ndarray) -> None:
@@ -434,7 +435,7 @@ def test_opening_a_file_whose_scores_overflow_is_refused(
     before = window.document.preset
     depth = window.document.undo_stack.count()
     with qtbot.captureExceptions() as exceptions:
-        opened = window.open_path(Path(path), ask=False)
+        opened = window.files.open_path(Path(path), ask=False)
     assert not exceptions, exceptions[0][1]
     assert not opened
     assert window.document.preset is before

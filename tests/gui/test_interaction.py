@@ -49,7 +49,7 @@ def test_explain_weight_cell_shows_hand_worked_arithmetic(window):
 
 
 def test_explain_follows_edits_and_output_cells(window):
-    window.results_panel.cellSelected.emit("output", 0, 1)
+    window.view_state.select("output", 0, 1)
     text = window.explain_panel.current_text()
     # output[0][1] = sum_j a_0j * v_j[1]: v = [[0, 2, 0]... ] -> 6.3193710...
     assert "6.31937" in text
@@ -75,7 +75,7 @@ def _do_every_kind_of_change(win):
     panel.check_output.setChecked(True)
     panel.check_biases.setChecked(True)
     panel.check_source.setChecked(True)
-    win.open_bundled("padding-mask", ask=False)  # load within the document
+    win.files.open_bundled("padding-mask", ask=False)  # load within the document
 
 
 def test_undo_everything_restores_exact_numbers_and_redo_reapplies(window):
@@ -90,7 +90,7 @@ def test_undo_everything_restores_exact_numbers_and_redo_reapplies(window):
     _assert_same_numbers(window.document.preset, start_numbers)
     assert window.document.preset.options == start.options
     assert window.document.preset.tokens == start.tokens
-    np.testing.assert_array_equal(window.document.result.weights, selfattn.compute(start).weights)
+    np.testing.assert_array_equal(window.recompute.result.weights, selfattn.compute(start).weights)
     while stack.canRedo():
         stack.redo()
     _assert_same_numbers(window.document.preset, end_numbers)
@@ -219,15 +219,15 @@ def test_code_and_garbage_are_refused(window, text):
 
 def test_fill_actions(window):
     window.inputs_panel.tabs.setCurrentIndex(2)  # W_Q
-    assert window.fill_active("zeros")
+    assert window.inputs_panel.fill_active("zeros")
     assert np.all(window.document.preset.w_query == 0)
-    assert window.fill_active("identity")
+    assert window.inputs_panel.fill_active("identity")
     np.testing.assert_array_equal(window.document.preset.w_query, np.eye(4, 3))
-    assert window.fill_active("random", seed=42)
+    assert window.inputs_panel.fill_active("random", seed=42)
     expected = np.random.default_rng(42).normal(0.0, 1.0, size=(4, 3))
     np.testing.assert_array_equal(window.document.preset.w_query, expected)
     assert "seed 42" in window.document.undo_stack.undoText()
-    assert window.fill_active("scale", factor=-2.0)
+    assert window.inputs_panel.fill_active("scale", factor=-2.0)
     np.testing.assert_array_equal(window.document.preset.w_query, expected * -2.0)
 
 
@@ -237,11 +237,11 @@ def test_fill_actions(window):
 def test_import_csv_with_and_without_labels(window, tmp_path):
     plain = tmp_path / "plain.csv"
     plain.write_text("1,2,3\n4,5,6\n7,8,9\n10,11,12\n")
-    assert window.import_csv(plain, "w_value")
+    assert window.inputs_panel.import_csv(plain, "w_value")
     np.testing.assert_array_equal(window.document.preset.w_value, np.arange(1, 13).reshape(4, 3))
     labelled = tmp_path / "labelled.csv"
     labelled.write_text("token,x1,x2,x3,x4\na,0.5,0,0,0\nb,0,0.25,0,0\nc,0,0,1e-3,-2\n")
-    assert window.import_csv(labelled, "inputs")
+    assert window.inputs_panel.import_csv(labelled, "inputs")
     np.testing.assert_array_equal(
         window.document.preset.inputs, [[0.5, 0, 0, 0], [0, 0.25, 0, 0], [0, 0, 1e-3, -2]]
     )
@@ -251,17 +251,18 @@ def test_import_csv_of_wrong_shape_is_refused_with_message(window, tmp_path, dia
     wrong = tmp_path / "wrong.csv"
     wrong.write_text("1,2\n3,4\n")
     before = window.document.preset.inputs.copy()
-    assert not window.import_csv(wrong, "inputs")
+    assert not window.inputs_panel.import_csv(wrong, "inputs")
     np.testing.assert_array_equal(window.document.preset.inputs, before)
     assert "2 x 2" in dialogs.calls[-1][1] and "3 x 4" in dialogs.calls[-1][1]
 
 
 def test_import_exported_csv_round_trips(window, tmp_path):
     """A wide CSV the program wrote (header row + label column) imports back exactly."""
-    window.export_csv(tmp_path, "wide")
-    window.open_bundled("seed-example", ask=False)
+    window.files.export_csv(tmp_path, "wide")
+    window.files.wait()
+    window.files.open_bundled("seed-example", ask=False)
     window.inputs_panel.check_output.setChecked(True)
-    assert window.import_csv(tmp_path / "weights.csv", "w_output")
+    assert window.inputs_panel.import_csv(tmp_path / "weights.csv", "w_output")
     np.testing.assert_array_equal(
         window.document.preset.w_output, selfattn.compute(load_bundled("seed-example")).weights[0]
     )
@@ -293,8 +294,8 @@ def test_dropped_preset_file_opens(window, tmp_path, qtbot):
 def test_heatmap_exports_png_and_svg(window, tmp_path):
     png = tmp_path / "heat.png"
     svg = tmp_path / "heat.svg"
-    assert window.export_heatmap(png)
-    assert window.export_heatmap(svg)
+    assert window.files.export_heatmap(png)
+    assert window.files.export_heatmap(svg)
     assert png.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
     from PySide6.QtGui import QImage
 
@@ -315,7 +316,7 @@ def test_settings_survive_a_restart(qtbot, settings, tmp_path, dialogs):
     assert first.colormap_combo.currentText() == "inferno" != SEQUENTIAL_COLORMAPS[0]
     chosen = first.colormap_combo.currentText()
     path = tmp_path / "p.json"
-    first._save_to(path)
+    first.files.save_to(path)
     first.explain_dock.hide()
     first.close()
 
@@ -326,8 +327,8 @@ def test_settings_survive_a_restart(qtbot, settings, tmp_path, dialogs):
     assert second.geometry_restored
     assert settings.value("window/geometry") is not None
     assert second.colormap_combo.currentText() == chosen
-    assert str(path.resolve()) in second.recent_files()
-    assert second.last_folder() == str(tmp_path.resolve())
+    assert str(path.resolve()) in second.files.recent_files()
+    assert second.files.last_folder() == str(tmp_path.resolve())
     assert second.explain_dock.isHidden()
     assert second.recent_menu.actions()[0].text() == str(path.resolve())
     second.document.undo_stack.setClean()
@@ -371,10 +372,10 @@ def test_delete_on_a_ctrl_click_selection_clears_only_the_selected_cells(window)
 def test_undo_past_save_as_then_redo_names_the_saved_file(window, tmp_path):
     a, b = tmp_path / "a.json", tmp_path / "b.json"
     selfattn.save_preset(load_bundled("seed-example"), a)
-    window.open_path(a, ask=False)
+    window.files.open_path(a, ask=False)
     model = window.inputs_panel.tables["inputs"].matrix_model()
     model.setData(model.index(0, 0), "42")
-    assert window._save_to(b)
+    assert window.files.save_to(b)
     stack = window.document.undo_stack
     stack.undo()
     stack.undo()

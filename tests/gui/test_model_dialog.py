@@ -39,7 +39,7 @@ def test_dialog_loads_one_head_without_freezing(qtbot, window):
     preset = dialog.preset
     assert preset is not None and preset.tokens[0] == "[CLS]" and preset.tokens[-1] == "[SEP]"
     assert preset.d_model == 384 and preset.w_query.shape == (384, 32)
-    window.load_model_preset(preset)
+    window.files.load_model_preset(preset)
     assert window.document.preset is preset
     weights_table = window.results_panel.tables["weights"].matrix_model()
     shown = [
@@ -48,12 +48,12 @@ def test_dialog_loads_one_head_without_freezing(qtbot, window):
     assert shown == list(preset.tokens)  # word pieces such as [CLS] and ##ing label the rows
     assert window.document.is_modified
     # Edit a number of the real head and the weights move.
-    before = window.document.result.weights.copy()
+    before = window.recompute.result.weights.copy()
     model = window.inputs_panel.tables["w_query"].matrix_model()
     model.setData(model.index(0, 0), "5")
-    assert not np.array_equal(before, window.document.result.weights)
+    assert not np.array_equal(before, window.recompute.result.weights)
     np.testing.assert_array_equal(
-        window.document.result.weights, selfattn.compute(window.document.preset).weights
+        window.recompute.result.weights, selfattn.compute(window.document.preset).weights
     )
     # Undo the edit and the load.
     window.document.undo_stack.undo()

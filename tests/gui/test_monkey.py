@@ -26,6 +26,7 @@ from PySide6.QtCore import QItemSelection, QItemSelectionModel, Qt
 from PySide6.QtWidgets import QAbstractItemView, QLineEdit
 
 import selfattn
+from app import commands
 from selfattn import edit
 from selfattn.bundled import bundled_names, load_bundled
 from selfattn.preset import Preset
@@ -490,7 +491,7 @@ class Monkey:
             head = self.rng.randrange(4)
             self.note(f"select head {head}")
             self.win.select_head(head)
-            assert self.win.head_spin.value() == min(head, self.doc.result.heads - 1) + 1
+            assert self.win.head_spin.value() == min(head, self.win.recompute.result.heads - 1) + 1
         else:
             mode = self.rng.choice(VIEW_MODES)
             self.note(f"view {mode}")
@@ -499,7 +500,7 @@ class Monkey:
 
     def explain_cell(self) -> None:
         """Click a result cell or a heatmap cell, or hover the heatmap: Explain follows."""
-        r = self.doc.result
+        r = self.win.recompute.result
         row = self.rng.randrange(r.n_queries)
         choice = self.rng.randrange(3)
         if self.win.heatmap_stack.currentWidget() is not self.win.heatmap:
@@ -646,7 +647,7 @@ class Monkey:
         if kind == "scale" and np.abs(current).max(initial=0.0) * abs(factor) > 1e3:
             factor = 0.5  # keep numbers in a range where every option stays finite
         self.note(f"fill {key} {kind} seed={seed} factor={factor}")
-        self.win.fill_active(kind, seed=seed, factor=factor)
+        self.win.inputs_panel.fill_active(kind, seed=seed, factor=factor)
         now = edit.matrix_of(self.doc.preset, key)
         expected = {
             "zeros": np.zeros(current.shape),
@@ -670,7 +671,7 @@ class Monkey:
     def load_bundled(self) -> None:
         name = self.rng.choice(self.bundled)
         self.note(f"open bundled {name}")
-        assert self.win.open_bundled(name, ask=False), self.where()
+        assert self.win.files.open_bundled(name, ask=False), self.where()
         loaded = _snapshot(load_bundled(name))
         assert not _same_snapshot(_snapshot(self.doc.preset), loaded), self.where()
 
@@ -679,7 +680,7 @@ class Monkey:
         self.note(f"open bad {path.name}")
         before, depth = self.doc.preset, self.doc.undo_stack.count()
         calls = len(self.dialogs.calls)
-        assert not self.win.open_path(path, ask=False), f"{path.name} opened {self.where()}"
+        assert not self.win.files.open_path(path, ask=False), f"{path.name} opened {self.where()}"
         self.unchanged(before, depth, f"bad file {path.name}")
         assert len(self.dialogs.calls) == calls + 1, self.where()
         kind, text = self.dialogs.calls[-1]
@@ -689,9 +690,9 @@ class Monkey:
         path = self.tmp / f"saved-{self.rng.randrange(3)}.json"
         self.note(f"save {path.name} and reopen")
         saved = _snapshot(self.doc.preset)
-        assert self.win._save_to(path), self.where()
+        assert self.win.files.save_to(path), self.where()
         assert not self.doc.is_modified
-        assert self.win.open_path(path, ask=False), self.where()
+        assert self.win.files.open_path(path, ask=False), self.where()
         assert not _same_snapshot(_snapshot(self.doc.preset), saved), self.where()
 
     def import_csv(self) -> None:
@@ -726,7 +727,7 @@ class Monkey:
         self.note(f"import {kind} csv into {key}")
         before, depth = self.doc.preset, self.doc.undo_stack.count()
         calls = len(self.dialogs.calls)
-        done = self.win.import_csv(path, key)
+        done = self.win.inputs_panel.import_csv(path, key)
         if kind == "good":
             assert done, (self.dialogs.calls[-1:], self.where())
             assert np.array_equal(edit.matrix_of(self.doc.preset, key), values), self.where()
@@ -751,17 +752,18 @@ class Monkey:
         self.exports += 1
         folder = self.tmp / f"csv-{self.exports}"
         self.note(f"export csv {folder.name}")
-        assert self.win.export_csv(folder, "wide"), self.where()
+        assert self.win.files.export_csv(folder, "wide"), self.where()
+        self.win.files.wait()
         with open(folder / "output.csv", newline="", encoding="utf-8") as f:
             rows = list(csv.reader(f))[1:]
         numbers = np.array([[float(v) for v in row[1:]] for row in rows])
-        assert np.array_equal(numbers, self.doc.result.output), self.where()
+        assert np.array_equal(numbers, self.win.recompute.result.output), self.where()
 
     def export_heatmap(self) -> None:
         self.exports += 1
         path = self.tmp / f"heatmap-{self.exports}.png"
         self.note(f"export heatmap {path.name}")
-        assert self.win.export_heatmap(path), self.where()
+        assert self.win.files.export_heatmap(path), self.where()
         assert path.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n", self.where()
 
     # The check after every action --------------------------------------------------
@@ -881,16 +883,16 @@ def test_a_document_that_saved_always_reopens(window, dialogs, tmp_path):
     selfattn.save_preset(
         load_bundled("seed-example").replace(tokens=(long_label, "b", "c")), original
     )
-    assert window.open_path(original, ask=False)
+    assert window.files.open_path(original, ask=False)
     window.inputs_panel.check_source.click()
     saved = tmp_path / "saved.json"
-    if not window._save_to(saved):
+    if not window.files.save_to(saved):
         # Refusing to save such a label is fine, but only with a message and the work kept.
         assert dialogs.calls and dialogs.calls[-1][0] == "critical"
         assert "saved.json" in dialogs.calls[-1][1]
         assert window.document.is_modified and not saved.exists()
         return
-    assert window.open_path(saved, ask=False), dialogs.calls[-1:]
+    assert window.files.open_path(saved, ask=False), dialogs.calls[-1:]
 
 
 def test_exported_csv_with_numeric_token_labels_imports_back(window, dialogs, tmp_path):
@@ -901,9 +903,12 @@ def test_exported_csv_with_numeric_token_labels_imports_back(window, dialogs, tm
         w_value=np.eye(3),
         tokens=("1999", "2000", "2001"),
     )
-    window.document.open_preset(preset, None)
-    assert window.export_csv(tmp_path / "out", "wide")
-    assert window.import_csv(tmp_path / "out" / "weights.csv", "inputs"), dialogs.calls[-1:]
+    commands.open_preset(window.document, preset, None)
+    assert window.files.export_csv(tmp_path / "out", "wide")
+    window.files.wait()
+    assert window.inputs_panel.import_csv(tmp_path / "out" / "weights.csv", "inputs"), (
+        dialogs.calls[-1:]
+    )
     np.testing.assert_array_equal(
         window.document.preset.inputs, selfattn.compute(preset).weights[0]
     )

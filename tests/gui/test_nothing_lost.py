@@ -18,7 +18,7 @@ from PySide6.QtCore import QTimer
 from PySide6.QtWidgets import QMessageBox
 
 import selfattn
-from app import errors
+from app import commands, errors
 from selfattn import preset as preset_mod
 
 Button = QMessageBox.StandardButton
@@ -29,9 +29,9 @@ def _saved_then_edited(window, tmp_path: Path) -> tuple[Path, bytes]:
     folder = tmp_path / "work"
     folder.mkdir()
     path = folder / "seed.json"
-    assert window._save_to(path)
+    assert window.files.save_to(path)
     assert not window.document.is_modified
-    assert window.document.set_cell_text("inputs", 0, 0, "7.25")
+    assert commands.set_cell_text(window.document, "inputs", 0, 0, "7.25")
     assert window.document.is_modified and window.isWindowModified()
     return path, path.read_bytes()
 
@@ -105,11 +105,11 @@ def test_failed_save_keeps_old_file_and_work_and_says_why(
     path, old = _saved_then_edited(window, tmp_path)
     inject, reason = FAILURES[failure]
     inject(monkeypatch)
-    assert window.save() is False
+    assert window.files.save() is False
     _assert_nothing_lost(window, dialogs, path, old, reason)
     # Once the cause is gone, the very same work saves.
     monkeypatch.undo()
-    assert window.save() is True
+    assert window.files.save() is True
     assert selfattn.load_preset(path).inputs[0, 0] == 7.25
     assert not window.document.is_modified and not window.isWindowModified()
 
@@ -127,7 +127,7 @@ def test_failed_save_into_a_read_only_folder(window, dialogs, tmp_path, monkeypa
         else:  # root ignores the mode bits: refuse the way the kernel would
             probe.unlink()
             _fail_call(monkeypatch, "mkstemp", errno.EACCES)
-        assert window.save() is False
+        assert window.files.save() is False
         _assert_nothing_lost(window, dialogs, path, old, "Permission denied")
     finally:
         folder.chmod(0o755)
@@ -135,7 +135,7 @@ def test_failed_save_into_a_read_only_folder(window, dialogs, tmp_path, monkeypa
 
 def test_failed_save_as_to_a_missing_folder_keeps_the_old_path(window, dialogs, tmp_path):
     path, old = _saved_then_edited(window, tmp_path)
-    assert window._save_to(tmp_path / "missing" / "new.json") is False
+    assert window.files.save_to(tmp_path / "missing" / "new.json") is False
     assert "No such file or directory" in dialogs.calls[-1][1]
     assert window.document.path == path  # still attached to the file it came from
     assert window.document.is_modified and path.read_bytes() == old
@@ -187,7 +187,7 @@ def test_close_without_changes_does_not_ask(window, dialogs):
 def test_opening_another_preset_asks_and_cancel_keeps_the_work(window, dialogs, tmp_path):
     _saved_then_edited(window, tmp_path)
     dialogs.answers["question"] = Button.Cancel
-    assert window.open_bundled("two-heads-self-and-previous") is False
+    assert window.files.open_bundled("two-heads-self-and-previous") is False
     assert window.document.preset.inputs[0, 0] == 7.25 and window.document.is_modified
 
 
@@ -249,7 +249,7 @@ def test_handler_shows_details_and_a_save_option_and_writes_stderr(
 def test_save_a_copy_from_the_dialog_writes_a_loadable_preset(
     window, monkeypatch, capsys, tmp_path
 ):
-    window.document.set_cell_text("inputs", 1, 2, "-3.5")
+    commands.set_cell_text(window.document, "inputs", 1, 2, "-3.5")
     rescue = tmp_path / "rescue.json"
     monkeypatch.setattr(errors, "rescue_path", lambda name: rescue)
     _Boxes(monkeypatch, click="Save a copy…")
@@ -263,7 +263,9 @@ def test_save_a_copy_from_the_dialog_writes_a_loadable_preset(
 
 def test_save_rescue_copy_uses_a_safe_name_in_the_temp_folder(window, monkeypatch, tmp_path):
     monkeypatch.setattr(tempfile, "tempdir", str(tmp_path))
-    window.document.push_preset(window.document.preset.replace(name="a/b\\..:c"), "rename")
+    commands.push_preset(
+        window.document, window.document.preset.replace(name="a/b\\..:c"), "rename"
+    )
     path = errors.ExceptionHandler(lambda: window).save_rescue_copy(window.document)
     assert path is not None and path.parent == tmp_path
     assert selfattn.load_preset(path).name == "a/b\\..:c"
@@ -322,8 +324,8 @@ def test_exception_in_a_qt_slot_shows_the_dialog_and_the_window_stays_up(
     assert "broken_slot" in capsys.readouterr().err
     # The window is alive and still edits and computes.
     assert window.isVisible()
-    assert window.document.set_cell_text("inputs", 0, 0, "2")
-    assert window.document.result.weights[0].sum() == pytest.approx(3.0)
+    assert commands.set_cell_text(window.document, "inputs", 0, 0, "2")
+    assert window.recompute.result.weights[0].sum() == pytest.approx(3.0)
 
 
 def test_handler_formats_the_whole_chain(window, monkeypatch):

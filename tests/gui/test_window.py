@@ -45,7 +45,7 @@ def test_typing_into_x_updates_weights_table_and_heatmap_exactly(qtbot, window):
     )
     expected = selfattn.compute(expected_preset)
     assert window.document.preset.inputs[0, 1] == 2.5
-    np.testing.assert_array_equal(window.document.result.weights, expected.weights)
+    np.testing.assert_array_equal(window.recompute.result.weights, expected.weights)
     table = window.results_panel.tables["weights"].matrix_model()
     for i in range(3):
         for j in range(3):
@@ -73,10 +73,10 @@ def test_arithmetic_cell_is_accepted(window):
 
 @pytest.mark.parametrize("name", bundled_names())
 def test_every_bundled_preset_loads_and_renders(window, name):
-    assert window.open_bundled(name, ask=False)
+    assert window.files.open_bundled(name, ask=False)
     preset = window.document.preset
     expected = selfattn.compute(preset)
-    np.testing.assert_array_equal(window.document.result.weights, expected.weights)
+    np.testing.assert_array_equal(window.recompute.result.weights, expected.weights)
     image = window.heatmap.image_item.image
     assert image.shape == (preset.n_tokens, preset.n_keys)
     pixmap = window.grab()
@@ -85,7 +85,7 @@ def test_every_bundled_preset_loads_and_renders(window, name):
 
 def test_causal_option_zeroes_the_upper_triangle(window):
     window.options_panel.causal_check.setChecked(True)
-    weights = window.document.result.weights[0]
+    weights = window.recompute.result.weights[0]
     assert np.all(np.triu(weights, k=1) == 0)
     assert window.document.preset.options.causal
     # Row 0 can only see itself.
@@ -93,26 +93,26 @@ def test_causal_option_zeroes_the_upper_triangle(window):
 
 
 def test_higher_temperature_flattens_rows(window):
-    before = window.document.result.weights[0].max(axis=1)
+    before = window.recompute.result.weights[0].max(axis=1)
     window.options_panel.temperature_spin.setValue(10.0)
-    after = window.document.result.weights[0]
+    after = window.recompute.result.weights[0]
     assert window.document.preset.options.temperature == 10.0
     assert np.all(after.max(axis=1) < before)
     # A very high temperature tends to uniform rows of 1/3.
     window.options_panel.temperature_spin.setValue(10000.0)
-    np.testing.assert_allclose(window.document.result.weights[0], 1 / 3, atol=1e-3)
+    np.testing.assert_allclose(window.recompute.result.weights[0], 1 / 3, atol=1e-3)
 
 
 def test_scale_none_and_custom(window):
     combo = window.options_panel.scale_combo
     combo.setCurrentIndex(1)  # none
     assert window.document.preset.options.scale == "none"
-    raw = window.document.result.scores[0]
-    np.testing.assert_array_equal(window.document.result.scaled_scores[0], raw)
+    raw = window.recompute.result.scores[0]
+    np.testing.assert_array_equal(window.recompute.result.scaled_scores[0], raw)
     combo.setCurrentIndex(2)  # custom
     window.options_panel.custom_scale.setValue(4.0)
     assert window.document.preset.options.scale == 4.0
-    np.testing.assert_allclose(window.document.result.scaled_scores[0], raw / 4.0)
+    np.testing.assert_allclose(window.recompute.result.scaled_scores[0], raw / 4.0)
 
 
 def test_resize_keeps_overlapping_values(window):
@@ -135,30 +135,30 @@ def test_save_and_reopen_round_trip(window, tmp_path, monkeypatch):
     model = window.inputs_panel.tables["w_value"].matrix_model()
     model.setData(model.index(2, 2), "0.1")
     path = tmp_path / "mine.json"
-    assert window._save_to(path)
+    assert window.files.save_to(path)
     assert not window.document.is_modified
     saved = window.document.preset
-    window.open_bundled("seed-example", ask=False)
-    assert window.open_path(path, ask=False)
+    window.files.open_bundled("seed-example", ask=False)
+    assert window.files.open_path(path, ask=False)
     reopened = window.document.preset
     for key in edit.MATRIX_KEYS:
         a, b = getattr(saved, key), getattr(reopened, key)
         assert (a is None and b is None) or np.array_equal(a, b)
     assert reopened.w_value[2, 2] == 0.1
-    assert str(path.resolve()) in window.recent_files()
+    assert str(path.resolve()) in window.files.recent_files()
 
 
 def test_csv_export_equals_command_line_output(window, tmp_path):
-    window.open_bundled(
+    window.files.open_bundled(
         next(n for n in bundled_names() if "two-head" in n or "head" in n), ask=False
     )
     preset_path = tmp_path / "doc.json"
-    window._save_to(preset_path)
+    window.files.save_to(preset_path)
     for fmt in ("wide", "long"):
         gui_dir = tmp_path / f"gui-{fmt}"
         cli_dir = tmp_path / f"cli-{fmt}"
-        written = window.export_csv(gui_dir, fmt)
-        assert written
+        assert window.files.export_csv(gui_dir, fmt)
+        window.files.wait()
         subprocess.run(
             [
                 sys.executable,
@@ -191,7 +191,7 @@ def test_bad_file_leaves_document_untouched(window, tmp_path, dialogs):
     model.setData(model.index(0, 0), "7")
     before = window.document.preset
     depth = window.document.undo_stack.count()
-    assert not window.open_path(bad, ask=False)
+    assert not window.files.open_path(bad, ask=False)
     assert window.document.preset is before
     assert window.document.undo_stack.count() == depth
     assert window.document.is_modified
@@ -204,7 +204,7 @@ def test_unsaved_changes_prompt_on_open_and_cancel_keeps_work(window, dialogs):
     model = window.inputs_panel.tables["inputs"].matrix_model()
     model.setData(model.index(0, 0), "9")
     dialogs.answers["question"] = QMessageBox.StandardButton.Cancel
-    assert not window.open_bundled("seed-example")
+    assert not window.files.open_bundled("seed-example")
     assert window.document.preset.inputs[0, 0] == 9
     assert dialogs.calls[-1][0] == "question"
 
@@ -221,10 +221,10 @@ def test_title_shows_name_and_modified_marker(window):
 
 def test_heads_selector_and_all_heads_view(window):
     window.inputs_panel.spin_heads.setValue(3)
-    assert window.document.result.heads == 3
+    assert window.recompute.result.heads == 3
     window.select_head(2)
     np.testing.assert_array_equal(
-        window.heatmap.image_item.image, window.document.result.weights[2].astype(np.float32)
+        window.heatmap.image_item.image, window.recompute.result.weights[2].astype(np.float32)
     )
     window.set_view_mode("all_heads")
     assert window.heatmap_stack.currentWidget() is window.all_heads
@@ -236,7 +236,7 @@ def test_scores_view_uses_symmetric_levels(window):
     low, high = window.heatmap.levels()
     assert low == -high and high > 0
     np.testing.assert_allclose(
-        window.heatmap.image_item.image, window.document.result.scaled_scores[0], rtol=1e-6
+        window.heatmap.image_item.image, window.recompute.result.scaled_scores[0], rtol=1e-6
     )
 
 
@@ -251,7 +251,7 @@ def test_token_label_rename_and_key_mask_checkbox(window):
     assert tokens.setData(
         tokens.index(2, 1), Qt.CheckState.Unchecked, Qt.ItemDataRole.CheckStateRole
     )
-    weights = window.document.result.weights[0]
+    weights = window.recompute.result.weights[0]
     assert np.all(weights[:, 2] == 0)
     np.testing.assert_allclose(weights.sum(axis=1), 1.0)
 
@@ -270,7 +270,7 @@ def test_model_tester_passes_on_every_table_model(qtmodeltester, window):
 def test_weight_range_combo_switches_levels_to_the_largest_weight(window):
     window.range_combo.setCurrentIndex(window.range_combo.findData("max"))
     low, high = window.heatmap.levels()
-    assert low == 0 and high == pytest.approx(float(window.document.result.weights.max()))
+    assert low == 0 and high == pytest.approx(float(window.recompute.result.weights.max()))
     window.range_combo.setCurrentIndex(window.range_combo.findData("fixed"))
     assert window.heatmap.levels() == (0.0, 1.0)
 
@@ -291,7 +291,7 @@ def test_result_tables_are_read_only(window):
 def test_dtype_option_computes_in_float32_and_undo_restores_float64(window):
     combo = window.options_panel.dtype_combo
     combo.setCurrentIndex(combo.findData("float32"))
-    result = window.document.result
+    result = window.recompute.result
     assert window.document.preset.options.dtype == "float32"
     assert result.weights.dtype == np.float32 and result.output.dtype == np.float32
     table = window.results_panel.tables["weights"].matrix_model()
@@ -299,5 +299,5 @@ def test_dtype_option_computes_in_float32_and_undo_restores_float64(window):
     assert shown == float(np.float32(result.weights[0, 0, 1]))
     assert abs(shown - 0.43193710) < 1e-6  # the published float32 value
     window.document.undo_stack.undo()
-    assert window.document.result.weights.dtype == np.float64
+    assert window.recompute.result.weights.dtype == np.float64
     assert combo.currentData() == "float64"

@@ -1,0 +1,338 @@
+"""File work of the window: open, save, save as, recent files, export, prompts, drops.
+
+`FileController` talks to the document (open and save through its public API),
+to the person (dialogs parented to the window) and to the file worker (big files
+and CSV exports run off the GUI thread). The window only builds menus that call it.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from pathlib import Path
+from typing import Protocol
+
+from PySide6.QtCore import QCoreApplication, QObject, QSettings, QTimer, Signal
+from PySide6.QtGui import QDragEnterEvent, QDropEvent
+from PySide6.QtWidgets import QFileDialog, QInputDialog, QMessageBox, QWidget
+
+import selfattn
+from selfattn.bundled import load_bundled
+from selfattn.export import export_csv
+from selfattn.preset import Preset, PresetError
+
+from . import commands
+from .desktop import APP_NAME
+from .document import Document
+from .worker import Background
+
+MAX_RECENT = 8
+BACKGROUND_LOAD_BYTES = 4 * 1024 * 1024  # files above this parse on the worker thread
+
+
+class ExportableView(Protocol):
+    def export_png(self, path: str, width_px: int = 1600) -> None: ...
+    def export_svg(self, path: str) -> None: ...
+
+
+def as_list(value: object) -> list[str]:
+    """QSettings gives back a one-item list as a plain string, and nothing as None."""
+    if value is None:
+        return []
+    if isinstance(value, str):
+        return [value] if value else []
+    return [str(v) for v in value]  # type: ignore[attr-defined]
+
+
+def slug(name: str) -> str:
+    """A file-name-safe version of a preset name."""
+    cleaned = "".join(ch if ch.isalnum() or ch in "-_" else "-" for ch in name.strip().lower())
+    return "-".join(part for part in cleaned.split("-") if part) or "preset"
+
+
+class FileController(QObject):
+    """Every file operation the window offers; dialogs only where an answer is needed."""
+
+    message = Signal(str)  # a transient status message
+    busyChanged = Signal(bool)  # a file job (big open, export) started or ended
+    recentChanged = Signal()  # the recent-files list changed: rebuild the menu
+    bundledOpened = Signal(object)  # the bundled preset now open (name), or None
+
+    def __init__(
+        self,
+        window: QWidget,
+        document: Document,
+        settings: QSettings,
+        background: Background,
+        heatmap_view: Callable[[], tuple[ExportableView, str]],
+    ) -> None:
+        super().__init__(window)
+        self._window = window
+        self._doc = document
+        self._settings = settings
+        self._background = background
+        self._heatmap_view = heatmap_view  # the view in front and its mode, for exports
+        self._jobs = 0
+
+    # Background jobs ------------------------------------------------------------
+    @property
+    def busy(self) -> bool:
+        return self._jobs > 0
+
+    def _submit(
+        self,
+        fn: Callable[[], object],
+        done: Callable[[object], object],
+        failed: Callable[[BaseException], object],
+    ) -> None:
+        self._jobs += 1
+        if self._jobs == 1:
+            self.busyChanged.emit(True)
+
+        def finish() -> None:
+            self._jobs -= 1
+            if self._jobs == 0:
+                self.busyChanged.emit(False)
+
+        def on_done(value: object) -> None:
+            finish()
+            done(value)
+
+        def on_failed(exc: BaseException) -> None:
+            finish()
+            failed(exc)
+
+        self._background.submit(fn, on_done, on_failed)
+
+    def wait(self) -> None:
+        """Block until file jobs finished and were delivered (tests, scripts)."""
+        while self._jobs:
+            self._background.wait()
+            QCoreApplication.processEvents()
+
+    # Prompts --------------------------------------------------------------------
+    def maybe_save(self) -> bool:
+        """Ask before unsaved changes are lost; False means the person cancelled."""
+        if not self._doc.is_modified:
+            return True
+        answer = QMessageBox.question(
+            self._window,
+            APP_NAME,
+            f"“{self._doc.display_name()}” has unsaved changes. Save them first?",
+            QMessageBox.StandardButton.Save
+            | QMessageBox.StandardButton.Discard
+            | QMessageBox.StandardButton.Cancel,
+            QMessageBox.StandardButton.Save,
+        )
+        if answer == QMessageBox.StandardButton.Save:
+            return self.save()
+        return answer == QMessageBox.StandardButton.Discard
+
+    # Opening --------------------------------------------------------------------
+    def new_document(self) -> None:
+        if self.maybe_save():
+            commands.open_preset(self._doc, commands.blank_preset(), None, "New document")
+            self.bundledOpened.emit(None)
+
+    def open_dialog(self) -> None:
+        if not self.maybe_save():
+            return
+        path, _ = QFileDialog.getOpenFileName(
+            self._window, "Open preset", self.last_folder(), "Presets (*.json);;All files (*)"
+        )
+        if path:
+            self.open_path(Path(path), ask=False)
+
+    def open_path(self, path: Path, ask: bool = True) -> bool:
+        """Load a preset file; a bad file gets a dialog and the document stays untouched."""
+        if ask and not self.maybe_save():
+            return False
+        path = Path(path)
+        try:
+            big = path.stat().st_size > BACKGROUND_LOAD_BYTES
+        except OSError:
+            big = False
+        if big:  # parsing takes long: keep the window live
+            self.message.emit(f"Opening {path}…")
+            self._submit(
+                lambda: selfattn.load_preset(path),
+                lambda preset: self._opened(preset, path),  # type: ignore[arg-type]
+                self._open_failed,
+            )
+            return True
+        try:
+            preset = selfattn.load_preset(path)
+        except PresetError as exc:
+            self._open_failed(exc)
+            return False
+        return self._opened(preset, path)
+
+    def _opened(self, preset: Preset, path: Path) -> bool:
+        try:
+            commands.open_preset(self._doc, preset, path)
+        except PresetError as exc:
+            self._open_failed(exc)
+            return False
+        self.bundledOpened.emit(None)
+        self.remember_file(path)
+        self.message.emit(f"Opened “{preset.name}” from {path}")
+        return True
+
+    def _open_failed(self, exc: BaseException) -> None:
+        if not isinstance(exc, PresetError | OSError | MemoryError):
+            raise exc
+        QMessageBox.warning(self._window, "Cannot open preset", str(exc) or type(exc).__name__)
+        self.message.emit(f"Not opened: {exc}")
+
+    def open_bundled(self, name: str, ask: bool = True) -> bool:
+        if ask and not self.maybe_save():
+            return False
+        try:
+            preset = load_bundled(name)
+            commands.open_preset(self._doc, preset, None, f"Open bundled {name}")
+        except PresetError as exc:
+            QMessageBox.warning(self._window, "Cannot open preset", str(exc))
+            return False
+        self.message.emit(f"Opened “{preset.name}”")
+        self.bundledOpened.emit(name)
+        return True
+
+    def load_from_model_dialog(self) -> None:
+        from .model_dialog import LoadFromModelDialog  # only when asked: it is a big dialog
+
+        if not self.maybe_save():
+            return
+        dialog = LoadFromModelDialog(self._background, self._window)
+        try:
+            if dialog.exec() and dialog.preset is not None:
+                self.load_model_preset(dialog.preset)
+        finally:
+            dialog.deleteLater()  # parented to the window: without this every use leaks one
+
+    def load_model_preset(self, preset: Preset) -> None:
+        """A preset made from a real model: undoable like any load, unsaved until saved."""
+        try:
+            commands.open_preset(self._doc, preset, None, f"Load {preset.name}")
+        except PresetError as exc:
+            QMessageBox.warning(self._window, "Cannot load from model", str(exc))
+            return
+        self._doc.undo_stack.resetClean()  # never saved yet: closing asks
+        self.bundledOpened.emit(None)
+        self.message.emit(f"Loaded {preset.name}")
+
+    # Saving ---------------------------------------------------------------------
+    def save(self) -> bool:
+        if self._doc.path is None:
+            return self.save_as()
+        return self.save_to(self._doc.path)
+
+    def save_as(self) -> bool:
+        suggested = str(Path(self.last_folder()) / f"{slug(self._doc.preset.name)}.json")
+        path, _ = QFileDialog.getSaveFileName(
+            self._window, "Save preset", suggested, "Presets (*.json)"
+        )
+        if not path:
+            return False
+        if not path.lower().endswith(".json"):
+            path += ".json"
+        return self.save_to(Path(path))
+
+    def save_to(self, path: Path) -> bool:
+        try:
+            self._doc.save(path)
+        except PresetError as exc:
+            QMessageBox.critical(
+                self._window,
+                "Save failed",
+                f"{exc}\n\nThe file on disk is unchanged and your work is still open.",
+            )
+            self.message.emit(f"Not saved: {exc}")
+            return False
+        self.remember_file(path)
+        self.message.emit(f"Saved {path}")
+        return True
+
+    # Exporting ------------------------------------------------------------------
+    def export_csv_dialog(self) -> None:
+        folder = QFileDialog.getExistingDirectory(
+            self._window, "Export results as CSV into", self.last_folder()
+        )
+        if not folder:
+            return
+        formats = ["wide (one file per matrix)", "long (one tidy results.csv)"]
+        choice, ok = QInputDialog.getItem(self._window, "CSV format", "Format:", formats, 0, False)
+        if ok:
+            self.export_csv(Path(folder), "wide" if choice.startswith("wide") else "long")
+
+    def export_csv(self, folder: Path, fmt: str = "wide") -> bool:
+        """Write the results as CSV on the file worker (a big layer takes seconds).
+
+        The preset is taken now, so edits made while the files are written do not mix in.
+        Returns True when the job started; `wait()` blocks until it is written.
+        """
+        preset = self._doc.preset
+
+        def done(written: object) -> None:
+            count = len(written) if isinstance(written, list) else 0
+            self.message.emit(f"Wrote {count} CSV file(s) to {folder}")
+
+        def failed(exc: BaseException) -> None:
+            if not isinstance(exc, OSError | ValueError | MemoryError):
+                raise exc
+            QMessageBox.critical(self._window, "Export failed", f"Nothing was written: {exc}")
+
+        self.message.emit(f"Writing CSV files to {folder}…")
+        self._submit(lambda: export_csv(preset, folder, fmt), done, failed)  # type: ignore[arg-type]
+        return True
+
+    def export_heatmap_dialog(self) -> None:
+        _view, mode = self._heatmap_view()
+        suggested = str(Path(self.last_folder()) / f"{slug(self._doc.preset.name)}-{mode}.png")
+        path, chosen = QFileDialog.getSaveFileName(
+            self._window, "Export heatmap", suggested, "PNG image (*.png);;SVG drawing (*.svg)"
+        )
+        if path:
+            if not path.lower().endswith((".png", ".svg")):
+                path += ".svg" if "svg" in chosen.lower() else ".png"
+            self.export_heatmap(Path(path))
+
+    def export_heatmap(self, path: Path) -> bool:
+        view, _mode = self._heatmap_view()
+        try:
+            if path.suffix.lower() == ".svg":
+                view.export_svg(str(path))
+            else:
+                view.export_png(str(path), 1800)
+        except Exception as exc:  # exporters raise assorted errors; the window must stay up
+            QMessageBox.critical(self._window, "Export failed", str(exc))
+            return False
+        self.message.emit(f"Exported heatmap to {path}")
+        return True
+
+    # Recent files ---------------------------------------------------------------
+    def recent_files(self) -> list[str]:
+        return as_list(self._settings.value("files/recent"))
+
+    def remember_file(self, path: Path) -> None:
+        entry = str(Path(path).resolve())
+        recent = [p for p in self.recent_files() if p != entry]
+        self._settings.setValue("files/recent", [entry, *recent][:MAX_RECENT])
+        self._settings.setValue("files/lastFolder", str(Path(entry).parent))
+        self.recentChanged.emit()
+
+    def last_folder(self) -> str:
+        return str(self._settings.value("files/lastFolder", str(Path.home()), type=str))
+
+    # Drag and drop --------------------------------------------------------------
+    @staticmethod
+    def accept_drag(event: QDragEnterEvent) -> None:
+        urls = event.mimeData().urls()
+        if urls and urls[0].isLocalFile() and urls[0].toLocalFile().lower().endswith(".json"):
+            event.acceptProposedAction()
+
+    def drop(self, event: QDropEvent) -> None:
+        urls = event.mimeData().urls()
+        if urls and urls[0].isLocalFile():
+            event.acceptProposedAction()
+            # Open after the drop returns, so a dialog does not block the drag source.
+            path = Path(urls[0].toLocalFile())
+            QTimer.singleShot(0, lambda: self.open_path(path))
