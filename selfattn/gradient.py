@@ -10,6 +10,10 @@ each step to X, the source X, W_Q, W_K, W_V, W_O and the biases.
     context c_i = Σ_j a_ij v_j                   ∂c/∂a_ij = v_j,  ∂c/∂v_j = a_ij
     output o_i = concat_h(c_i) W_O + b_O
 
+With RoPE the scores multiply the rotated q and k: a gradient on them turns back by
+the opposite angle (a rotation's transpose). With grouped heads (kv_heads G < H) the
+query heads sharing a key/value head add their gradients on it.
+
 Every result cell of query i depends on query row i alone, so the backward pass
 works on that row (vectors of length m per head) and on the keys and values as
 whole matrices: a few matrix-vector products, milliseconds at 64 x 64 and still
@@ -27,6 +31,7 @@ from .attention import AttentionResult
 from .explain import CellRef
 from .preset import Preset, compute
 from .provenance import HEAD_MATRICES, INPUT_MATRICES, _Layout, check_cell
+from .rope import apply_rope, rope_angles
 
 
 @dataclass(frozen=True, eq=False)
@@ -83,17 +88,38 @@ def _sum_groups(per_head: np.ndarray, lay: _Layout) -> np.ndarray:
     return np.asarray(grouped.sum(axis=1))
 
 
+def _unrotate(
+    preset: Preset, r: AttentionResult, d_rotated: np.ndarray, positions: np.ndarray
+) -> np.ndarray:
+    """A gradient on rotated rows (rows, groups*d_k) carried back through RoPE.
+
+    Each pair turns by an angle a: the rotation's transpose turns by -a.
+    """
+    rope = preset.options.rope
+    if rope is None or r.q_rot is None:
+        return d_rotated
+    rows, width = d_rotated.shape
+    groups = width // r.d_k
+    angles = -rope_angles(positions, rope.frequencies(r.d_k))[:, None, :]  # (rows, 1, r/2)
+    back = apply_rope(d_rotated.reshape(rows, groups, r.d_k), angles, rope.style)
+    return np.asarray(back.reshape(rows, width))
+
+
 def _back_scores(
-    r: AttentionResult, lay: _Layout, i: int, d_scores: np.ndarray, back: _Back
+    preset: Preset, r: AttentionResult, lay: _Layout, i: int, d_scores: np.ndarray, back: _Back
 ) -> None:
     """Carry a gradient on the raw scores of row i, (H, m), back to Q row i and to K."""
     kv = np.arange(lay.heads) // lay.group
-    q_i = np.asarray(r.q[i], dtype=np.float64).reshape(lay.heads, lay.d_k)  # (H, d_k)
-    k_h = _heads_view(np.asarray(r.k, dtype=np.float64), lay.kv_heads, lay.d_k)[kv]  # (H, m, d_k)
+    q_used = r.q if r.q_rot is None else r.q_rot  # what the scores multiply
+    k_used = r.k if r.k_rot is None else r.k_rot
+    q_i = np.asarray(q_used[i], dtype=np.float64).reshape(lay.heads, lay.d_k)  # (H, d_k)
+    k_h = _heads_view(np.asarray(k_used, dtype=np.float64), lay.kv_heads, lay.d_k)[kv]
     d_q_i = np.einsum("hm,hmd->hd", d_scores, k_h)  # (H, d_k)
     d_k_h = d_scores[:, :, None] * q_i[:, None, :]  # (H, m, d_k)
     d_k = _from_heads(_sum_groups(d_k_h, lay))  # (m, G*d_k)
-    back.d_q_row = d_q_i.reshape(-1) if back.d_q_row is None else back.d_q_row + d_q_i.reshape(-1)
+    d_q_row = _unrotate(preset, r, d_q_i.reshape(1, -1), r.positions[i : i + 1])[0]
+    d_k = _unrotate(preset, r, d_k, r.key_positions)
+    back.d_q_row = d_q_row if back.d_q_row is None else back.d_q_row + d_q_row
     back.d_k = d_k if back.d_k is None else back.d_k + d_k
 
 
@@ -104,7 +130,7 @@ def _softmax_back(weights_row: np.ndarray, d_weights_row: np.ndarray) -> np.ndar
 
 
 def _back_context(
-    r: AttentionResult, lay: _Layout, i: int, d_context_row: np.ndarray, back: _Back
+    preset: Preset, r: AttentionResult, lay: _Layout, i: int, d_context_row: np.ndarray, back: _Back
 ) -> None:
     """Carry a gradient on the context row i of every head, (H, d_v), to the weights and V."""
     kv = np.arange(lay.heads) // lay.group
@@ -114,7 +140,7 @@ def _back_context(
     d_v_h = a_i[:, :, None] * d_context_row[:, None, :]  # (H, m, d_v)
     d_v = _from_heads(_sum_groups(d_v_h, lay))
     back.d_v = d_v if back.d_v is None else back.d_v + d_v
-    _back_scores(r, lay, i, _softmax_back(a_i, d_weights) / r.divisor, back)
+    _back_scores(preset, r, lay, i, _softmax_back(a_i, d_weights) / r.divisor, back)
 
 
 def _seed(preset: Preset, r: AttentionResult, lay: _Layout, cell: CellRef) -> _Back:
@@ -131,29 +157,37 @@ def _seed(preset: Preset, r: AttentionResult, lay: _Layout, cell: CellRef) -> _B
     elif cell.matrix == "v":
         back.d_v = np.zeros((lay.m, lay.kv_heads * lay.d_v))
         back.d_v[i, c] = 1.0
+    elif cell.matrix == "q_rot":
+        seed = np.zeros((1, lay.heads * lay.d_k))
+        seed[0, c] = 1.0
+        back.d_q_row = _unrotate(preset, r, seed, r.positions[i : i + 1])[0]
+    elif cell.matrix == "k_rot":
+        seed = np.zeros((lay.m, lay.kv_heads * lay.d_k))
+        seed[i, c] = 1.0
+        back.d_k = _unrotate(preset, r, seed, r.key_positions)
     elif cell.matrix in ("scores", "scaled_scores"):
         d_scores = np.zeros((lay.heads, lay.m))
         if cell.matrix == "scores":
             d_scores[h, c] = 1.0
         elif lay.mask[i, c]:  # a masked logit is the constant -inf
             d_scores[h, c] = 1.0 / r.divisor
-        _back_scores(r, lay, i, d_scores, back)
+        _back_scores(preset, r, lay, i, d_scores, back)
     elif cell.matrix == "weights":
         a_i = np.asarray(r.weights[h, i], dtype=np.float64)
         d_scores = np.zeros((lay.heads, lay.m))
         d_scores[h] = a_i[c] * (np.eye(1, lay.m, c)[0] - a_i) / r.divisor
-        _back_scores(r, lay, i, d_scores, back)
+        _back_scores(preset, r, lay, i, d_scores, back)
     elif cell.matrix == "context":
         d_context = np.zeros((lay.heads, lay.d_v))
         d_context[h, c] = 1.0
-        _back_context(r, lay, i, d_context, back)
+        _back_context(preset, r, lay, i, d_context, back)
     else:  # output
         if preset.w_output is not None:
             back.d_concat_row = np.array(preset.w_output[:, c], dtype=np.float64)
             back.d_w_output_col = np.asarray(r.context[:, i, :], dtype=np.float64).reshape(-1)
         else:
             back.d_concat_row = np.eye(1, lay.heads * lay.d_v, c)[0]
-        _back_context(r, lay, i, back.d_concat_row.reshape(lay.heads, lay.d_v), back)
+        _back_context(preset, r, lay, i, back.d_concat_row.reshape(lay.heads, lay.d_v), back)
     return back
 
 

@@ -13,6 +13,13 @@ visible key has weight exactly 1 there, so its weights depend on nothing and its
 context is that key's value row. The exact partial derivatives are in
 `selfattn.gradient`.
 
+Two exact invariances remove dependencies the formulas seem to have. b_K adds
+q_i · b_K to every logit of row i alike, and a softmax ignores a shift of its whole
+row, so the weights, context and output never depend on b_K -- unless RoPE turns
+b_K by each key's position: then its rotated columns reach the weights of the rows
+that see keys at two or more positions. And RoPE leaves a row at angle 0 (position
+0) unrotated, so its rotated cell reads its own column only, not its partner.
+
 The softmax couples every visible key of a row: weight[i, j] = exp(l_ij) / Σ_k
 exp(l_ik), so it changes when any visible key k of row i changes, not only key j.
 Each answer therefore comes in two sizes:
@@ -25,8 +32,8 @@ Each answer therefore comes in two sizes:
 
 Only weights have a normaliser part: a context cell reads every visible key's
 weight and value row directly, and so does an output cell. Cells are
-`explain.CellRef`s with 0-based indices like the arrays: Q, K, V and output keep
-head None and full column indices; scores, scaled scores, weights and context
+`explain.CellRef`s with 0-based indices like the arrays: Q, K, V, the rotated
+q_rot, k_rot (with RoPE) and output keep head None and full column indices; scores, scaled scores, weights and context
 carry the head and head-local columns; a bias is a one-row matrix (row 0).
 """
 
@@ -40,6 +47,7 @@ import numpy as np
 from .attention import AttentionResult
 from .explain import CellRef
 from .preset import Preset
+from .rope import pair_columns, rope_angles
 
 INPUT_MATRICES = (
     "inputs",
@@ -53,7 +61,19 @@ INPUT_MATRICES = (
     "b_value",
     "b_output",
 )
-RESULT_MATRICES = ("q", "k", "v", "scores", "scaled_scores", "weights", "context", "output")
+RESULT_MATRICES = (
+    "q",
+    "k",
+    "v",
+    "q_rot",
+    "k_rot",
+    "scores",
+    "scaled_scores",
+    "weights",
+    "context",
+    "output",
+)
+ROTATED = ("q_rot", "k_rot")  # present only with RoPE
 HEAD_MATRICES = ("scores", "scaled_scores", "weights", "context")
 SCORE_MATRICES = ("scores", "scaled_scores", "weights")  # (H, n, m), where the mask applies
 BIASES = ("b_query", "b_key", "b_value", "b_output")
@@ -184,7 +204,15 @@ class _Layout:
     mask: np.ndarray  # (n, m)
     alive: np.ndarray  # (n,) the query sees at least one key
     soft: np.ndarray  # (n,) the query sees at least two keys: its weights vary
-    rope: bool  # keys are rotated by position (then b_K no longer shifts a whole row)
+    rope_dims: int  # r: rotated columns of each head (0 without RoPE)
+    partner: np.ndarray  # (d_k,) the column each rotated column is paired with (itself if not)
+    q_sin: np.ndarray  # (n, d_k) True where a query row's rotation mixes in the partner
+    k_sin: np.ndarray  # (m, d_k) the same for key rows
+    bias_rows: np.ndarray  # (n,) queries whose weights see b_K: RoPE and >= 2 key positions
+
+    @property
+    def rope(self) -> bool:
+        return self.rope_dims > 0
 
     @property
     def group(self) -> int:
@@ -224,6 +252,8 @@ class _Layout:
             "q": (self.n, self.heads * self.d_k),
             "k": (self.m, self.kv_heads * self.d_k),
             "v": (self.m, self.kv_heads * self.d_v),
+            "q_rot": (self.n, self.heads * self.d_k),
+            "k_rot": (self.m, self.kv_heads * self.d_k),
             "scores": (self.n, self.m),
             "scaled_scores": (self.n, self.m),
             "weights": (self.n, self.m),
@@ -239,19 +269,57 @@ class _Layout:
             return self.has_w_output
         if matrix in BIASES:
             return matrix in self.biases
+        if matrix in ROTATED:
+            return self.rope
         return True
+
+    def partner_of(self, col: int) -> int:
+        """The Q/K column that RoPE pairs with `col` (itself if `col` is not rotated)."""
+        return col - col % self.d_k + int(self.partner[col % self.d_k])
+
+    def rotation_reads(self, matrix: str, row: int, col: int) -> list[range]:
+        """The Q (or K) columns of `row` that rotated column `col` is made of."""
+        sin = self.q_sin if matrix == "q_rot" else self.k_sin
+        partner = self.partner_of(col)
+        if partner == col or not sin[row, col % self.d_k]:
+            return [range(col, col + 1)]
+        return [
+            range(min(col, partner), min(col, partner) + 1),
+            range(max(col, partner), max(col, partner) + 1),
+        ]
 
 
 def layout(preset: Preset, result: AttentionResult) -> _Layout:
     """The shapes and masks the rules read (kv_heads = heads without grouped heads)."""
     mask = np.asarray(result.mask, dtype=bool)
     visible = mask.sum(axis=1)
+    d_k = result.d_k
+    partner = np.arange(d_k)
+    q_sin = np.zeros((result.n_queries, d_k), dtype=bool)
+    k_sin = np.zeros((result.n_keys, d_k), dtype=bool)
+    bias_rows = np.zeros(result.n_queries, dtype=bool)
+    rope = preset.options.rope
+    rope_dims = 0
+    if rope is not None and result.q_rot is not None:
+        rope_dims = rope.rotary_dims(d_k)
+        first, second = pair_columns(rope_dims, rope.style)
+        partner[first], partner[second] = second, first
+        inv_freq = rope.frequencies(d_k)
+        for sin, pos in ((q_sin, result.positions), (k_sin, result.key_positions)):
+            # a row at angle 0 (position 0) is not rotated: it does not read its partner
+            moved = np.sin(rope_angles(pos, inv_freq)) != 0  # (rows, r/2)
+            sin[:, first] = moved
+            sin[:, second] = moved
+        key_pos = np.asarray(result.key_positions, dtype=np.float64)[None, :]
+        highest = np.where(mask, key_pos, -np.inf).max(axis=1)
+        lowest = np.where(mask, key_pos, np.inf).min(axis=1)
+        bias_rows = highest > lowest
     return _Layout(
         n=result.n_queries,
         m=result.n_keys,
         d_model=preset.d_model,
         heads=result.heads,
-        kv_heads=int(getattr(result, "kv_heads", result.heads)),
+        kv_heads=result.kv_heads,
         d_k=result.d_k,
         d_v=result.d_v,
         d_out=result.output.shape[1],
@@ -261,7 +329,11 @@ def layout(preset: Preset, result: AttentionResult) -> _Layout:
         mask=mask,
         alive=visible >= 1,
         soft=visible >= 2,
-        rope=getattr(result, "k_rot", None) is not None,
+        rope_dims=rope_dims,
+        partner=partner,
+        q_sin=q_sin,
+        k_sin=k_sin,
+        bias_rows=bias_rows,
     )
 
 
@@ -315,16 +387,24 @@ def _query_inputs(lay: _Layout, rows: list[range], cols: range) -> list[Block]:
     return out
 
 
-def _key_inputs(lay: _Layout, rows: list[range], cols: range, softmax: bool = False) -> list[Block]:
-    """What K's `cols` of the key `rows` are made of; `softmax`: as seen by the weights.
+def _key_inputs(
+    lay: _Layout, rows: list[range], cols: range, weights_of: int | None = None
+) -> list[Block]:
+    """What K's `cols` of the key `rows` are made of; `weights_of`: as query i's weights see it.
 
-    b_K adds q_i · b_K to every logit of row i alike, and a softmax ignores a shift
-    of its whole row: without RoPE the weights (so context and output) never see b_K.
+    b_K adds q_i · b_K to every logit of row i alike, and a softmax ignores a shift of
+    its whole row: the weights (so context and output) never see b_K -- unless RoPE
+    turns b_K differently for keys at different positions, in its rotated columns.
     """
     out = [Block(lay.source, None, r, range(lay.d_model)) for r in rows]
     out.append(Block("w_key", None, range(lay.d_model), cols))
-    if "b_key" in lay.biases and (lay.rope or not softmax):
+    if "b_key" not in lay.biases:
+        return out
+    if weights_of is None:
         out.append(Block("b_key", None, range(1), cols))
+    elif lay.bias_rows[weights_of]:
+        rotated = range(cols.start, cols.start + lay.rope_dims)
+        out.append(Block("b_key", None, range(1), rotated))
     return out
 
 
@@ -346,7 +426,7 @@ def _context_inputs(lay: _Layout, h: int, i: int, cols: range) -> list[Block]:
     out = _value_inputs(lay, keys, v_cols)
     if lay.soft[i]:  # with one visible key its weight is 1 whatever the numbers
         out += _query_inputs(lay, [range(i, i + 1)], lay.q_cols(h))
-        out += _key_inputs(lay, keys, lay.k_cols(g), softmax=True)
+        out += _key_inputs(lay, keys, lay.k_cols(g), weights_of=i)
     return out
 
 
@@ -366,6 +446,12 @@ def depends_on(preset: Preset, result: AttentionResult, cell: CellRef) -> Proven
         direct = _key_inputs(lay, [one], col)
     elif cell.matrix == "v":
         direct = _value_inputs(lay, [one], col)
+    elif cell.matrix == "q_rot":
+        for cols in lay.rotation_reads("q_rot", i, c):
+            direct += _query_inputs(lay, [one], cols)
+    elif cell.matrix == "k_rot":
+        for cols in lay.rotation_reads("k_rot", i, c):
+            direct += _key_inputs(lay, [one], cols)
     elif cell.matrix in SCORE_MATRICES:
         h = int(cell.head or 0)
         g = lay.kv_head(h)
@@ -374,8 +460,8 @@ def depends_on(preset: Preset, result: AttentionResult, cell: CellRef) -> Proven
             constant = True
         if not constant:
             direct = _query_inputs(lay, [one], lay.q_cols(h))
-            weights = cell.matrix == "weights"
-            direct += _key_inputs(lay, [range(c, c + 1)], lay.k_cols(g), softmax=weights)
+            weights_of = i if cell.matrix == "weights" else None
+            direct += _key_inputs(lay, [range(c, c + 1)], lay.k_cols(g), weights_of)
         if cell.matrix == "weights" and not constant:
             extra = [Block(lay.source, None, r, range(lay.d_model)) for r in runs(lay.mask[i])]
     elif cell.matrix == "context":
@@ -412,24 +498,24 @@ def _after_queries(lay: _Layout, rows: np.ndarray, heads: Iterable[int]) -> list
 
 
 def _after_keys(
-    lay: _Layout, keys: np.ndarray, kv_heads: Iterable[int], key_bias: bool = False
+    lay: _Layout, keys: np.ndarray, kv_heads: Iterable[int], queries: np.ndarray | None = None
 ) -> tuple[list[Block], list[Block]]:
     """(direct, through the normaliser) result cells reached from key rows `keys` (bool, m).
 
-    `key_bias`: reached from b_K, whose shift of whole rows the softmax ignores without RoPE.
+    `queries` (bool, n): the query rows whose weights can see the change at all (b_K's:
+    see _key_inputs); default every row.
     """
     direct: list[Block] = []
     extra: list[Block] = []
     all_queries = range(lay.n)
-    seen_by = (lay.mask[:, keys].any(axis=1)) & lay.soft  # queries whose weights move
+    moving = lay.soft if queries is None else lay.soft & queries  # rows whose weights vary
+    seen_by = (lay.mask[:, keys].any(axis=1)) & moving  # ... and see one of the keys
     for g in kv_heads:
         for h in range(g * lay.group, (g + 1) * lay.group):
             direct += [Block("scores", h, all_queries, r) for r in runs(keys)]
             direct += [Block("scaled_scores", h, all_queries, r, True) for r in runs(keys)]
-            if key_bias and not lay.rope:
-                continue
             for r in runs(keys):
-                direct += [Block("weights", h, q, r, True) for q in runs(lay.soft)]
+                direct += [Block("weights", h, q, r, True) for q in runs(moving)]
             extra += [Block("weights", h, q, range(lay.m), True) for q in runs(seen_by)]
             direct += [Block("context", h, q, range(lay.d_v)) for q in runs(seen_by)]
             direct += [
@@ -453,6 +539,22 @@ def _after_values(lay: _Layout, keys: np.ndarray, v_cols: range) -> list[Block]:
     return out
 
 
+def _rotated_columns(lay: _Layout, matrix: str, col: int) -> list[Block]:
+    """The rotated cells Q's (or K's) column `col` reaches: its own, and its partner's in
+    every row whose angle is not 0."""
+    if not lay.rope:
+        return []
+    rows = lay.shape(matrix)[0]
+    out = [Block(matrix, None, range(rows), range(col, col + 1))]
+    partner = lay.partner_of(col)
+    if partner != col:
+        sin = lay.q_sin if matrix == "q_rot" else lay.k_sin
+        out += [
+            Block(matrix, None, q, range(partner, partner + 1)) for q in runs(sin[:, col % lay.d_k])
+        ]
+    return out
+
+
 def feeds(preset: Preset, result: AttentionResult, cell: CellRef) -> Provenance:
     """The result cells an input cell (X, source X, a weight or bias cell) reaches."""
     lay = check_cell(preset, result, cell)
@@ -469,22 +571,29 @@ def feeds(preset: Preset, result: AttentionResult, cell: CellRef) -> Provenance:
     if cell.matrix == "inputs":
         query_row[r] = True
         direct.append(Block("q", None, range(r, r + 1), range(lay.heads * lay.d_k)))
+        if lay.rope:
+            direct.append(Block("q_rot", None, range(r, r + 1), range(lay.heads * lay.d_k)))
         direct += _after_queries(lay, query_row, range(lay.heads))
     if cell.matrix == lay.source and cell.matrix in ("inputs", "source_inputs"):
         key_row[r] = True
         direct.append(Block("k", None, range(r, r + 1), range(lay.kv_heads * lay.d_k)))
+        if lay.rope:
+            direct.append(Block("k_rot", None, range(r, r + 1), range(lay.kv_heads * lay.d_k)))
         direct.append(Block("v", None, range(r, r + 1), range(lay.kv_heads * lay.d_v)))
         key_direct, key_extra = _after_keys(lay, key_row, range(lay.kv_heads))
         direct += key_direct + _after_values(lay, key_row, range(lay.kv_heads * lay.d_v))
         extra += key_extra
     elif cell.matrix in ("w_query", "b_query"):
         direct.append(Block("q", None, range(lay.n), col))
+        direct += _rotated_columns(lay, "q_rot", c)
         direct += _after_queries(lay, every_query, [c // lay.d_k])
     elif cell.matrix in ("w_key", "b_key"):
         direct.append(Block("k", None, range(lay.m), col))
-        key_direct, key_extra = _after_keys(
-            lay, every_key, [c // lay.d_k], key_bias=cell.matrix == "b_key"
-        )
+        direct += _rotated_columns(lay, "k_rot", c)
+        queries = None
+        if cell.matrix == "b_key":
+            queries = lay.bias_rows if c % lay.d_k < lay.rope_dims else np.zeros(lay.n, bool)
+        key_direct, key_extra = _after_keys(lay, every_key, [c // lay.d_k], queries)
         direct += key_direct
         extra += key_extra
     elif cell.matrix in ("w_value", "b_value"):
@@ -502,6 +611,7 @@ __all__ = [
     "HEAD_MATRICES",
     "INPUT_MATRICES",
     "RESULT_MATRICES",
+    "ROTATED",
     "Block",
     "CellSet",
     "Provenance",

@@ -8,7 +8,7 @@ import math
 
 import numpy as np
 import pytest
-from hypothesis import given, settings
+from hypothesis import assume, given, settings
 from hypothesis import strategies as st
 from hypothesis.extra import numpy as hnp
 
@@ -16,6 +16,7 @@ from selfattn import Options, Preset, compute
 from selfattn.explain import CellRef
 from selfattn.gradient import gradient
 from selfattn.provenance import HEAD_MATRICES, INPUT_MATRICES, depends_on
+from selfattn.rope import Rope
 
 X = [[1, 0, 1, 0], [0, 2, 0, 2], [1, 1, 1, 1]]
 W_Q = [[1, 0, 1], [1, 0, 0], [0, 0, 1], [0, 1, 1]]
@@ -113,30 +114,48 @@ def entries(shape: tuple[int, ...]) -> st.SearchStrategy[np.ndarray]:
 
 
 @st.composite
-def layers(draw: st.DrawFn, two_heads_with_w_o: bool = False) -> Preset:
+def layers(draw: st.DrawFn, two_heads_with_w_o: bool = False, modern: bool = True) -> Preset:
+    """A random layer: masks, heads, W_O, biases, cross-attention; grouped heads, RoPE
+    and a sliding window when `modern`."""
     n = draw(st.integers(1, 4))
     d = draw(st.integers(1, 3))
     heads = 2 if two_heads_with_w_o else draw(st.integers(1, 2))
-    d_k = draw(st.integers(1, 2))
+    kv_heads = draw(st.sampled_from([None, 1])) if modern and heads == 2 else None
+    groups = kv_heads or heads
+    rope = None
+    if modern and draw(st.booleans()):
+        d_k = draw(st.sampled_from([2, 4]))
+        rope = Rope(
+            style=draw(st.sampled_from(["half", "interleaved"])),
+            theta=draw(st.sampled_from([10000.0, 10.0])),
+            dims=draw(st.sampled_from([None, 2])),
+            positions=draw(st.none() | st.lists(st.integers(0, 9), min_size=n, max_size=n)),
+        )
+    else:
+        d_k = draw(st.integers(1, 2))
     d_v = draw(st.integers(1, 2))
     cross = draw(st.booleans())
     m = draw(st.integers(1, 4)) if cross else n
     parts: dict[str, object] = {
         "inputs": draw(entries((n, d))),
         "w_query": draw(entries((d, heads * d_k))),
-        "w_key": draw(entries((d, heads * d_k))),
-        "w_value": draw(entries((d, heads * d_v))),
+        "w_key": draw(entries((d, groups * d_k))),
+        "w_value": draw(entries((d, groups * d_v))),
     }
     if cross:
         parts["source_inputs"] = draw(entries((m, d)))
+        if modern:
+            parts["source_positions"] = draw(
+                st.none() | st.lists(st.integers(0, 9), min_size=m, max_size=m)
+            )
     d_out = heads * d_v
     if two_heads_with_w_o or draw(st.booleans()):
         d_out = draw(st.integers(1, 2))
         parts["w_output"] = draw(entries((heads * d_v, d_out)))
     for name, width in (
         ("b_query", heads * d_k),
-        ("b_key", heads * d_k),
-        ("b_value", heads * d_v),
+        ("b_key", groups * d_k),
+        ("b_value", groups * d_v),
         ("b_output", d_out),
     ):
         if draw(st.booleans()):
@@ -147,14 +166,18 @@ def layers(draw: st.DrawFn, two_heads_with_w_o: bool = False) -> Preset:
         key_mask=draw(st.none() | st.lists(st.booleans(), min_size=m, max_size=m).map(tuple)),
         temperature=draw(st.sampled_from([0.5, 1.0, 1.7])),
         scale=draw(st.sampled_from(["sqrt_dk", "none", 2.5])),
+        kv_heads=kv_heads,
+        rope=rope,
+        window=draw(st.none() | st.integers(1, 3)) if modern else None,
     )
     return Preset(options=options, **parts)  # type: ignore[arg-type]
 
 
 @st.composite
 def layer_and_cell(draw: st.DrawFn, matrix: str, two_heads_with_w_o: bool = False):  # type: ignore[no-untyped-def]
-    p = draw(layers(two_heads_with_w_o))
+    p = draw(layers(two_heads_with_w_o, modern=not two_heads_with_w_o))
     r = compute(p)
+    assume(getattr(r, matrix) is not None)  # q_rot and k_rot exist with RoPE only
     shape = getattr(r, matrix).shape
     index = tuple(draw(st.integers(0, s - 1)) for s in shape)
     if matrix in HEAD_MATRICES:
@@ -185,7 +208,7 @@ def test_output_gradient_matches_finite_differences(case: tuple[Preset, CellRef]
 
 
 @settings(max_examples=30, deadline=None)
-@given(layer_and_cell("weights", two_heads_with_w_o=True))
+@given(layer_and_cell("weights", two_heads_with_w_o=True))  # classic: masks, 2 heads, W_O
 def test_two_heads_weight_gradient_matches_finite_differences(
     case: tuple[Preset, CellRef],
 ) -> None:
@@ -194,7 +217,9 @@ def test_two_heads_weight_gradient_matches_finite_differences(
 
 @settings(max_examples=30, deadline=None)
 @given(
-    st.sampled_from(["q", "k", "v", "scores", "scaled_scores", "context"]).flatmap(layer_and_cell)
+    st.sampled_from(
+        ["q", "k", "v", "q_rot", "k_rot", "scores", "scaled_scores", "context"]
+    ).flatmap(layer_and_cell)
 )
 def test_every_other_result_matches_finite_differences(case: tuple[Preset, CellRef]) -> None:
     check_against_finite_differences(*case)

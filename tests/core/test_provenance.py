@@ -27,6 +27,7 @@ from selfattn.provenance import (
     feeds,
     runs,
 )
+from selfattn.rope import Rope
 
 X = [[1, 0, 1, 0], [0, 2, 0, 2], [1, 1, 1, 1]]
 W_Q = [[1, 0, 1], [1, 0, 0], [0, 0, 1], [0, 1, 1]]
@@ -219,26 +220,41 @@ def generic_presets(draw: st.DrawFn) -> Preset:
     n = draw(st.integers(1, 3))
     d = draw(st.integers(1, 3))
     heads = draw(st.integers(1, 2))
-    d_k = draw(st.integers(1, 2))
+    kv_heads = draw(st.sampled_from([None, 1])) if heads == 2 else None
+    groups = kv_heads or heads
+    rope = None
+    if draw(st.booleans()):
+        d_k = draw(st.sampled_from([2, 4]))
+        rope = Rope(
+            style=draw(st.sampled_from(["half", "interleaved"])),
+            theta=draw(st.sampled_from([10000.0, 10.0])),
+            dims=draw(st.sampled_from([None, 2])),
+            positions=draw(st.none() | st.lists(st.integers(0, 4), min_size=n, max_size=n)),
+        )
+    else:
+        d_k = draw(st.integers(1, 2))
     d_v = draw(st.integers(1, 2))
     cross = draw(st.booleans())
     m = draw(st.integers(1, 3)) if cross else n
     parts: dict[str, object] = {
         "inputs": normal(n, d),
         "w_query": normal(d, heads * d_k),
-        "w_key": normal(d, heads * d_k),
-        "w_value": normal(d, heads * d_v),
+        "w_key": normal(d, groups * d_k),
+        "w_value": normal(d, groups * d_v),
     }
     if cross:
         parts["source_inputs"] = normal(m, d)
+        parts["source_positions"] = draw(
+            st.none() | st.lists(st.integers(0, 4), min_size=m, max_size=m)
+        )
     d_out = heads * d_v
     if draw(st.booleans()):
         d_out = draw(st.integers(1, 2))
         parts["w_output"] = normal(heads * d_v, d_out)
     for name, width in (
         ("b_query", heads * d_k),
-        ("b_key", heads * d_k),
-        ("b_value", heads * d_v),
+        ("b_key", groups * d_k),
+        ("b_value", groups * d_v),
         ("b_output", d_out),
     ):
         if draw(st.booleans()):
@@ -249,6 +265,9 @@ def generic_presets(draw: st.DrawFn) -> Preset:
         causal=draw(st.booleans()),
         key_mask=key_mask,
         temperature=draw(st.sampled_from([0.5, 1.0, 2.0])),
+        kv_heads=kv_heads,
+        rope=rope,
+        window=draw(st.none() | st.integers(1, 3)),
     )
     return Preset(options=options, **parts)  # type: ignore[arg-type]
 
@@ -269,11 +288,11 @@ def _moved(before: np.ndarray, after: np.ndarray) -> np.ndarray:
     return ~same
 
 
-@settings(max_examples=40, deadline=None)
+@settings(max_examples=60, deadline=None)
 @given(generic_presets())
 def test_an_input_feeds_exactly_the_result_cells_that_move_when_it_changes(p: Preset) -> None:
     r = compute(p)
-    results = {k: np.asarray(getattr(r, k)) for k in RESULT_MATRICES}
+    results = {k: np.asarray(getattr(r, k)) for k in RESULT_MATRICES if getattr(r, k) is not None}
     fed_direct: dict[CellRef, frozenset[CellRef]] = {}
     fed_full: dict[CellRef, frozenset[CellRef]] = {}
     for name in INPUT_MATRICES:
