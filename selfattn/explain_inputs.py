@@ -36,6 +36,7 @@ from .provenance import (
     feeds,
     runs,
 )
+from .rope import pair_columns, rope_angles
 
 MAX_TERMS = 12  # product lines shown for one step; the rest are summed up in a note
 INLINE_TERMS = 8  # a dot product this short is also written on one line
@@ -54,6 +55,8 @@ NAMES = {
     "q": "Q",
     "k": "K",
     "v": "V",
+    "q_rot": "Q_rot",
+    "k_rot": "K_rot",
     "scores": "raw scores",
     "scaled_scores": "scaled scores",
     "weights": "weights",
@@ -77,9 +80,9 @@ def _col_label(lay: _Layout, matrix: str, col: int) -> str:
     """The column label of `matrix` in the window's tables (head-local for per-head ones)."""
     if matrix in ("inputs", "source_inputs"):
         return f"x{col + 1}"
-    if matrix in ("w_query", "b_query", "q"):
+    if matrix in ("w_query", "b_query", "q", "q_rot"):
         return _column("q", col, lay.heads, lay.d_k)
-    if matrix in ("w_key", "b_key", "k"):
+    if matrix in ("w_key", "b_key", "k", "k_rot"):
         return _column("k", col, lay.kv_heads, lay.d_k)
     if matrix in ("w_value", "b_value", "v"):
         return _column("v", col, lay.kv_heads, lay.d_v)
@@ -254,22 +257,96 @@ def _head_note(lay: _Layout, cell: CellRef) -> str:
     )
 
 
+def _rotation_step(
+    preset: Preset, result: AttentionResult, lay: _Layout, matrix: str, row: int, col: int
+) -> Step:
+    """RoPE: the rotated cell from its Q (or K) cell and the pair's partner."""
+    rope = preset.options.rope
+    rotated = CellRef(f"{matrix}_rot", None, row, col)
+    rot_name = _label(lay, rotated)
+    value = _value(preset, result, rotated)
+    own = CellRef(matrix, None, row, col)
+    local = col % lay.d_k
+    if rope is None or local >= lay.rope_dims:
+        return Step(
+            label=(
+                f"RoPE rotates the first {lay.rope_dims} columns of each head; column "
+                f"{_col_label(lay, matrix, col)} is not one of them and passes unchanged"
+            ),
+            terms=(Term(label=_label(lay, own), value=_value(preset, result, own), refs=(own,)),),
+            result=value,
+            result_label=rot_name,
+            combine="",
+        )
+    first, second = pair_columns(lay.rope_dims, rope.style)
+    pair = int(np.flatnonzero((first == local) | (second == local))[0])
+    base = col - local
+    u_cell = CellRef(matrix, None, row, base + int(first[pair]))
+    w_cell = CellRef(matrix, None, row, base + int(second[pair]))
+    u, w = _value(preset, result, u_cell), _value(preset, result, w_cell)
+    positions = result.positions if matrix == "q" else result.key_positions
+    position = int(positions[row])
+    inv_freq = float(rope.frequencies(lay.d_k)[pair])
+    angle = float(rope_angles(np.array([position]), np.array([inv_freq]))[0, 0])
+    cos, sin = math.cos(angle), math.sin(angle)
+    u_name, w_name = _label(lay, u_cell), _label(lay, w_cell)
+    if own == u_cell:  # u' = u cos a − w sin a
+        terms = [
+            Term(f"{u_name} × cos a", u * cos, (u, cos), "×", (u_cell,)),
+            Term(f"{w_name} × (−sin a)", w * -sin, (w, -sin), "×", (w_cell,)),
+        ]
+    else:  # w' = w cos a + u sin a
+        terms = [
+            Term(f"{w_name} × cos a", w * cos, (w, cos), "×", (w_cell,)),
+            Term(f"{u_name} × sin a", u * sin, (u, sin), "×", (u_cell,)),
+        ]
+    layout = (
+        "column i with column i + r/2" if rope.style == "half" else "column 2i with column 2i+1"
+    )
+    notes = [
+        f"The angle: a = position {position} × inv_freq {format_number(inv_freq)} = "
+        f"{format_number(angle)} (cos a = {format_number(cos)}, sin a = {format_number(sin)}).",
+        f"Style '{rope.style}' pairs {layout} (r = {lay.rope_dims} rotated columns); the "
+        "scores multiply the rotated rows, so q · k depends on the positions only through "
+        "their difference.",
+        *_sum_note(result, terms, value),
+    ]
+    return Step(
+        label=(
+            f"RoPE turns the pair ({_col_label(lay, matrix, u_cell.col)}, "
+            f"{_col_label(lay, matrix, w_cell.col)}) of row {row + 1} by its position's angle a"
+        ),
+        terms=tuple(terms),
+        result=value,
+        result_label=rot_name,
+        combine="sum",
+        notes=tuple(notes),
+    )
+
+
 def explain_projection(preset: Preset, result: AttentionResult, cell: CellRef) -> Explanation:
-    """A Q, K or V cell: the input row times the weight column, plus the bias."""
+    """A Q, K or V cell: the input row times the weight column, plus the bias; with RoPE,
+    then the rotation of a Q or K cell (a q_rot or k_rot cell: the rotation alone)."""
     lay = check_cell(preset, result, cell)
-    if cell.matrix not in _PROJECTION:
+    if cell.matrix not in (*_PROJECTION, "q_rot", "k_rot"):
         raise ValueError(f"explain_projection explains Q, K and V cells, not {cell.matrix!r}")
     stored = _value(preset, result, cell)
-    _, _, _, role = _PROJECTION[cell.matrix]
-    rows = preset.tokens if cell.matrix == "q" else preset.key_tokens
+    plain = cell.matrix.removesuffix("_rot")
+    _, _, _, role = _PROJECTION[plain]
+    rows = preset.tokens if plain == "q" else preset.key_tokens
     token = f" '{rows[cell.row]}'" if cell.row < len(rows) else ""
     where = f"{role} {cell.row + 1}{token}, column {_col_label(lay, cell.matrix, cell.col)}"
+    steps = []
+    if cell.matrix == plain:
+        steps.append(_projection_step(preset, result, lay, cell))
+    if lay.rope and plain in ("q", "k"):
+        steps.append(_rotation_step(preset, result, lay, plain, cell.row, cell.col))
     return Explanation(
         title=f"{NAMES[cell.matrix]}  {where} = {format_number(stored)}",
         cell=cell,
         value=stored,
-        steps=(_projection_step(preset, result, lay, cell),),
-        notes=(_head_note(lay, cell),),
+        steps=tuple(steps),
+        notes=(_head_note(lay, CellRef(plain, None, cell.row, cell.col)),),
     )
 
 
@@ -586,7 +663,7 @@ def explain_any(
     """Any cell: an input (with ∂ target / ∂ it), Q/K/V, or a later result with its inputs."""
     if cell.matrix in INPUT_MATRICES:
         return explain_input(preset, result, cell, target)
-    if cell.matrix in _PROJECTION:
+    if cell.matrix in (*_PROJECTION, "q_rot", "k_rot"):
         return with_dependencies(explain_projection(preset, result, cell), preset, result)
     check_cell(preset, result, cell)
     head = 0 if cell.head is None else cell.head
