@@ -22,126 +22,35 @@ from dataclasses import replace
 import numpy as np
 
 from .attention import AttentionResult
-from .explain import CellRef, Explanation, Step, Term, explain_cell, format_number
+from .cell_names import (
+    NAMES,
+    cell_label,
+    cell_name,
+    col_label,
+    column_label,
+    describe_cells,
+    describe_difference,
+    describe_matrices,
+    format_number,
+    head_words,
+    numbers_text,
+    row_label,
+    value_of,
+)
+from .explain import CellRef, Explanation, Step, Term, explain_cell
 from .gradient import gradient
 from .preset import Preset
 from .provenance import (
-    HEAD_MATRICES,
     INPUT_MATRICES,
-    SCORE_MATRICES,
-    CellSet,
-    _Layout,
+    Layout,
     check_cell,
     depends_on,
     feeds,
-    runs,
 )
 from .rope import pair_columns, rope_angles
 
 MAX_TERMS = 12  # product lines shown for one step; the rest are summed up in a note
 INLINE_TERMS = 8  # a dot product this short is also written on one line
-
-NAMES = {
-    "inputs": "X",
-    "source_inputs": "Xs",
-    "w_query": "W_Q",
-    "w_key": "W_K",
-    "w_value": "W_V",
-    "w_output": "W_O",
-    "b_query": "b_Q",
-    "b_key": "b_K",
-    "b_value": "b_V",
-    "b_output": "b_O",
-    "q": "Q",
-    "k": "K",
-    "v": "V",
-    "q_rot": "Q_rot",
-    "k_rot": "K_rot",
-    "scores": "raw scores",
-    "scaled_scores": "scaled scores",
-    "weights": "weights",
-    "context": "context",
-    "output": "output",
-}
-_CELL_NAMES = {"scores": "score", "scaled_scores": "scaled", "weights": "weight"}
-
-
-# Labels ------------------------------------------------------------------------------
-
-
-def _column(prefix: str, col: int, groups: int, d: int) -> str:
-    """A column of a head-block matrix as the tables name it: q1, or h2:q1 with several heads."""
-    if groups == 1:
-        return f"{prefix}{col + 1}"
-    return f"h{col // d + 1}:{prefix}{col % d + 1}"
-
-
-def _col_label(lay: _Layout, matrix: str, col: int) -> str:
-    """The column label of `matrix` in the window's tables (head-local for per-head ones)."""
-    if matrix in ("inputs", "source_inputs"):
-        return f"x{col + 1}"
-    if matrix in ("w_query", "b_query", "q", "q_rot"):
-        return _column("q", col, lay.heads, lay.d_k)
-    if matrix in ("w_key", "b_key", "k", "k_rot"):
-        return _column("k", col, lay.kv_heads, lay.d_k)
-    if matrix in ("w_value", "b_value", "v"):
-        return _column("v", col, lay.kv_heads, lay.d_v)
-    if matrix == "context":
-        return f"c{col + 1}"
-    if matrix in SCORE_MATRICES:
-        return str(col + 1)
-    return f"o{col + 1}"  # output, w_output, b_output
-
-
-def _row_label(lay: _Layout, matrix: str, row: int) -> str:
-    if matrix in ("w_query", "w_key", "w_value"):
-        return f"x{row + 1}"
-    if matrix == "w_output":
-        return _column("v", row, lay.heads, lay.d_v)
-    return str(row + 1)
-
-
-def _label(lay: _Layout, cell: CellRef) -> str:
-    """E.g. "W_Q[x3,q1]", "b_O[o2]", "Q[1,q1]", "weight[1,2]" (the head is said apart)."""
-    name = _CELL_NAMES.get(cell.matrix, NAMES[cell.matrix])
-    col = _col_label(lay, cell.matrix, cell.col)
-    if cell.matrix.startswith("b_"):
-        return f"{name}[{col}]"
-    return f"{name}[{_row_label(lay, cell.matrix, cell.row)},{col}]"
-
-
-def _head_words(lay: _Layout, cell: CellRef) -> str:
-    return f" of head {int(cell.head or 0) + 1}" if cell.head is not None and lay.heads > 1 else ""
-
-
-def cell_label(preset: Preset, result: AttentionResult, cell: CellRef) -> str:
-    """A cell's name in explanations, with its head in words: "weight[1,2] of head 2"."""
-    lay = check_cell(preset, result, cell)
-    return _label(lay, cell) + _head_words(lay, cell)
-
-
-def _numbers(indices: list[int] | np.ndarray) -> str:
-    """0-based indices as 1-based numbers with runs shortened: [0, 1, 2, 5] -> "1..3, 6"."""
-    selected = np.zeros(max((int(i) for i in indices), default=-1) + 1, dtype=bool)
-    selected[np.asarray(indices, dtype=int)] = True
-    parts = []
-    for r in runs(selected):
-        if len(r) >= 3:
-            parts.append(f"{r.start + 1}..{r.stop}")
-        else:
-            parts.extend(str(k + 1) for k in r)
-    return ", ".join(parts)
-
-
-def _value(preset: Preset, result: AttentionResult, cell: CellRef) -> float:
-    """The number in a cell of the preset (inputs) or of the result."""
-    if cell.matrix in INPUT_MATRICES:
-        array = np.asarray(getattr(preset, cell.matrix))
-        return float(array[cell.col] if array.ndim == 1 else array[cell.row, cell.col])
-    array = getattr(result, cell.matrix)
-    if cell.matrix in HEAD_MATRICES:
-        return float(array[cell.head, cell.row, cell.col])
-    return float(array[cell.row, cell.col])
 
 
 def _sum_note(result: AttentionResult, terms: list[Term], stored: float) -> tuple[str, ...]:
@@ -171,7 +80,7 @@ _PROJECTION = {
 }
 
 
-def _projection_step(preset: Preset, result: AttentionResult, lay: _Layout, cell: CellRef) -> Step:
+def _projection_step(preset: Preset, result: AttentionResult, lay: Layout, cell: CellRef) -> Step:
     """Q[i,c] = X row i · W_Q column c (+ b_Q[c]), product by product."""
     x_name, w_name, b_name, _ = _PROJECTION[cell.matrix]
     if x_name == "source_inputs" and preset.source_inputs is None:
@@ -180,8 +89,8 @@ def _projection_step(preset: Preset, result: AttentionResult, lay: _Layout, cell
     w = np.asarray(getattr(preset, w_name))[:, cell.col]
     terms = [
         Term(
-            label=f"{_label(lay, CellRef(x_name, None, cell.row, t))} × "
-            f"{_label(lay, CellRef(w_name, None, t, cell.col))}",
+            label=f"{cell_name(lay, CellRef(x_name, None, cell.row, t))} × "
+            f"{cell_name(lay, CellRef(w_name, None, t, cell.col))}",
             value=float(x[t]) * float(w[t]),
             operands=(float(x[t]), float(w[t])),
             op="×",
@@ -192,14 +101,16 @@ def _projection_step(preset: Preset, result: AttentionResult, lay: _Layout, cell
     bias = getattr(preset, b_name)
     if bias is not None:
         b_cell = CellRef(b_name, None, 0, cell.col)
-        terms.append(Term(label=_label(lay, b_cell), value=float(bias[cell.col]), refs=(b_cell,)))
-    stored = _value(preset, result, cell)
-    name = _label(lay, cell)
+        terms.append(
+            Term(label=cell_name(lay, b_cell), value=float(bias[cell.col]), refs=(b_cell,))
+        )
+    stored = value_of(preset, result, cell)
+    name = cell_name(lay, cell)
     x_text = f"{NAMES[x_name]} row {cell.row + 1}"
-    w_text = f"{NAMES[w_name]} column {_col_label(lay, w_name, cell.col)}"
+    w_text = f"{NAMES[w_name]} column {col_label(lay, w_name, cell.col)}"
     label = f"{name} = {x_text} · {w_text}: multiply pair by pair and add (d_model = {lay.d_model})"
     if bias is not None:
-        label += f", plus the bias {_label(lay, CellRef(b_name, None, 0, cell.col))}"
+        label += f", plus the bias {cell_name(lay, CellRef(b_name, None, 0, cell.col))}"
     notes = list(_sum_note(result, terms, stored))
     if len(terms) <= INLINE_TERMS:
         products = ""
@@ -226,7 +137,7 @@ def _projection_step(preset: Preset, result: AttentionResult, lay: _Layout, cell
     )
 
 
-def _head_note(lay: _Layout, cell: CellRef) -> str:
+def _head_note(lay: Layout, cell: CellRef) -> str:
     """Where a Q, K or V column goes next (its head and, with grouped heads, who shares it)."""
     i = cell.row + 1
     if cell.matrix == "q":
@@ -234,7 +145,7 @@ def _head_note(lay: _Layout, cell: CellRef) -> str:
         if lay.heads == 1:
             return f"Next, Q row {i} meets every key row in the raw scores of row {i}."
         return (
-            f"Column {_col_label(lay, 'q', cell.col)} is column q{local + 1} of head {h + 1}'s "
+            f"Column {col_label(lay, 'q', cell.col)} is column q{local + 1} of head {h + 1}'s "
             f"queries: Q row {i} meets head {h + 1}'s key rows in its raw scores of row {i}."
         )
     d = lay.d_k if cell.matrix == "k" else lay.d_v
@@ -251,29 +162,31 @@ def _head_note(lay: _Layout, cell: CellRef) -> str:
         return f"Next, head {g + 1}'s {row} (column {cell.matrix}{local + 1}) {use}."
     first, last = g * lay.group + 1, (g + 1) * lay.group
     return (
-        f"Column {_col_label(lay, cell.matrix, cell.col)} belongs to key/value head {g + 1} "
+        f"Column {col_label(lay, cell.matrix, cell.col)} belongs to key/value head {g + 1} "
         f"of {lay.kv_heads}, shared by query heads {first}..{last} (grouped heads): "
         f"{row} {use} for each of them."
     )
 
 
 def _rotation_step(
-    preset: Preset, result: AttentionResult, lay: _Layout, matrix: str, row: int, col: int
+    preset: Preset, result: AttentionResult, lay: Layout, matrix: str, row: int, col: int
 ) -> Step:
     """RoPE: the rotated cell from its Q (or K) cell and the pair's partner."""
     rope = preset.options.rope
     rotated = CellRef(f"{matrix}_rot", None, row, col)
-    rot_name = _label(lay, rotated)
-    value = _value(preset, result, rotated)
+    rot_name = cell_name(lay, rotated)
+    value = value_of(preset, result, rotated)
     own = CellRef(matrix, None, row, col)
     local = col % lay.d_k
     if rope is None or local >= lay.rope_dims:
         return Step(
             label=(
                 f"RoPE rotates the first {lay.rope_dims} columns of each head; column "
-                f"{_col_label(lay, matrix, col)} is not one of them and passes unchanged"
+                f"{col_label(lay, matrix, col)} is not one of them and passes unchanged"
             ),
-            terms=(Term(label=_label(lay, own), value=_value(preset, result, own), refs=(own,)),),
+            terms=(
+                Term(label=cell_name(lay, own), value=value_of(preset, result, own), refs=(own,)),
+            ),
             result=value,
             result_label=rot_name,
             combine="",
@@ -283,13 +196,13 @@ def _rotation_step(
     base = col - local
     u_cell = CellRef(matrix, None, row, base + int(first[pair]))
     w_cell = CellRef(matrix, None, row, base + int(second[pair]))
-    u, w = _value(preset, result, u_cell), _value(preset, result, w_cell)
+    u, w = value_of(preset, result, u_cell), value_of(preset, result, w_cell)
     positions = result.positions if matrix == "q" else result.key_positions
     position = int(positions[row])
     inv_freq = float(rope.frequencies(lay.d_k)[pair])
     angle = float(rope_angles(np.array([position]), np.array([inv_freq]))[0, 0])
     cos, sin = math.cos(angle), math.sin(angle)
-    u_name, w_name = _label(lay, u_cell), _label(lay, w_cell)
+    u_name, w_name = cell_name(lay, u_cell), cell_name(lay, w_cell)
     if own == u_cell:  # u' = u cos a − w sin a
         terms = [
             Term(f"{u_name} × cos a", u * cos, (u, cos), "×", (u_cell,)),
@@ -313,8 +226,8 @@ def _rotation_step(
     ]
     return Step(
         label=(
-            f"RoPE turns the pair ({_col_label(lay, matrix, u_cell.col)}, "
-            f"{_col_label(lay, matrix, w_cell.col)}) of row {row + 1} by its position's angle a"
+            f"RoPE turns the pair ({col_label(lay, matrix, u_cell.col)}, "
+            f"{col_label(lay, matrix, w_cell.col)}) of row {row + 1} by its position's angle a"
         ),
         terms=tuple(terms),
         result=value,
@@ -330,12 +243,12 @@ def explain_projection(preset: Preset, result: AttentionResult, cell: CellRef) -
     lay = check_cell(preset, result, cell)
     if cell.matrix not in (*_PROJECTION, "q_rot", "k_rot"):
         raise ValueError(f"explain_projection explains Q, K and V cells, not {cell.matrix!r}")
-    stored = _value(preset, result, cell)
+    stored = value_of(preset, result, cell)
     plain = cell.matrix.removesuffix("_rot")
     _, _, _, role = _PROJECTION[plain]
     rows = preset.tokens if plain == "q" else preset.key_tokens
     token = f" '{rows[cell.row]}'" if cell.row < len(rows) else ""
-    where = f"{role} {cell.row + 1}{token}, column {_col_label(lay, cell.matrix, cell.col)}"
+    where = f"{role} {cell.row + 1}{token}, column {col_label(lay, cell.matrix, cell.col)}"
     steps = []
     if cell.matrix == plain:
         steps.append(_projection_step(preset, result, lay, cell))
@@ -351,61 +264,6 @@ def explain_projection(preset: Preset, result: AttentionResult, cell: CellRef) -
 
 
 # Where a result comes from -----------------------------------------------------------------
-
-
-def _describe(lay: _Layout, matrix: str, head: int | None, selected: np.ndarray) -> str:
-    """One matrix's share of a cell set in words: "rows 1..3", "row 2 and key 2"."""
-    rows, cols = selected.shape
-    exists = lay.mask if matrix in ("scaled_scores", "weights") else np.ones((rows, cols), bool)
-    name = NAMES[matrix] + (f" of head {head + 1}" if head is not None and lay.heads > 1 else "")
-    if np.array_equal(selected, exists):
-        return f"{name}: all" if rows > 1 or cols > 1 else f"{name}: its cell"
-    whole_rows = np.flatnonzero((selected | ~exists).all(axis=1) & selected.any(axis=1))
-    whole_cols = np.flatnonzero((selected | ~exists).all(axis=0) & selected.any(axis=0))
-    rebuilt = np.zeros_like(selected)
-    rebuilt[whole_rows] |= exists[whole_rows]
-    rebuilt[:, whole_cols] |= exists[:, whole_cols]
-    if not np.array_equal(rebuilt, selected):
-        used_rows = np.flatnonzero(selected.any(axis=1))
-        count = int(selected.sum())
-        return f"{name}: {count} cell{'s' if count > 1 else ''} in rows {_numbers(used_rows)}"
-    parts = []
-    if whole_rows.size:
-        plural = "s" if whole_rows.size > 1 else ""
-        parts.append("the bias" if rows == 1 else f"row{plural} {_numbers(whole_rows)}")
-    if whole_cols.size and rows > 1:
-        plural = "s" if whole_cols.size > 1 else ""
-        if matrix in SCORE_MATRICES:
-            parts.append(f"key{plural} {_numbers(whole_cols)}")
-        else:
-            parts.append(f"column{plural} {_col_list(lay, matrix, whole_cols)}")
-    elif whole_cols.size:  # a bias
-        plural = "s" if whole_cols.size > 1 else ""
-        parts = [f"column{plural} {_col_list(lay, matrix, whole_cols)}"]
-    return f"{name}: " + " and ".join(parts)
-
-
-def _col_list(lay: _Layout, matrix: str, cols: np.ndarray) -> str:
-    labels = [_col_label(lay, matrix, int(c)) for c in cols]
-    if len(labels) <= 4:
-        return ", ".join(labels)
-    return f"{labels[0]}..{labels[-1]}" if cols[-1] - cols[0] + 1 == len(cols) else f"{len(labels)}"
-
-
-def describe_cells(preset: Preset, result: AttentionResult, cells: CellSet) -> list[str]:
-    """A cell set as one line per matrix, in pipeline order."""
-    lay = check_cell(preset, result, CellRef("inputs", None, 0, 0))
-    return [_describe(lay, m, h, cells.mask_of(m, h, lay.shape(m))) for m, h in cells.matrices()]
-
-
-def _describe_difference(lay: _Layout, full: CellSet, direct: CellSet) -> list[str]:
-    """The cells of `full` that are not in `direct`, one line per matrix."""
-    out = []
-    for m, h in full.matrices():
-        extra = full.mask_of(m, h, lay.shape(m)) & ~direct.mask_of(m, h, lay.shape(m))
-        if extra.any():
-            out.append(_describe(lay, m, h, extra))
-    return out
 
 
 def dependency_notes(preset: Preset, result: AttentionResult, cell: CellRef) -> tuple[str, ...]:
@@ -431,7 +289,7 @@ def dependency_notes(preset: Preset, result: AttentionResult, cell: CellRef) -> 
     if cell.matrix == "weights":
         name_x = NAMES[source]
         also = (
-            f"so {name_x} {'rows' if extra_rows.size > 1 else 'row'} {_numbers(extra_rows)} "
+            f"so {name_x} {'rows' if extra_rows.size > 1 else 'row'} {numbers_text(extra_rows)} "
             f"{'move' if extra_rows.size > 1 else 'moves'} this weight too, though its own "
             "formula does not read them"
             if extra_rows.size
@@ -462,30 +320,30 @@ def with_dependencies(
 
 
 def _share_terms(
-    preset: Preset, result: AttentionResult, lay: _Layout, cell: CellRef
+    preset: Preset, result: AttentionResult, lay: Layout, cell: CellRef
 ) -> list[tuple[str, list[Term]]]:
     """(step label, terms): the input cell's share of each Q, K, V or output cell it enters."""
     m, r, c = cell.matrix, cell.row, cell.col
-    name = _label(lay, cell)
-    value = _value(preset, result, cell)
+    name = cell_name(lay, cell)
+    value = value_of(preset, result, cell)
     steps: list[tuple[str, list[Term]]] = []
 
     def product(left: CellRef, right: CellRef, into: CellRef) -> Term:
-        a, b = _value(preset, result, left), _value(preset, result, right)
-        into_value = _value(preset, result, into)
+        a, b = value_of(preset, result, left), value_of(preset, result, right)
+        into_value = value_of(preset, result, into)
         return Term(
-            label=f"{_label(lay, left)} × {_label(lay, right)}",
+            label=f"{cell_name(lay, left)} × {cell_name(lay, right)}",
             value=a * b,
             operands=(a, b),
             op="×",
             refs=(left, right, into),
-            note=f"in {_label(lay, into)} = {format_number(into_value)}",
+            note=f"in {cell_name(lay, into)} = {format_number(into_value)}",
         )
 
     def added(into: CellRef) -> Term:
         return Term(
-            label=_label(lay, into),
-            value=_value(preset, result, into),
+            label=cell_name(lay, into),
+            value=value_of(preset, result, into),
             refs=(cell, into),
             note=f"includes {name} = {format_number(value)}",
         )
@@ -493,8 +351,7 @@ def _share_terms(
     if m == "inputs":
         steps.append(
             (
-                f"As query {r + 1}, {name} enters every column of Q row {r + 1}: "
-                f"{name} × the W_Q row x{c + 1}",
+                f"As query {r + 1}, {name} enters every column of Q row {r + 1}",
                 [
                     product(cell, CellRef("w_query", None, c, t), CellRef("q", None, r, t))
                     for t in range(lay.heads * lay.d_k)
@@ -518,7 +375,7 @@ def _share_terms(
     elif m in ("w_query", "w_key", "w_value"):
         proj = {"w_query": "q", "w_key": "k", "w_value": "v"}[m]
         x_name = "inputs" if proj == "q" else lay.source
-        col = _col_label(lay, m, c)
+        col = col_label(lay, m, c)
         steps.append(
             (
                 f"{name} enters column {col} of {NAMES[proj]} in every row: "
@@ -533,7 +390,7 @@ def _share_terms(
         proj = {"b_query": "q", "b_key": "k", "b_value": "v"}[m]
         steps.append(
             (
-                f"{name} is added to every cell of column {_col_label(lay, m, c)} of {NAMES[proj]}",
+                f"{name} is added to every cell of column {col_label(lay, m, c)} of {NAMES[proj]}",
                 [added(CellRef(proj, None, i, c)) for i in range(lay.shape(proj)[0])],
             )
         )
@@ -542,7 +399,7 @@ def _share_terms(
         steps.append(
             (
                 f"{name} enters column o{c + 1} of the output in every row: "
-                f"context[row,{_column('c', r, lay.heads, lay.d_v)}] × {name}",
+                f"context[row,{column_label('c', r, lay.heads, lay.d_v)}] × {name}",
                 [
                     product(CellRef("context", h, i, cc), cell, CellRef("output", None, i, c))
                     for i in range(lay.n)
@@ -566,11 +423,11 @@ def _shortened(terms: list[Term]) -> tuple[tuple[Term, ...], tuple[str, ...]]:
 
 
 def _target_step(
-    preset: Preset, result: AttentionResult, lay: _Layout, cell: CellRef, target: CellRef
+    preset: Preset, result: AttentionResult, lay: Layout, cell: CellRef, target: CellRef
 ) -> Step:
     """∂ target / ∂ cell, exact, with what it means."""
     check_cell(preset, result, target)
-    name, target_name = _label(lay, cell), _label(lay, target)
+    name, target_name = cell_name(lay, cell), cell_name(lay, target)
     reach = feeds(preset, result, cell)
     notes = []
     if target in reach.direct:
@@ -591,7 +448,7 @@ def _target_step(
         )
     return Step(
         label=(
-            f"How the selected {target_name}{_head_words(lay, target)} responds to {name}: "
+            f"How the selected {target_name}{head_words(lay, target)} responds to {name}: "
             "the exact partial derivative"
         ),
         terms=(Term(label=f"∂ {target_name} / ∂ {name}", value=derivative, refs=(target, cell)),),
@@ -609,22 +466,25 @@ def explain_input(
     lay = check_cell(preset, result, cell)
     if cell.matrix not in INPUT_MATRICES:
         raise ValueError(f"explain_input explains input and weight cells, not {cell.matrix!r}")
-    value = _value(preset, result, cell)
+    value = value_of(preset, result, cell)
     steps = []
     for label, terms in _share_terms(preset, result, lay, cell):
         shown, more = _shortened(terms)
         steps.append(Step(label, shown, value, "", combine="", notes=more))
     reach = feeds(preset, result, cell)
     shared = {"q", "k", "v"} | ({"output"} if cell.matrix in ("w_output", "b_output") else set())
-    downstream = [
-        _describe(lay, m, h, reach.direct.mask_of(m, h, lay.shape(m)))
-        for m, h in reach.direct.matrices()
-        if m not in shared
-    ]
+    downstream = describe_matrices(
+        lay,
+        [
+            (m, h, reach.direct.mask_of(m, h, lay.shape(m)))
+            for m, h in reach.direct.matrices()
+            if m not in shared
+        ],
+    )
     notes = []
     if downstream:
         notes.append("From there it reaches " + "; ".join(downstream) + ".")
-    through = _describe_difference(lay, reach.full, reach.direct)
+    through = describe_difference(lay, reach.full, reach.direct)
     if through:
         notes.append(
             "Through the softmax normaliser (each row's weights share one denominator) it also "
@@ -645,10 +505,10 @@ def explain_input(
         token = f" '{rows[cell.row]}'" if cell.row < len(rows) else ""
         where = f"token {cell.row + 1}{token}, column x{cell.col + 1}"
     elif cell.matrix.startswith("b_"):
-        where = f"column {_col_label(lay, cell.matrix, cell.col)}"
+        where = f"column {col_label(lay, cell.matrix, cell.col)}"
     else:
-        row = _row_label(lay, cell.matrix, cell.row)
-        where = f"row {row}, column {_col_label(lay, cell.matrix, cell.col)}"
+        row = row_label(lay, cell.matrix, cell.row)
+        where = f"row {row}, column {col_label(lay, cell.matrix, cell.col)}"
     return Explanation(
         title=f"{NAMES[cell.matrix]}  {where} = {format_number(value)}",
         cell=cell,

@@ -30,7 +30,7 @@ import numpy as np
 from .attention import AttentionResult
 from .explain import CellRef
 from .preset import Preset, compute
-from .provenance import HEAD_MATRICES, INPUT_MATRICES, _Layout, check_cell
+from .provenance import HEAD_MATRICES, INPUT_MATRICES, Layout, check_cell
 from .rope import apply_rope, rope_angles
 
 
@@ -82,7 +82,7 @@ def _from_heads(a: np.ndarray) -> np.ndarray:
     return a.transpose(1, 0, 2).reshape(a.shape[1], a.shape[0] * a.shape[2])
 
 
-def _sum_groups(per_head: np.ndarray, lay: _Layout) -> np.ndarray:
+def _sum_groups(per_head: np.ndarray, lay: Layout) -> np.ndarray:
     """(H, rows, d) per query head -> (G, rows, d) per key/value head (heads of a group add)."""
     grouped = per_head.reshape(lay.kv_heads, lay.group, *per_head.shape[1:])
     return np.asarray(grouped.sum(axis=1))
@@ -106,7 +106,7 @@ def _unrotate(
 
 
 def _back_scores(
-    preset: Preset, r: AttentionResult, lay: _Layout, i: int, d_scores: np.ndarray, back: _Back
+    preset: Preset, r: AttentionResult, lay: Layout, i: int, d_scores: np.ndarray, back: _Back
 ) -> None:
     """Carry a gradient on the raw scores of row i, (H, m), back to Q row i and to K."""
     kv = np.arange(lay.heads) // lay.group
@@ -130,7 +130,7 @@ def _softmax_back(weights_row: np.ndarray, d_weights_row: np.ndarray) -> np.ndar
 
 
 def _back_context(
-    preset: Preset, r: AttentionResult, lay: _Layout, i: int, d_context_row: np.ndarray, back: _Back
+    preset: Preset, r: AttentionResult, lay: Layout, i: int, d_context_row: np.ndarray, back: _Back
 ) -> None:
     """Carry a gradient on the context row i of every head, (H, d_v), to the weights and V."""
     kv = np.arange(lay.heads) // lay.group
@@ -143,7 +143,7 @@ def _back_context(
     _back_scores(preset, r, lay, i, _softmax_back(a_i, d_weights) / r.divisor, back)
 
 
-def _seed(preset: Preset, r: AttentionResult, lay: _Layout, cell: CellRef) -> _Back:
+def _seed(preset: Preset, r: AttentionResult, lay: Layout, cell: CellRef) -> _Back:
     """The gradients on Q row i, K, V (and W_O's column) that the chosen cell starts from."""
     back = _Back()
     i, c = cell.row, cell.col

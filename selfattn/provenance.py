@@ -33,8 +33,9 @@ Each answer therefore comes in two sizes:
 Only weights have a normaliser part: a context cell reads every visible key's
 weight and value row directly, and so does an output cell. Cells are
 `explain.CellRef`s with 0-based indices like the arrays: Q, K, V, the rotated
-q_rot, k_rot (with RoPE) and output keep head None and full column indices; scores, scaled scores, weights and context
-carry the head and head-local columns; a bias is a one-row matrix (row 0).
+q_rot, k_rot (with RoPE) and output keep head None and full column indices;
+scores, scaled scores, weights and context carry the head and head-local
+columns; a bias is a one-row matrix (row 0).
 """
 
 from __future__ import annotations
@@ -189,7 +190,7 @@ class Provenance:
 
 
 @dataclass(frozen=True)
-class _Layout:
+class Layout:
     n: int
     m: int
     d_model: int
@@ -289,7 +290,7 @@ class _Layout:
         ]
 
 
-def layout(preset: Preset, result: AttentionResult) -> _Layout:
+def layout(preset: Preset, result: AttentionResult) -> Layout:
     """The shapes and masks the rules read (kv_heads = heads without grouped heads)."""
     mask = np.asarray(result.mask, dtype=bool)
     visible = mask.sum(axis=1)
@@ -314,7 +315,7 @@ def layout(preset: Preset, result: AttentionResult) -> _Layout:
         highest = np.where(mask, key_pos, -np.inf).max(axis=1)
         lowest = np.where(mask, key_pos, np.inf).min(axis=1)
         bias_rows = highest > lowest
-    return _Layout(
+    return Layout(
         n=result.n_queries,
         m=result.n_keys,
         d_model=preset.d_model,
@@ -348,7 +349,7 @@ def runs(selected: np.ndarray) -> list[range]:
     return [range(int(a), int(b)) for a, b in zip(starts, stops, strict=True)]
 
 
-def check_cell(preset: Preset, result: AttentionResult, cell: CellRef) -> _Layout:
+def check_cell(preset: Preset, result: AttentionResult, cell: CellRef) -> Layout:
     """The layout, after checking that `cell` names an existing cell (IndexError/ValueError)."""
     lay = layout(preset, result)
     if cell.matrix not in _MATRIX_ORDER:
@@ -378,7 +379,7 @@ def _all(size: int) -> list[range]:
     return [range(size)]
 
 
-def _query_inputs(lay: _Layout, rows: list[range], cols: range) -> list[Block]:
+def _query_inputs(lay: Layout, rows: list[range], cols: range) -> list[Block]:
     """What Q's `cols` of the query `rows` are made of: X rows, W_Q columns, b_Q."""
     out = [Block("inputs", None, r, range(lay.d_model)) for r in rows]
     out.append(Block("w_query", None, range(lay.d_model), cols))
@@ -388,7 +389,7 @@ def _query_inputs(lay: _Layout, rows: list[range], cols: range) -> list[Block]:
 
 
 def _key_inputs(
-    lay: _Layout, rows: list[range], cols: range, weights_of: int | None = None
+    lay: Layout, rows: list[range], cols: range, weights_of: int | None = None
 ) -> list[Block]:
     """What K's `cols` of the key `rows` are made of; `weights_of`: as query i's weights see it.
 
@@ -408,7 +409,7 @@ def _key_inputs(
     return out
 
 
-def _value_inputs(lay: _Layout, rows: list[range], cols: range) -> list[Block]:
+def _value_inputs(lay: Layout, rows: list[range], cols: range) -> list[Block]:
     out = [Block(lay.source, None, r, range(lay.d_model)) for r in rows]
     out.append(Block("w_value", None, range(lay.d_model), cols))
     if "b_value" in lay.biases:
@@ -416,7 +417,7 @@ def _value_inputs(lay: _Layout, rows: list[range], cols: range) -> list[Block]:
     return out
 
 
-def _context_inputs(lay: _Layout, h: int, i: int, cols: range) -> list[Block]:
+def _context_inputs(lay: Layout, h: int, i: int, cols: range) -> list[Block]:
     """Inputs of head h's context cells (i, cols): the row's weights and the value rows."""
     if not lay.alive[i]:
         return []  # fully masked: the context is 0
@@ -483,7 +484,7 @@ def depends_on(preset: Preset, result: AttentionResult, cell: CellRef) -> Proven
 # Forward: what an input cell reaches ----------------------------------------------
 
 
-def _after_queries(lay: _Layout, rows: np.ndarray, heads: Iterable[int]) -> list[Block]:
+def _after_queries(lay: Layout, rows: np.ndarray, heads: Iterable[int]) -> list[Block]:
     """Result cells reached from the query rows `rows` (bool, n) of `heads`."""
     out: list[Block] = []
     all_keys = range(lay.m)
@@ -498,7 +499,7 @@ def _after_queries(lay: _Layout, rows: np.ndarray, heads: Iterable[int]) -> list
 
 
 def _after_keys(
-    lay: _Layout, keys: np.ndarray, kv_heads: Iterable[int], queries: np.ndarray | None = None
+    lay: Layout, keys: np.ndarray, kv_heads: Iterable[int], queries: np.ndarray | None = None
 ) -> tuple[list[Block], list[Block]]:
     """(direct, through the normaliser) result cells reached from key rows `keys` (bool, m).
 
@@ -524,7 +525,7 @@ def _after_keys(
     return direct, extra
 
 
-def _after_values(lay: _Layout, keys: np.ndarray, v_cols: range) -> list[Block]:
+def _after_values(lay: Layout, keys: np.ndarray, v_cols: range) -> list[Block]:
     """Result cells reached from V's columns `v_cols` of the key rows `keys` (bool, m)."""
     out: list[Block] = []
     reached = lay.mask[:, keys].any(axis=1) & lay.alive
@@ -539,7 +540,7 @@ def _after_values(lay: _Layout, keys: np.ndarray, v_cols: range) -> list[Block]:
     return out
 
 
-def _rotated_columns(lay: _Layout, matrix: str, col: int) -> list[Block]:
+def _rotated_columns(lay: Layout, matrix: str, col: int) -> list[Block]:
     """The rotated cells Q's (or K's) column `col` reaches: its own, and its partner's in
     every row whose angle is not 0."""
     if not lay.rope:
@@ -608,6 +609,7 @@ def feeds(preset: Preset, result: AttentionResult, cell: CellRef) -> Provenance:
 
 __all__ = [
     "BIASES",
+    "Layout",
     "HEAD_MATRICES",
     "INPUT_MATRICES",
     "RESULT_MATRICES",

