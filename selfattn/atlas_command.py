@@ -58,9 +58,10 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
         help="measure every layer and head of a real model for one text",
         description="Run the model once over TEXT, keep every layer's attention weights, "
         "and measure each head: entropy, first_token, previous_token, self, max_weight, "
-        "induction (DESIGN.md 'Model atlas'). Prints the top heads per metric; --out "
-        "writes heads.csv and rollout.csv, --png the layers x heads picture. Layers and "
-        "heads are numbered from 1.",
+        "induction, each a mean over query rows. Prints the top heads per metric; --out "
+        "writes heads.csv (one row per head) and rollout.csv (attention rollout, Abnar & "
+        "Zuidema 2020), --png the layers x heads picture (colours: weights 0..1). Layers "
+        "and heads are numbered from 1.",
     )
     p.add_argument(
         "--model",
