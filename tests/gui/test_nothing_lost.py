@@ -218,7 +218,7 @@ class _Boxes:
 def _raised(exc: BaseException) -> tuple[type[BaseException], BaseException, object]:
     try:
         raise exc
-    except BaseException as caught:  # noqa: BLE001 - we want the real traceback object
+    except BaseException as caught:  # we want the real traceback object
         return type(caught), caught, caught.__traceback__
 
 
