@@ -13,10 +13,16 @@ PER_HEAD = ("scores", "scaled_scores", "weights", "context")
 
 
 class StaleBanner(QLabel):
-    """Says, for as long as it is true, that the results shown lag the inputs and why."""
+    """Says, for as long as it is true, that the results shown lag the inputs and why.
 
-    def __init__(self, results: Recompute, parent: QWidget | None = None) -> None:
+    compact: one short line, the reason in the tooltip (for the small Results dock).
+    """
+
+    def __init__(
+        self, results: Recompute, parent: QWidget | None = None, compact: bool = False
+    ) -> None:
         super().__init__(parent)
+        self._compact = compact
         self.setWordWrap(True)
         self.setStyleSheet(
             "QLabel { background: #fff3cd; color: #664d03; border: 1px solid #e0c36a;"
@@ -26,7 +32,9 @@ class StaleBanner(QLabel):
         self._show(results.stale_reason)
 
     def _show(self, reason: str) -> None:
-        self.setText(f"⚠ Stale results. {reason}" if reason else "")
+        short = "⚠ Stale results (hover for why)"
+        self.setText("" if not reason else short if self._compact else f"⚠ Stale results. {reason}")
+        self.setToolTip(reason)
         self.setVisible(bool(reason))
 
 
@@ -40,7 +48,7 @@ class ResultsPanel(QWidget):
         self._state = view_state
         layout = QVBoxLayout(self)
         layout.setContentsMargins(0, 0, 0, 0)
-        self.stale_banner = StaleBanner(results)
+        self.stale_banner = StaleBanner(results, compact=True)
         layout.addWidget(self.stale_banner)
         self.tabs = QTabWidget()
         self.tabs.setDocumentMode(True)
