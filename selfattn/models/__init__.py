@@ -2,7 +2,11 @@
 
 Public API (also what the desktop "Load from model…" dialog uses):
 
-- `preset_from_model(model_dir, layer, head, text)` -> Preset (DESIGN.md "Real models")
+- `preset_from_model(model, layer, head, text)` -> Preset (DESIGN.md "Real models");
+  `model` is None/"minilm", "smollm2", a BERT or decoder folder, or a GGUF file
+- `resolve_model(model)` -> ("bert" | "decoder", path)
+- `load_decoder(path)` -> the cached DecoderModel (forward pass, KV cache, logits)
+- `smollm2_path()` -> the bundled SmolLM2 GGUF file, or None
 - `default_model_dir()` -> the bundled all-MiniLM-L6-v2 folder, or None
 - `describe_model(model_dir)` -> ModelInfo(n_layers, n_heads, head_dim, max_positions, ...)
 - `tokenize(model_dir, text)` -> the word pieces, for a preview
@@ -20,6 +24,8 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from .bert import Checkpoint
+from .decoder import DecoderModel, clear_decoder_cache, is_decoder_path, load_decoder
+from .discover import SMOLLM2_INSTALL_HINT, smollm2_path
 from .errors import INSTALL_HINT, ModelError
 from .extract import preset_from_model
 
@@ -48,6 +54,32 @@ def require_default_model_dir() -> Path:
             f"{INSTALL_HINT} (or pass --model FOLDER)"
         )
     return path
+
+
+BUNDLED_NAMES = ("minilm", "smollm2")
+
+
+def resolve_model(model: str | Path | None) -> tuple[str, Path | None]:
+    """("bert", folder or None = bundled MiniLM) or ("decoder", folder or GGUF file).
+
+    The names "minilm" and "smollm2" mean the bundled models (before any folder
+    of that name); a GGUF file or a folder whose config.json names llama,
+    mistral, qwen2 or gpt2 is a decoder; anything else is read as BERT.
+    """
+    if model is None:
+        return "bert", None
+    if isinstance(model, str) and model.lower() == "minilm":
+        return "bert", require_default_model_dir()
+    if isinstance(model, str) and model.lower() == "smollm2":
+        path = smollm2_path()
+        if path is None:
+            raise ModelError(
+                "the bundled decoder SmolLM2-135M-Instruct is not installed; install it "
+                f"with: {SMOLLM2_INSTALL_HINT} (or pass --model FOLDER_OR_GGUF)"
+            )
+        return "decoder", path
+    path = Path(model).expanduser()
+    return ("decoder", path) if is_decoder_path(path) else ("bert", path)
 
 
 _cache: dict[Path, tuple[tuple[int, ...], Checkpoint]] = {}
@@ -85,6 +117,7 @@ def clear_cache() -> None:
     """Forget every loaded checkpoint (the next use reads the folder again)."""
     with _cache_lock:
         _cache.clear()
+    clear_decoder_cache()
 
 
 @dataclass(frozen=True)
@@ -98,12 +131,33 @@ class ModelInfo:
     head_dim: int
     hidden: int
     max_positions: int
-    tokenizer: str  # "tokenizer.json" or "vocab.txt"
+    tokenizer: str  # "tokenizer.json", "vocab.txt" or "GGUF metadata"
+    kv_heads: int | None = None  # decoders: key/value heads
+    kind: str = "bert"  # "bert" or "decoder"
 
 
 def describe_model(model_dir: str | Path | None = None) -> ModelInfo:
-    """Layers, heads and limits of a checkpoint folder (None: the bundled example)."""
-    ckpt = load_checkpoint(model_dir)
+    """Layers, heads and limits of a model (None: the bundled example)."""
+    kind, path = resolve_model(model_dir)
+    if kind == "decoder":
+        from .decoder_preset import display_name
+
+        assert path is not None
+        model = load_decoder(path)
+        dc = model.config
+        return ModelInfo(
+            name=display_name(model),
+            folder=model.path,
+            n_layers=dc.n_layers,
+            n_heads=dc.n_heads,
+            head_dim=dc.head_dim,
+            hidden=dc.hidden,
+            max_positions=dc.max_positions,
+            tokenizer=model.tokenizer.kind,
+            kv_heads=dc.n_kv_heads,
+            kind="decoder",
+        )
+    ckpt = load_checkpoint(path)
     c = ckpt.config
     return ModelInfo(
         name=ckpt.display_name,
@@ -118,12 +172,21 @@ def describe_model(model_dir: str | Path | None = None) -> ModelInfo:
 
 
 def tokenize(model_dir: str | Path | None, text: str) -> tuple[str, ...]:
-    """The word pieces the model sees for `text`, with [CLS] and [SEP]."""
-    return load_checkpoint(model_dir).encode(text).tokens
+    """The tokens the model sees for `text`, with its default special tokens."""
+    kind, path = resolve_model(model_dir)
+    if kind == "decoder":
+        assert path is not None
+        return load_decoder(path).encode(text).tokens
+    return load_checkpoint(path).encode(text).tokens
 
 
 __all__ = [
+    "BUNDLED_NAMES",
     "Checkpoint",
+    "DecoderModel",
+    "load_decoder",
+    "resolve_model",
+    "smollm2_path",
     "ModelError",
     "ModelInfo",
     "clear_cache",

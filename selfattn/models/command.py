@@ -17,19 +17,22 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     """Add the `from-model` subcommand."""
     p = subparsers.add_parser(
         "from-model",
-        help="make a preset from a layer or head of a real BERT-family model",
+        help="make a preset from a layer or head of a real model (BERT family or a decoder)",
         description="Tokenize TEXT as the model does, run the model in numpy up to layer L, "
-        "and write a preset whose tokens are the word pieces and whose inputs are the "
-        "hidden states entering layer L. Without --head: the whole layer (all heads, "
-        "output = the attention output projection); with --head H: that head alone. "
-        "Layers and heads are numbered from 1.",
+        "and write a preset whose tokens are the model's tokens and whose inputs are what "
+        "enters layer L's attention (BERT: the hidden states; decoders: their RMSNorm or "
+        "LayerNorm, with causal masking, RoPE, key/value heads and sliding window as the "
+        "model has them). Without --head: the whole layer (all heads, output = the "
+        "attention output projection); with --head H: that head alone. Layers and heads "
+        "are numbered from 1.",
     )
     p.add_argument(
         "--model",
-        metavar="DIR",
+        metavar="PATH",
         default=None,
-        help="checkpoint folder with config.json, model.safetensors and tokenizer.json or "
-        "vocab.txt (default: the bundled all-MiniLM-L6-v2)",
+        help="'minilm' or 'smollm2' (the bundled models), a checkpoint folder (config.json, "
+        "safetensors weights, tokenizer.json or vocab.txt; BERT, llama, mistral, qwen2, "
+        "gpt2) or a .gguf file (llama, qwen2) (default: minilm)",
     )
     p.add_argument("--layer", metavar="L", type=int, required=True, help="layer, from 1")
     p.add_argument("--head", metavar="H", type=int, default=None, help="head, from 1")

@@ -51,17 +51,26 @@ def preset_from_model(
 ) -> Preset:
     """The inputs and attention weights of `layer` (and `head`, from 1) for `text`.
 
+    `model_dir`: None or "minilm" (the bundled BERT example), "smollm2" (the
+    bundled decoder), a BERT or decoder checkpoint folder, or a GGUF file.
+
     Without a head: the whole layer, all heads, all four biases; the preset's
     output is the layer's attention output projection (before residual and
     LayerNorm). With a head: that head's blocks and no output bias.
     """
-    from . import load_checkpoint  # the cached reader lives in the package
+    from . import load_checkpoint, resolve_model  # the cached readers live in the package
 
     if not isinstance(text, str):
         raise ModelError("text must be a string")
     layer = _whole(layer, "layer")
     head = None if head is None else _whole(head, "head")
-    ckpt = load_checkpoint(model_dir)
+    kind, path = resolve_model(model_dir)
+    if kind == "decoder":
+        from .decoder_preset import preset_from_decoder
+
+        assert path is not None
+        return preset_from_decoder(path, layer, head, text)
+    ckpt = load_checkpoint(path)
     ckpt.check_layer(layer)
     if head is not None:
         ckpt.check_head(head)
