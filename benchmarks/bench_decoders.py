@@ -27,7 +27,7 @@ GIB = 1024**3
 # 32 tokens with SmolLM2's tokenizer (checked by the worker)
 SENTENCE_32 = (
     "The quick brown fox jumps over the lazy dog while the cat sleeps on a warm mat near "
-    "the old wooden door of the quiet little house by the sea"
+    "the old wooden door of the quiet little house by the sea."
 )
 
 
