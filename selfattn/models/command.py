@@ -13,7 +13,7 @@ from ..preset import dumps_preset, save_preset
 from . import preset_from_model
 
 
-def register(subparsers: argparse._SubParsersAction) -> None:
+def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     """Add the `from-model` subcommand."""
     p = subparsers.add_parser(
         "from-model",

@@ -27,15 +27,17 @@ def _shorten(text: str, limit: int) -> str:
     return text if len(text) <= limit else text[: limit - 1] + "…"
 
 
-def _f64(a: np.ndarray | None) -> np.ndarray | None:
+def _f64(a: np.ndarray) -> np.ndarray:
     """float32 -> float64 is exact: the preset holds the model's numbers unchanged."""
-    if a is None:
-        return None
     out = np.array(a, dtype=np.float64, order="C")
     if not np.all(np.isfinite(out)):
         raise ModelError("the model holds a non-finite number (NaN or infinity)")
     out.flags.writeable = False
     return out
+
+
+def _f64_or_none(a: np.ndarray | None) -> np.ndarray | None:
+    return None if a is None else _f64(a)
 
 
 def display_name(model: DecoderModel) -> str:
@@ -104,15 +106,15 @@ def preset_from_decoder(path: str | Path, layer: int, head: int | None, text: st
     name = f"{name_model} layer {layer} {head_label}: {_shorten(text, NAME_TEXT_CHARS)!r}"
     description = _description(model, name_model, layer, head, which, text, len(enc.ids))
     return Preset(
-        inputs=_f64(x),  # type: ignore[arg-type]
-        w_query=_f64(wq),  # type: ignore[arg-type]
-        w_key=_f64(wk),  # type: ignore[arg-type]
-        w_value=_f64(wv),  # type: ignore[arg-type]
+        inputs=_f64(x),
+        w_query=_f64(wq),
+        w_key=_f64(wk),
+        w_value=_f64(wv),
         w_output=_f64(wo),
-        b_query=_f64(bq),
-        b_key=_f64(bk),
-        b_value=_f64(bv),
-        b_output=_f64(bo),
+        b_query=_f64_or_none(bq),
+        b_key=_f64_or_none(bk),
+        b_value=_f64_or_none(bv),
+        b_output=_f64_or_none(bo),
         tokens=enc.tokens,
         name=name,
         description=description,
