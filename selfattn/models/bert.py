@@ -250,7 +250,7 @@ def _read_config(folder: Path) -> tuple[dict[str, Any], BertConfig]:
         shown = model_type if model_type is not None else (archs or "unknown")
         raise ModelError(
             f"{path}: architecture {shown!r:.60} is not BERT-family "
-            "(this reader knows model_type 'bert')"
+            "(supported: model_type 'bert', and the decoders llama, mistral, qwen2, gpt2)"
         )
     pe = raw.get("position_embedding_type", "absolute")
     if pe != "absolute":

@@ -309,7 +309,7 @@ def test_sharded_checkpoint_is_refused(model):
 @pytest.mark.parametrize(
     "change",
     [
-        {"model_type": "gpt2", "architectures": ["GPT2Model"]},
+        {"model_type": "falcon", "architectures": ["FalconModel"]},  # gpt2 is a decoder now
         {"model_type": "roberta", "architectures": ["RobertaModel"]},
         {"architectures": ["DistilBertModel"]},
         {"model_type": None, "architectures": None},
