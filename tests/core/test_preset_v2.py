@@ -81,6 +81,8 @@ def test_bundled_version_1_presets_save_back_byte_for_byte():
     assert PRESETS
     for path in PRESETS:
         text = path.read_text(encoding="utf-8")
+        if "rope" in json.loads(text)["options"]:
+            continue  # the decoder lesson (real-attention-sink) is version 2
         assert json.loads(text)["version"] == 1
         assert dumps_preset(load_preset(path)) == text, path.name
 
