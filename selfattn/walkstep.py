@@ -263,7 +263,8 @@ class Builder:
         )
 
     def projections(self, name: str, x_name: str, x: np.ndarray, row: int) -> list[Explanation]:
+        """The first columns of the chosen head in row `row` of q, k or v, written out."""
         if x.shape[1] > MAX_PROJECTION_TERMS:
             return []
-        cols = getattr(self.r, name).shape[1]
-        return [self.projection(name, x_name, x, row, c) for c in range(min(cols, MAX_EXPLAINED))]
+        cols = self.v_cols() if name == "v" else self.qk_cols()  # the chosen head's block
+        return [self.projection(name, x_name, x, row, c) for c in cols[:MAX_EXPLAINED]]

@@ -300,6 +300,12 @@ def _mask_explanation(b: Builder, j: int) -> Explanation:
     return Explanation(ex.title, ex.cell, ex.value, ex.steps[1:], ex.notes)
 
 
+def _keys_come_later(hidden: list[int]) -> str:
+    if len(hidden) == 1:
+        return f"key {hidden[0] + 1} comes later"
+    return f"keys {ordinals(hidden)} come later"
+
+
 def _causal_mask(b: Builder) -> WalkStep:
     i = b.i
     hidden = [j for j in range(b.m) if j > i]
@@ -310,8 +316,8 @@ def _causal_mask(b: Builder) -> WalkStep:
     )
     if hidden:
         text += (
-            f"; keys {ordinals(hidden)} come later, so their scaled scores are -inf and "
-            "their weights will be exactly 0."
+            f"; {_keys_come_later(hidden)}, so their scaled scores are -inf and their "
+            "weights will be exactly 0."
         )
     else:
         text += "; no key comes after it, so nothing is hidden from this query."

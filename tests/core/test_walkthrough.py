@@ -296,3 +296,12 @@ def test_any_preset_any_query_and_head(preset: Preset, data: st.DataObject) -> N
     assert ("biases" in walk.keys) == has_bias
     projects = o.heads > 1 or preset.w_output is not None or preset.b_output is not None
     assert ("output" in walk.keys) == projects
+
+
+def test_second_head_writes_out_its_own_columns() -> None:
+    walk = walkthrough(load_bundled("two-heads-self-and-previous"), query=2, head=1)
+    cells = [(ex.cell.matrix, ex.cell.col) for ex in walk.step("qkv_row").explanations]
+    # d_k = d_v = 2: head 2 owns columns 3 and 4 (0-based 2, 3) of Q, K and V.
+    assert cells == [("q", 2), ("q", 3), ("k", 2), ("k", 3), ("v", 2), ("v", 3)]
+    assert walk.step("raw_scores").cells[0] == Cells("q", (2,), (2, 3))
+    assert "key 4 comes later" in walk.step("causal_mask").text
