@@ -8,24 +8,23 @@ grows past a screenful of ideas.
 from __future__ import annotations
 
 import math
-from collections.abc import Sequence
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
+from functools import partial
 
 import numpy as np
 
 from .attention import AttentionResult
-from .explain import (
-    CellRef,
-    Explanation,
-    Step,
-    Term,
-    format_number,
-)
+from .explain import CellRef, Explanation, Step, Term, explain_scaled_score, format_number
+from .explain_inputs import explain_projection
+from .numbers import significant
 from .preset import Preset
+from .rope import pair_columns, rope_angles
 
 MAX_EXPLAINED = 4  # cells whose arithmetic a step writes out; the text says "likewise"
 MAX_PROJECTION_TERMS = 16  # longer dot products (d_model) are not written out term by term
 VECTOR_SHOWN = 8  # numbers of a vector quoted in a step's text
+PROSE_DIGITS = 4  # significant digits of the numbers quoted in a step's text
 
 
 class WalkthroughError(ValueError):
@@ -101,10 +100,7 @@ class Walkthrough:
 
 def num(x: float) -> str:
     """A number in a step's prose: 4 significant digits (the tables and Explain show more)."""
-    x = float(x)
-    if math.isfinite(x) and x != 0:
-        return f"{x:.4g}"
-    return format_number(x)
+    return significant(x, PROSE_DIGITS)
 
 
 def vector(values: Sequence[float] | np.ndarray) -> str:
@@ -151,7 +147,7 @@ def column_labels(prefix: str, heads: int, d: int) -> tuple[str, ...]:
 
 
 def likewise(shown: int, total: int, what: str) -> str:
-    if total <= shown:
+    if total <= shown or shown == 0:
         return ""
     return f" The arithmetic is written out for the first {shown} {what}; the other {total - shown} go the same way."
 
@@ -167,6 +163,7 @@ class Builder:
         self.r = result
         self.i = query
         self.h = head
+        self.g = result.kv_head(head)  # the key/value head it reads (== head unless grouped)
         self.n, self.m = result.n_queries, result.n_keys
         self.cross = preset.source_inputs is not None
         self.dtype = np.dtype(result.dtype)
@@ -181,18 +178,37 @@ class Builder:
         return f"key {j + 1}{token_text(self.p.key_tokens, j)}"
 
     def head_note(self) -> str:
-        return f" (head {self.h + 1} of {self.r.heads})" if self.r.heads > 1 else ""
+        if self.r.heads == 1:
+            return ""
+        if self.r.kv_heads < self.r.heads:
+            return f" (head {self.h + 1} of {self.r.heads}, key/value head {self.g + 1})"
+        return f" (head {self.h + 1} of {self.r.heads})"
 
     def all_rows(self, count: int) -> tuple[int, ...]:
         return tuple(range(count))
 
-    def qk_cols(self) -> tuple[int, ...]:
+    def q_cols(self) -> tuple[int, ...]:
+        """The chosen head's columns of Q (and of q_rot)."""
         d = self.r.d_k
         return tuple(range(self.h * d, (self.h + 1) * d))
 
+    def k_cols(self) -> tuple[int, ...]:
+        """The columns of K (and k_rot) the chosen head reads: its key/value head's block."""
+        d = self.r.d_k
+        return tuple(range(self.g * d, (self.g + 1) * d))
+
     def v_cols(self) -> tuple[int, ...]:
         d = self.r.d_v
-        return tuple(range(self.h * d, (self.h + 1) * d))
+        return tuple(range(self.g * d, (self.g + 1) * d))
+
+    @property
+    def q_name(self) -> str:
+        """The query matrix the scores use: q, or q_rot with RoPE."""
+        return "q_rot" if self.r.has_rope else "q"
+
+    @property
+    def k_name(self) -> str:
+        return "k_rot" if self.r.has_rope else "k"
 
     def table(
         self,
@@ -216,55 +232,106 @@ class Builder:
     def head_row_labels(self) -> tuple[str, ...]:
         return (self.p.tokens[self.i],)
 
-    # Projections (no Explain function covers them: built from its Term/Step) ---
-    def projection(self, name: str, x_name: str, x: np.ndarray, row: int, col: int) -> Explanation:
-        """q/k/v[row, col] = Σ_t x[row, t] W[t, col] (+ b[col]), with the result's number."""
-        weights = {"q": self.p.w_query, "k": self.p.w_key, "v": self.p.w_value}[name]
-        bias = {"q": self.p.b_query, "k": self.p.b_key, "v": self.p.b_value}[name]
-        w_field = {"q": "w_query", "k": "w_key", "v": "w_value"}[name]
-        big = name.upper()
-        xs = np.asarray(x, dtype=self.dtype)
-        ws = np.asarray(weights, dtype=self.dtype)
-        x_label = "X" if x_name == "inputs" else "Xs"
-        terms = [
-            Term(
-                label=f"{x_label}[{row + 1},{t + 1}] × W_{big}[{t + 1},{col + 1}]",
-                value=float(xs[row, t]) * float(ws[t, col]),
-                operands=(float(xs[row, t]), float(ws[t, col])),
-                op="×",
-                refs=(CellRef(x_name, None, row, t), CellRef(w_field, None, t, col)),
-            )
-            for t in range(xs.shape[1])
+    # Explain's arithmetic ------------------------------------------------------
+    def projections(self, name: str, row: int) -> list[Explanation]:
+        """The chosen head's first columns of row `row` of q, k or v, written out by Explain."""
+        if self.p.d_model > MAX_PROJECTION_TERMS:
+            return []
+        cols = self.v_cols() if name == "v" else (self.q_cols() if name == "q" else self.k_cols())
+        return [
+            explain_projection(self.p, self.r, CellRef(name, None, row, c))
+            for c in cols[:MAX_EXPLAINED]
         ]
-        if bias is not None:
-            b = float(np.asarray(bias, dtype=self.dtype)[col])
-            terms.append(
-                Term(
-                    label=f"b_{big}[{col + 1}]",
-                    value=b,
-                    refs=(CellRef(f"b_{w_field[2:]}", None, 0, col),),
-                )
-            )
-        stored = float(getattr(self.r, name)[row, col])
-        label = column_labels(name, self.r.heads, getattr(self.r, "d_k" if name != "v" else "d_v"))
-        cell = f"{big}[{row + 1},{label[col]}]"
-        what = f"row {row + 1} of {x_label} times column {col + 1} of W_{big}"
-        if bias is not None:
-            what += f", plus b_{big}[{col + 1}]"
-        return Explanation(
-            title=f"{cell} = {format_number(stored)}",
-            cell=CellRef(name, None, row, col),
-            value=stored,
-            steps=(
-                Step(
-                    label=f"{cell} = {what}", terms=tuple(terms), result=stored, result_label=cell
-                ),
+
+    def rotation(self, name: str, row: int, pair: int) -> Explanation:
+        """q_rot/k_rot of the chosen head's rotated pair `pair` in `row`: the first column,
+        u cos a − w sin a, built from Explain's Term and Step so it renders the same way."""
+        rope = self.p.options.rope
+        assert rope is not None
+        d_k = self.r.d_k
+        first, second = pair_columns(rope.rotary_dims(d_k), rope.style)
+        base = (self.h if name == "q" else self.g) * d_k
+        cu, cw = base + int(first[pair]), base + int(second[pair])
+        positions = self.r.positions if name == "q" else self.r.key_positions
+        angle = float(rope_angles(positions[row : row + 1], rope.frequencies(d_k))[0, pair])
+        raw = getattr(self.r, name)
+        u, w = float(raw[row, cu]), float(raw[row, cw])
+        cos_a, sin_a = math.cos(angle), math.sin(angle)
+        labels = column_labels(name, self.r.heads if name == "q" else self.r.kv_heads, d_k)
+        rot = f"{name}_rot"
+        stored = float(getattr(self.r, rot)[row, cu])
+        cell = f"{name.upper()}_rot[{row + 1},{labels[cu]}]"
+        terms = (
+            Term(
+                label=f"{name.upper()}[{row + 1},{labels[cu]}] × cos a",
+                value=u * cos_a,
+                operands=(u, cos_a),
+                op="×",
+                refs=(CellRef(name, None, row, cu),),
+            ),
+            Term(
+                label=f"{name.upper()}[{row + 1},{labels[cw]}] × (−sin a)",
+                value=-w * sin_a,
+                operands=(w, -sin_a),
+                op="×",
+                refs=(CellRef(name, None, row, cw),),
             ),
         )
+        step = Step(
+            label=(
+                f"{cell} = u cos a − w sin a for the pair ({labels[cu]}, {labels[cw]}), "
+                f"angle a = position {int(positions[row])} × inv_freq[{pair + 1}] = "
+                f"{format_number(angle)}"
+            ),
+            terms=terms,
+            result=stored,
+            result_label=cell,
+        )
+        return Explanation(
+            title=f"{cell} = {format_number(stored)}",
+            cell=CellRef(rot, None, row, cu),
+            value=stored,
+            steps=(step,),
+        )
 
-    def projections(self, name: str, x_name: str, x: np.ndarray, row: int) -> list[Explanation]:
-        """The first columns of the chosen head in row `row` of q, k or v, written out."""
-        if x.shape[1] > MAX_PROJECTION_TERMS:
-            return []
-        cols = self.v_cols() if name == "v" else self.qk_cols()  # the chosen head's block
-        return [self.projection(name, x_name, x, row, c) for c in cols[:MAX_EXPLAINED]]
+
+# Explain's arithmetic, where it adds up ------------------------------------------
+
+
+def logit_explanation(b: Builder, j: int) -> Explanation | None:
+    """Explain's scaled-score step alone (the dot product was the step before); for a
+    masked cell its notes say why the cell is masked."""
+    ex = explained(partial(explain_scaled_score, b.p, b.r, b.h, b.i, j))
+    return None if ex is None else Explanation(ex.title, ex.cell, ex.value, ex.steps[1:], ex.notes)
+
+
+def explained(make: Callable[[], Explanation]) -> Explanation | None:
+    """Explain's arithmetic for a cell, or None where Explain cannot write it out for this
+    preset (it refuses, or a sum misses the stored number, as for RoPE or grouped heads
+    before Explain covers them): a worksheet never shows a sum that does not add up."""
+    try:
+        ex = make()
+    except (IndexError, ValueError):
+        return None
+    for step in ex.steps:
+        if step.combine == "sum" and step.terms:
+            total = math.fsum(t.value for t in step.terms)
+            size = math.fsum(abs(t.value) for t in step.terms)
+            if not abs(total - step.result) <= 1e-5 * size + 1e-12:
+                return None
+    return ex
+
+
+def explained_all(makers: Iterable[Callable[[], Explanation]]) -> tuple[Explanation, ...]:
+    """All of the explanations, or none if any cannot be written out."""
+    out = []
+    for make in makers:
+        ex = explained(make)
+        if ex is None:
+            return ()
+        out.append(ex)
+    return tuple(out)
+
+
+def present(*explanations: Explanation | None) -> tuple[Explanation, ...]:
+    return tuple(ex for ex in explanations if ex is not None)

@@ -19,24 +19,23 @@ window's tables.
 from __future__ import annotations
 
 from dataclasses import replace
+from functools import partial
 
 import numpy as np
 
+from . import walkextras
 from .attention import AttentionResult
 from .explain import (
     CellRef,
     Explanation,
     Step,
     explain_context,
-    explain_output,
-    explain_scaled_score,
     explain_score,
     explain_weight,
 )
 from .preset import Preset, compute
 from .walkstep import (
     MAX_EXPLAINED,
-    VECTOR_SHOWN,
     Builder,
     Cells,
     Table,
@@ -44,7 +43,9 @@ from .walkstep import (
     Walkthrough,
     WalkthroughError,
     column_labels,
+    explained_all,
     likewise,
+    logit_explanation,
     num,
     ordinals,
     plural,
@@ -70,31 +71,6 @@ def _inputs(b: Builder) -> WalkStep:
     )
 
 
-def _source(b: Builder) -> WalkStep:
-    p = b.p
-    assert p.source_inputs is not None
-    text = (
-        f"Cross-attention: the queries come from X, but the keys and values come from "
-        f"{plural(b.m, 'source token')} Xs (for example the sentence being translated). "
-        f"Each query row will be compared with every source row."
-    )
-    return WalkStep(
-        "source",
-        "The source tokens (cross-attention)",
-        text,
-        (Cells("source_inputs", b.all_rows(b.m), tuple(range(p.d_model))),),
-        (
-            b.table(
-                "Xs (source inputs)",
-                "source_inputs",
-                p.source_inputs,
-                b.key_labels(),
-                column_labels("x", 1, p.d_model),
-            ),
-        ),
-    )
-
-
 def _weights(b: Builder) -> WalkStep:
     p, r = b.p, b.r
     text = (
@@ -106,8 +82,8 @@ def _weights(b: Builder) -> WalkStep:
     rows = column_labels("x", 1, p.d_model)
     tables = (
         b.table("W_Q", "w_query", p.w_query, rows, column_labels("q", r.heads, r.d_k)),
-        b.table("W_K", "w_key", p.w_key, rows, column_labels("k", r.heads, r.d_k)),
-        b.table("W_V", "w_value", p.w_value, rows, column_labels("v", r.heads, r.d_v)),
+        b.table("W_K", "w_key", p.w_key, rows, column_labels("k", r.kv_heads, r.d_k)),
+        b.table("W_V", "w_value", p.w_value, rows, column_labels("v", r.kv_heads, r.d_v)),
     )
     cells = tuple(
         Cells(name, b.all_rows(p.d_model), tuple(range(getattr(p, name).shape[1])))
@@ -119,41 +95,12 @@ def _weights(b: Builder) -> WalkStep:
 def _width_text(r: AttentionResult) -> str:
     if r.heads == 1:
         return f"d_k = {r.d_k} and d_v = {r.d_v} columns"
-    return f"{r.heads} heads × d_k = {r.d_k} and × d_v = {r.d_v} columns"
-
-
-def _biases(b: Builder) -> WalkStep:
-    p, r = b.p, b.r
-    present = [
-        (name, big, vec, prefix, d)
-        for name, big, vec, prefix, d in (
-            ("b_query", "Q", p.b_query, "q", r.d_k),
-            ("b_key", "K", p.b_key, "k", r.d_k),
-            ("b_value", "V", p.b_value, "v", r.d_v),
+    if r.kv_heads < r.heads:
+        return (
+            f"{r.heads} query heads × d_k = {r.d_k} columns for W_Q, {r.kv_heads} key/value "
+            f"heads × d_k = {r.d_k} and × d_v = {r.d_v} for W_K and W_V"
         )
-        if vec is not None
-    ]
-    parts = [f"b_{big} = {vector(vec)}" for _, big, vec, _, _ in present]
-    text = (
-        "Each projection adds a bias vector after the multiplication, the same for every "
-        f"row: {_bias_formula(b, present)}. Here " + "; ".join(parts) + "."
-    )
-    return WalkStep(
-        "biases",
-        "The biases",
-        text,
-        tuple(Cells(name, (0,), tuple(range(len(vec)))) for name, _, vec, _, _ in present),
-        tuple(
-            b.table(f"b_{big}", name, vec, ("bias",), column_labels(prefix, r.heads, d))
-            for name, big, vec, prefix, d in present
-        ),
-    )
-
-
-def _bias_formula(b: Builder, present: list[tuple[str, str, np.ndarray, str, int]]) -> str:
-    """E.g. "Q = X W_Q + b_Q, K = Xs W_K + b_K"."""
-    x = {"Q": "X", "K": "Xs" if b.cross else "X", "V": "Xs" if b.cross else "X"}
-    return ", ".join(f"{big} = {x[big]} W_{big} + b_{big}" for _, big, _, _, _ in present)
+    return f"{r.heads} heads × d_k = {r.d_k} and × d_v = {r.d_v} columns"
 
 
 def _qkv_row(b: Builder) -> WalkStep:
@@ -174,7 +121,7 @@ def _qkv_row(b: Builder) -> WalkStep:
             f"{vector(r.v[i])}."
         )
         names = ("q", "k", "v")
-    explanations = [e for name in names for e in b.projections(name, "inputs", p.inputs, i)]
+    explanations = [e for name in names for e in b.projections(name, i)]
     if not explanations:
         text += f" Each number is a sum of {p.d_model} products (too many to write out here)."
     w_fields = {"q": "w_query", "k": "w_key", "v": "w_value"}
@@ -209,8 +156,8 @@ def _qkv_all(b: Builder) -> WalkStep:
         text += " The biases are added to every row."
     tables = (
         b.table("Q (queries)", "q", r.q, p.tokens, column_labels("q", r.heads, r.d_k)),
-        b.table("K (keys)", "k", r.k, b.key_labels(), column_labels("k", r.heads, r.d_k)),
-        b.table("V (values)", "v", r.v, b.key_labels(), column_labels("v", r.heads, r.d_v)),
+        b.table("K (keys)", "k", r.k, b.key_labels(), column_labels("k", r.kv_heads, r.d_k)),
+        b.table("V (values)", "v", r.v, b.key_labels(), column_labels("v", r.kv_heads, r.d_v)),
     )
     cells = (
         Cells("q", b.all_rows(b.n), tuple(range(r.q.shape[1]))),
@@ -223,20 +170,23 @@ def _qkv_all(b: Builder) -> WalkStep:
 def _raw_scores(b: Builder) -> WalkStep:
     r, i, h = b.r, b.i, b.h
     row = r.scores[h, i]
+    rotated = " rotated" if r.has_rope else ""
     text = (
-        f"The query row of {b.query_name()} is multiplied with every key row: a dot "
-        f"product over d_k = {r.d_k} columns{b.head_note()}, one score per key. Its raw "
-        f"scores are {vector(row)}."
+        f"The{rotated} query row of {b.query_name()} is multiplied with every{rotated} key "
+        f"row: a dot product over d_k = {r.d_k} columns{b.head_note()}, one score per key. "
+        f"Its raw scores are {vector(row)}."
     )
-    shown = min(b.m, MAX_EXPLAINED)
-    text += likewise(shown, b.m, "keys")
+    explanations = explained_all(
+        partial(explain_score, b.p, r, h, i, j) for j in range(min(b.m, MAX_EXPLAINED))
+    )
+    text += likewise(len(explanations), b.m, "keys")
     return WalkStep(
         "raw_scores",
         f"Query {i + 1}'s attention scores",
         text,
         (
-            Cells("q", (i,), b.qk_cols()),
-            Cells("k", b.all_rows(b.m), b.qk_cols()),
+            Cells(b.q_name, (i,), b.q_cols()),
+            Cells(b.k_name, b.all_rows(b.m), b.k_cols()),
             Cells("scores", (i,), b.all_rows(b.m), h),
         ),
         (
@@ -244,7 +194,7 @@ def _raw_scores(b: Builder) -> WalkStep:
                 f"Raw scores of query {i + 1}", "scores", row, b.head_row_labels(), b.key_labels()
             ),
         ),
-        tuple(explain_score(b.p, r, h, i, j) for j in range(shown)),
+        explanations,
     )
 
 
@@ -266,13 +216,13 @@ def _scaled_scores(b: Builder) -> WalkStep:
         text += " Masked keys get -inf (see the next step)."
     visible = np.flatnonzero(r.mask[i])
     explanations: tuple[Explanation, ...] = ()
-    if visible.size:
-        j = int(visible[0])
-        ex = explain_scaled_score(p, r, h, i, j)
-        explanations = (
-            Explanation(ex.title, ex.cell, ex.value, ex.steps[1:], ex.notes),
-        )  # the division only: the dot product was the previous step
-        text += f" Written out for {b.key_name(j)}; every key is divided by the same number."
+    division = logit_explanation(b, int(visible[0])) if visible.size else None
+    if division is not None:
+        explanations = (division,)
+        text += (
+            f" Written out for {b.key_name(int(visible[0]))}; every key is divided by the "
+            "same number."
+        )
     return WalkStep(
         "scaled_scores",
         "Scale the scores",
@@ -294,65 +244,6 @@ def _scaled_scores(b: Builder) -> WalkStep:
     )
 
 
-def _mask_explanation(b: Builder, j: int) -> Explanation:
-    """Explain's scaled-score step of a masked cell (its notes say why it is masked)."""
-    ex = explain_scaled_score(b.p, b.r, b.h, b.i, j)
-    return Explanation(ex.title, ex.cell, ex.value, ex.steps[1:], ex.notes)
-
-
-def _keys_come_later(hidden: list[int]) -> str:
-    if len(hidden) == 1:
-        return f"key {hidden[0] + 1} comes later"
-    return f"keys {ordinals(hidden)} come later"
-
-
-def _causal_mask(b: Builder) -> WalkStep:
-    i = b.i
-    hidden = [j for j in range(b.m) if j > i]
-    text = (
-        "Causal mask: a token may only look at itself and the tokens before it, as in a "
-        f"language model that predicts the next word. {b.query_name(capital=True)} sees "
-        f"keys {ordinals(list(range(min(i + 1, b.m))))}"
-    )
-    if hidden:
-        text += (
-            f"; {_keys_come_later(hidden)}, so their scaled scores are -inf and their "
-            "weights will be exactly 0."
-        )
-    else:
-        text += "; no key comes after it, so nothing is hidden from this query."
-    return WalkStep(
-        "causal_mask",
-        "The causal mask",
-        text,
-        (Cells("scaled_scores", (i,), tuple(hidden), b.h),),
-        (),
-        (_mask_explanation(b, hidden[0]),) if hidden else (),
-    )
-
-
-def _padding_mask(b: Builder) -> WalkStep:
-    key_mask = b.p.options.key_mask
-    assert key_mask is not None
-    hidden = [j for j, visible in enumerate(key_mask) if not visible]
-    names = ", ".join(b.key_name(j) for j in hidden[:VECTOR_SHOWN])
-    if len(hidden) > VECTOR_SHOWN:
-        names += ", …"
-    text = (
-        f"Padding mask: {names} {'is' if len(hidden) == 1 else 'are'} masked for every query "
-        "(padding that only fills a batch to equal length, or keys switched off). Their "
-        "scaled scores are -inf in every row, so no query gives them any weight."
-    )
-    return WalkStep(
-        "padding_mask",
-        "The padding mask",
-        text,
-        (Cells("scaled_scores", b.all_rows(b.n), tuple(hidden), b.h),),
-        (),
-        (_mask_explanation(b, hidden[0]),),
-    )
-
-
 def _unmarked(step: Step) -> Step:
     return replace(step, terms=tuple(replace(t, note="") for t in step.terms))
 
@@ -368,26 +259,31 @@ def _softmax(b: Builder) -> WalkStep:
             "normalise: by convention its weights are all 0 (never NaN)."
         )
     else:
-        first = explain_weight(p, r, h, i, visible[0])
-        # Explain marks the cell it explains ("← this cell"); here the whole row is meant.
-        max_step, exp_step = (_unmarked(step) for step in first.steps[2:4])
+        shown = visible[:MAX_EXPLAINED]
+        each = explained_all(partial(explain_weight, p, r, h, i, j) for j in shown)
+        how = "subtract the row's largest score, take exp of each, and divide by their sum"
+        if each:
+            # Explain marks the cell it explains ("← this cell"); here the whole row is meant.
+            max_step, exp_step = (_unmarked(step) for step in each[0].steps[2:4])
+            how = (
+                f"subtract the row's largest score ({num(max_step.result)}), take exp of "
+                f"each, and divide by their sum ({num(exp_step.result)})"
+            )
+            explanations.append(
+                Explanation(
+                    title=f"Softmax of row {i + 1}",
+                    cell=CellRef("weights", h, i, shown[0]),
+                    value=float(weights[shown[0]]),
+                    steps=(max_step, exp_step, *(ex.steps[-1] for ex in each)),
+                )
+            )
+            text_more = likewise(len(shown), len(visible), "visible keys")
+        else:
+            text_more = ""
         text = (
             "Softmax turns the scaled scores into weights that are positive and add up to 1: "
-            f"subtract the row's largest score ({num(max_step.result)}), take exp of each, "
-            f"and divide by their sum ({num(exp_step.result)}). The weights of "
-            f"{b.query_name()} are {vector(weights)}."
+            f"{how}. The weights of {b.query_name()} are {vector(weights)}.{text_more}"
         )
-        shown = visible[:MAX_EXPLAINED]
-        divisions = tuple(explain_weight(p, r, h, i, j).steps[-1] for j in shown)
-        explanations.append(
-            Explanation(
-                title=f"Softmax of row {i + 1}",
-                cell=CellRef("weights", h, i, shown[0]),
-                value=float(weights[shown[0]]),
-                steps=(max_step, exp_step, *divisions),
-            )
-        )
-        text += likewise(len(shown), len(visible), "visible keys")
     return WalkStep(
         "softmax",
         "Softmax: from scores to weights",
@@ -405,15 +301,18 @@ def _softmax(b: Builder) -> WalkStep:
     )
 
 
-def _context_explanations(b: Builder) -> list[Explanation]:
-    return [explain_context(b.p, b.r, b.h, b.i, c) for c in range(b.r.d_v)]
+def _context_explanations(b: Builder) -> tuple[Explanation, ...]:
+    return explained_all(partial(explain_context, b.p, b.r, b.h, b.i, c) for c in range(b.r.d_v))
 
 
 def _weighted_values(b: Builder) -> WalkStep:
     r, i, h = b.r, b.i, b.h
     contexts = _context_explanations(b)
-    # The products weight[i, j] × V[j, c] as Explain computes them: row j, column c.
-    products = np.array([[ex.steps[0].terms[j].value for ex in contexts] for j in range(b.m)])
+    if contexts:
+        # The products weight[i, j] × V[j, c] as Explain computes them: row j, column c.
+        products = np.array([[ex.steps[0].terms[j].value for ex in contexts] for j in range(b.m)])
+    else:  # the same products from the result, where Explain cannot write them out
+        products = r.weights[h, i][:, None] * r.v[:, list(b.v_cols())]
     lines = [
         f"{num(r.weights[h, i, j])} × v{j + 1} {vector(r.v[j, list(b.v_cols())])}"
         for j in range(min(b.m, MAX_EXPLAINED))
@@ -473,7 +372,7 @@ def _context_row(b: Builder) -> WalkStep:
                 column_labels("c", 1, r.d_v),
             ),
         ),
-        tuple(_context_explanations(b)[:shown]),
+        _context_explanations(b)[:shown],
     )
 
 
@@ -513,74 +412,6 @@ def _all_queries(b: Builder) -> WalkStep:
     )
 
 
-def _heads(b: Builder) -> WalkStep:
-    p, r, i = b.p, b.r, b.i
-    per_head = "; ".join(f"head {h + 1} {vector(r.weights[h, i])}" for h in range(r.heads))
-    text = (
-        f"This preset has {r.heads} heads. Head h uses its own block of d_k = {r.d_k} columns "
-        f"of Q and K and d_v = {r.d_v} columns of V, and computes its own weights: "
-        f"the weights of {b.query_name()} are {per_head}. The heads' contexts are then set side "
-        f"by side, {r.heads} × {r.d_v} = {r.heads * r.d_v} columns."
-    )
-    keys = b.key_labels()
-    tables = [
-        b.table(f"Weights, head {h + 1}", "weights", r.weights[h], p.tokens, keys, heatmap=True)
-        for h in range(r.heads)
-    ]
-    tables.append(
-        b.table(
-            "Contexts side by side",
-            "context",
-            r.concat_context,
-            p.tokens,
-            column_labels("c", r.heads, r.d_v),
-        )
-    )
-    cells = tuple(
-        Cells("weights", b.all_rows(b.n), b.all_rows(b.m), h) for h in range(r.heads)
-    ) + tuple(Cells("context", b.all_rows(b.n), tuple(range(r.d_v)), h) for h in range(r.heads))
-    return WalkStep("heads", "Several heads", text, cells, tuple(tables))
-
-
-def _output(b: Builder) -> WalkStep:
-    p, r, i = b.p, b.r, b.i
-    d_out = r.output.shape[1]
-    concat = r.heads * r.d_v
-    if p.w_output is not None:
-        text = (
-            f"The output projection W_O ({concat} × {d_out}) mixes the heads' contexts "
-            f"({concat} columns side by side) into the output"
-        )
-    else:
-        text = "There is no W_O: the output is the heads' contexts side by side"
-    if p.b_output is not None:
-        text += f", plus the output bias b_O = {vector(p.b_output)}"
-    text += f". Output {i + 1} is {vector(r.output[i])}."
-    shown = min(d_out, MAX_EXPLAINED)
-    text += likewise(shown, d_out, "columns")
-    out_cols = column_labels("o", 1, d_out)
-    cells = [Cells("context", (i,), tuple(range(r.d_v)), h) for h in range(r.heads)]
-    tables = []
-    if p.w_output is not None:
-        cells.append(Cells("w_output", b.all_rows(concat), tuple(range(d_out))))
-        tables.append(
-            b.table("W_O", "w_output", p.w_output, column_labels("v", r.heads, r.d_v), out_cols)
-        )
-    if p.b_output is not None:
-        cells.append(Cells("b_output", (0,), tuple(range(d_out))))
-        tables.append(b.table("b_O", "b_output", p.b_output, ("bias",), out_cols))
-    cells.append(Cells("output", (i,), tuple(range(d_out))))
-    tables.append(b.table("Output", "output", r.output, p.tokens, out_cols))
-    return WalkStep(
-        "output",
-        "The output projection",
-        text,
-        tuple(cells),
-        tuple(tables),
-        tuple(explain_output(p, r, i, c) for c in range(shown)),
-    )
-
-
 # The walk-through ----------------------------------------------------------------
 
 
@@ -608,20 +439,27 @@ def walkthrough(
     p = preset
     steps = [_inputs(b)]
     if b.cross:
-        steps.append(_source(b))
+        steps.append(walkextras.source_step(b))
     steps.append(_weights(b))
     if p.b_query is not None or p.b_key is not None or p.b_value is not None:
-        steps.append(_biases(b))
-    steps += [_qkv_row(b), _qkv_all(b), _raw_scores(b), _scaled_scores(b)]
+        steps.append(walkextras.biases_step(b))
+    steps += [_qkv_row(b), _qkv_all(b)]
+    if result.kv_heads < result.heads:
+        steps.append(walkextras.grouped_heads_step(b))
+    if result.has_rope:
+        steps.append(walkextras.rope_step(b))
+    steps += [_raw_scores(b), _scaled_scores(b)]
     if p.options.causal:
-        steps.append(_causal_mask(b))
+        steps.append(walkextras.causal_mask_step(b))
+    if p.options.window is not None:
+        steps.append(walkextras.window_step(b))
     if p.options.key_mask is not None and not all(p.options.key_mask):
-        steps.append(_padding_mask(b))
+        steps.append(walkextras.padding_mask_step(b))
     steps += [_softmax(b), _weighted_values(b), _context_row(b), _all_queries(b)]
     if result.heads > 1:
-        steps.append(_heads(b))
+        steps.append(walkextras.heads_step(b))
     if not _is_output(b):
-        steps.append(_output(b))
+        steps.append(walkextras.output_step(b))
     return Walkthrough(p, result, query, head, tuple(steps))
 
 

@@ -10,11 +10,11 @@ from __future__ import annotations
 
 import base64
 import html
-import math
 
 import numpy as np
 
-from .explain import Explanation, format_number
+from .explain import Explanation
+from .numbers import TABLE_DIGITS, significant
 from .png import colormap, encode_png, heatmap_png, upscale
 from .walkstep import Table, Walkthrough
 
@@ -26,11 +26,8 @@ TABLE_HEADER_COLOUR = "#dde6f3"  # the tables' header background (tests look for
 
 
 def _cell(x: float) -> str:
-    """A table cell: 4 significant digits; 0 and ±inf spelled plainly."""
-    x = float(x)
-    if math.isfinite(x) and x != 0:
-        return f"{x:.4g}"
-    return format_number(x)
+    """A table cell, as the window's tables show it (6 significant digits, 0 for ±0)."""
+    return significant(x, TABLE_DIGITS)
 
 
 def _one_line(text: str) -> str:

@@ -11,7 +11,9 @@ from hypothesis import strategies as st
 
 from selfattn import Options, Preset, compute
 from selfattn.bundled import bundled_names, load_bundled
+from selfattn.rope import Rope
 from selfattn.walkthrough import Cells, Walkthrough, WalkthroughError, walkthrough
+from selfattn.worksheet import render_html, render_markdown
 
 # The tutorial's seed example, worked by hand (see also test_explain.py):
 #   K = X W_K, Q = X W_Q, V = X W_V with X = [[1,0,1,0],[0,2,0,2],[1,1,1,1]]
@@ -258,17 +260,25 @@ def presets(draw: st.DrawFn) -> Preset:
     def maybe_bias(width: int) -> np.ndarray | None:
         return matrix(1, width) if draw(st.booleans()) else None
 
+    kv = draw(st.sampled_from([g for g in range(1, heads + 1) if heads % g == 0]))
+    rope = None
+    if draw(st.booleans()):
+        dims = draw(st.sampled_from([r for r in range(2, d_k + 1, 2)] or [0]))
+        if dims:
+            style = draw(st.sampled_from(["half", "interleaved"]))
+            rope = Rope(style=style, dims=dims, theta=draw(st.sampled_from([10.0, 10000.0])))
+    window = draw(st.none() | st.integers(1, 4))
     w_output = matrix(heads * d_v, 2).reshape(heads * d_v, 2) if draw(st.booleans()) else None
     key_mask = tuple(draw(st.lists(st.booleans(), min_size=m, max_size=m)))
     return Preset(
         inputs=matrix(n, d_model).reshape(n, d_model),
         w_query=matrix(d_model, heads * d_k).reshape(d_model, heads * d_k),
-        w_key=matrix(d_model, heads * d_k).reshape(d_model, heads * d_k),
-        w_value=matrix(d_model, heads * d_v).reshape(d_model, heads * d_v),
+        w_key=matrix(d_model, kv * d_k).reshape(d_model, kv * d_k),
+        w_value=matrix(d_model, kv * d_v).reshape(d_model, kv * d_v),
         w_output=w_output,
         b_query=maybe_bias(heads * d_k),
-        b_key=maybe_bias(heads * d_k),
-        b_value=maybe_bias(heads * d_v),
+        b_key=maybe_bias(kv * d_k),
+        b_value=maybe_bias(kv * d_v),
         b_output=maybe_bias(2 if w_output is not None else heads * d_v),
         source_inputs=matrix(m, d_model).reshape(m, d_model) if cross else None,
         options=Options(
@@ -276,6 +286,9 @@ def presets(draw: st.DrawFn) -> Preset:
             causal=draw(st.booleans()),
             key_mask=key_mask if draw(st.booleans()) else None,
             temperature=draw(st.sampled_from([0.5, 1.0, 2.0])),
+            kv_heads=kv if kv < heads or draw(st.booleans()) else None,
+            rope=rope,
+            window=window,
         ),
     )
 
@@ -287,6 +300,9 @@ def test_any_preset_any_query_and_head(preset: Preset, data: st.DataObject) -> N
     head = data.draw(st.integers(0, preset.options.heads - 1))
     walk = walkthrough(preset, query=query, head=head)
     check_walkthrough(walk)
+    # Any walk-through renders: one heading per step; HTML without any URL.
+    assert render_markdown(walk).count("\n## ") == len(walk.steps)
+    assert "http" not in render_html(walk)
     o = preset.options
     assert ("causal_mask" in walk.keys) == o.causal
     assert ("padding_mask" in walk.keys) == (o.key_mask is not None and not all(o.key_mask))
@@ -296,6 +312,9 @@ def test_any_preset_any_query_and_head(preset: Preset, data: st.DataObject) -> N
     assert ("biases" in walk.keys) == has_bias
     projects = o.heads > 1 or preset.w_output is not None or preset.b_output is not None
     assert ("output" in walk.keys) == projects
+    assert ("grouped_heads" in walk.keys) == (walk.result.kv_heads < o.heads)
+    assert ("rope" in walk.keys) == (o.rope is not None)
+    assert ("window" in walk.keys) == (o.window is not None)
 
 
 def test_second_head_writes_out_its_own_columns() -> None:
@@ -305,3 +324,66 @@ def test_second_head_writes_out_its_own_columns() -> None:
     assert cells == [("q", 2), ("q", 3), ("k", 2), ("k", 3), ("v", 2), ("v", 3)]
     assert walk.step("raw_scores").cells[0] == Cells("q", (2,), (2, 3))
     assert "key 4 comes later" in walk.step("causal_mask").text
+
+
+# Version-2 presets: grouped heads, RoPE, a sliding window ------------------------------
+
+
+def test_grouped_heads_step_and_the_shared_key_columns() -> None:
+    # Two query heads (d_k = 1) share one key/value head: W_K and W_V have one column.
+    preset = Preset(
+        inputs=[[1.0, 2.0], [3.0, 4.0]],
+        w_query=[[1.0, 0.0], [0.0, 1.0]],  # head 1 reads x1, head 2 reads x2
+        w_key=[[1.0], [1.0]],  # k = x1 + x2 = [3, 7]
+        w_value=[[1.0], [0.0]],
+        options=Options(heads=2, kv_heads=1, scale="none"),
+    )
+    walk = walkthrough(preset, query=1, head=1)
+    keys = walk.keys
+    assert keys.index("qkv_all") < keys.index("grouped_heads") < keys.index("raw_scores")
+    assert "share 1 key/value head," in walk.step("grouped_heads").text
+    # head 2's query of token 2 is x2 = 4; scores 4 × [3, 7]
+    assert walk.step("raw_scores").tables[0].values.tolist() == [[12.0, 28.0]]
+    assert walk.step("raw_scores").cells[:2] == (Cells("q", (1,), (1,)), Cells("k", (0, 1), (0,)))
+
+
+def test_rope_step_rotates_by_position() -> None:
+    # One head, d_k = 2, inv_freq [1]: token 2 (position 1) turns by 1 radian.
+    preset = Preset(
+        inputs=[[1.0, 0.0], [0.0, 1.0]],
+        w_query=[[1.0, 0.0], [0.0, 1.0]],
+        w_key=[[1.0, 0.0], [0.0, 1.0]],
+        w_value=[[1.0], [1.0]],
+        options=Options(rope=Rope(inv_freq=(1.0,)), scale="none"),
+    )
+    walk = walkthrough(preset, query=1)
+    keys = walk.keys
+    assert keys.index("qkv_all") < keys.index("rope") < keys.index("raw_scores")
+    c, s = math.cos(1.0), math.sin(1.0)
+    # q2 = (0, 1) rotated by 1 rad: (0·c − 1·s, 1·c + 0·s); k1 = (1, 0) stays (position 0)
+    q_rot_2 = [-s, c]
+    rope = walk.step("rope")
+    np.testing.assert_allclose(rope.tables[0].values[1], q_rot_2, rtol=1e-15)
+    assert rope.explanations[0].value == pytest.approx(-s, rel=1e-15)
+    assert "position 1" in rope.text
+    raw = walk.step("raw_scores")
+    # scores: q_rot_2 · k_rot_1 = -s; q_rot_2 · k_rot_2 = q2 · k2 = 1 (same rotation)
+    np.testing.assert_allclose(raw.tables[0].values[0], [-s, 1.0], rtol=1e-12)
+    assert raw.cells[0].matrix == "q_rot" and raw.cells[1].matrix == "k_rot"
+
+
+def test_window_step_hides_keys_too_far_back() -> None:
+    preset = load_bundled("causal-the-cat-sat").with_options(window=2)
+    walk = walkthrough(preset, query=4)  # position 4 sees positions 3 and 4
+    keys = walk.keys
+    assert keys.index("causal_mask") < keys.index("window") < keys.index("softmax")
+    assert walk.step("window").cells == (Cells("scaled_scores", (4,), (0, 1, 2), 0),)
+    assert walk.step("causal_mask").cells == (Cells("scaled_scores", (4,), (5,), 0),)
+    weights = walk.step("softmax").tables[0].values[0]
+    assert weights[[0, 1, 2, 5]].tolist() == [0, 0, 0, 0] and weights[3] + weights[4] == 1
+
+
+def test_window_without_causal_hides_both_sides() -> None:
+    preset = load_bundled("causal-the-cat-sat").with_options(causal=False, window=2)
+    walk = walkthrough(preset, query=2)  # |2 - j| < 2: keys 2, 3, 4 (0-based 1, 2, 3)
+    assert walk.step("window").cells == (Cells("scaled_scores", (2,), (0, 4, 5), 0),)

@@ -95,8 +95,8 @@ def test_markdown_has_every_step_with_the_seed_numbers() -> None:
     assert [int(n) for n, _ in headings] == list(range(1, 11))
     assert headings[4][1] == "Query 1's attention scores"
     assert "| input_1 | 2 | 4 | 4 |" in text  # the raw scores of input 1
-    assert "| input_1 | 0.1361 | 0.4319 | 0.4319 |" in text  # its weights
-    assert "| input_1 | 1.864 | 6.319 | 1.704 |" in text  # output 1
+    assert "| input_1 | 0.136126 | 0.431937 | 0.431937 |" in text  # its weights
+    assert "| input_1 | 1.86387 | 6.31937 | 1.70419 |" in text  # output 1
     assert "| input_2 | 4 | 4 | 0 |" in text  # key 2 in the K table
     # The arithmetic sits in fenced blocks, each opened and closed.
     assert text.count("```text") * 2 == text.count("```")
@@ -141,7 +141,7 @@ def test_html_tables_and_heatmap_carry_the_seed_numbers() -> None:
     tables = dict(zip(parser.captions, parser.tables, strict=True))
     assert tables["Weights of query 1"] == [
         ["", "input_1", "input_2", "input_3"],
-        ["input_1", "0.1361", "0.4319", "0.4319"],
+        ["input_1", "0.136126", "0.431937", "0.431937"],
     ]
     assert tables["K (keys)"][1:] == [
         ["input_1", "0", "1", "1"],
