@@ -1168,3 +1168,19 @@ def test_any_matrix_draws_what_it_was_handed(view: HeatmapView, data, n, m, kind
         assert lo == -hi and hi > 0
         if shown.any():
             assert hi == pytest.approx(np.abs(values[shown]).max())
+
+
+def test_scores_beyond_float32_keep_their_colours_and_readout(view: HeatmapView) -> None:
+    # raw scores of a float64 preset can exceed float32's largest number (3.4e38); the
+    # float32 display buffer must not turn them into inf (which drew them as garbage)
+    big = np.array([[1e39, -1e39], [5e38, 0.0]])
+    view.set_matrix(big, ["a", "b"], ["x", "y"], kind="scores")
+    assert view.levels() == (-1e39, 1e39)  # true levels, in float64
+    assert np.all(np.isfinite(view.image_item.image))
+    for (i, j), value in np.ndenumerate(big):
+        got = _rgb(_pixel(view, i, j, fx=0.15, fy=0.15))
+        want = _expected_rgb(DIVERGING_COLORMAP, value, -1e39, 1e39)
+        assert _close(got, want), (i, j, got, want)
+    assert view.hover_text(1, 0).endswith(": 5e+38")  # the true value, not the display copy
+    shown_top = view.colorbar.levels()[1] * view.colorbar.axis.scale  # the tick axis
+    assert shown_top == pytest.approx(1e39, rel=1e-6)  # the bar reads true scores

@@ -1,0 +1,235 @@
+"""What the single-matrix view and the grid of heads share.
+
+The graphics widget, the colour map and weight range setters, the colour bar's look
+and levels, palette changes, mouse tracking (hover, click, pointing hand) and export.
+A view holds no selection or mode of its own: the window's view state tells it what
+to outline or highlight through its setters, and it reports clicks and hovers as
+signals without acting on them.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+
+import pyqtgraph as pg
+from PySide6.QtCore import QEvent, QObject, QPointF, QSize, Qt
+from PySide6.QtGui import QColor
+from PySide6.QtWidgets import QVBoxLayout, QWidget
+
+from .colors import SEQUENTIAL_COLORMAPS, lut, palette_colors
+from .export import ensure_laid_out, export_png, export_svg
+from .levels import bar_label, check_weight_range, display_scale
+from .matrix_plot import MatrixPlot
+
+
+class EventCallback(QObject):
+    """Calls back when the watched widget gets one kind of event (after it handled it)."""
+
+    def __init__(self, kind: QEvent.Type, callback: Callable[[], None]) -> None:
+        super().__init__()
+        self._kind = kind
+        self._callback = callback
+
+    def eventFilter(self, obj: QObject, event: QEvent) -> bool:  # Qt API name
+        if event.type() == self._kind:
+            self._callback()
+        return False
+
+
+def pointing_hand(glw: pg.GraphicsLayoutWidget, on: bool) -> None:
+    """A pointing hand over what can be clicked, the normal arrow elsewhere."""
+    viewport = glw.viewport()
+    pointing = viewport.cursor().shape() == Qt.CursorShape.PointingHandCursor
+    if on and not pointing:
+        viewport.setCursor(Qt.CursorShape.PointingHandCursor)
+    elif not on and pointing:
+        viewport.unsetCursor()
+
+
+class HeatmapBase(QWidget):
+    """A pyqtgraph heatmap widget: colour map, weight range, colour bar, mouse, export.
+
+    Subclasses say which matrix plots and colour bar they have, how to redraw, what
+    lies under the mouse and what a click or hover emits.
+    """
+
+    EXPORT_SIZE = QSize(800, 600)  # a never-shown view is laid out at this size to export
+    NO_CELL: tuple[int, ...] = (-1, -1)  # what ``_cell_under`` returns off every matrix
+
+    def __init__(self, parent: QWidget | None = None) -> None:
+        super().__init__(parent)
+        self._glw = pg.GraphicsLayoutWidget()
+        layout = QVBoxLayout(self)
+        layout.setContentsMargins(0, 0, 0, 0)
+        layout.addWidget(self._glw)
+        self._sequential = SEQUENTIAL_COLORMAPS[0]  # the weights' colour map
+        self._lut = lut(self._sequential)  # the lookup table in use
+        self._levels = (0.0, 1.0)  # colour levels in true units (float64)
+        self._weight_range = "fixed"
+        self._hovered = self.NO_CELL
+        self._glw.scene().sigMouseMoved.connect(self._on_mouse_moved)
+        self._glw.scene().sigMouseClicked.connect(self._on_mouse_clicked)
+        self._leave_filter = EventCallback(QEvent.Type.Leave, self._on_leave)
+        self._glw.viewport().installEventFilter(self._leave_filter)
+
+    # -- what subclasses provide -------------------------------------------------------
+    def _matrix_plots(self) -> Sequence[MatrixPlot]:
+        raise NotImplementedError
+
+    def _colour_bar(self) -> pg.ColorBarItem | None:
+        raise NotImplementedError
+
+    def _redraw(self) -> None:
+        """Draw the current data again (the weight range changed)."""
+        raise NotImplementedError
+
+    def _shows_sequential(self) -> bool:
+        """Whether the sequential (weights') colour map is the one in use."""
+        return True
+
+    def _palette_changed(self, fg: QColor) -> None:
+        """Recolour what only this view has (titles, highlights) for a new palette."""
+
+    def _cell_under(self, scene_pos: QPointF) -> tuple[int, ...]:
+        raise NotImplementedError
+
+    def _clickable_at(self, scene_pos: QPointF) -> bool:
+        raise NotImplementedError
+
+    def _emit_hovered(self, cell: tuple[int, ...]) -> None:
+        raise NotImplementedError
+
+    def _clicked_at(self, scene_pos: QPointF) -> None:
+        raise NotImplementedError
+
+    # -- public API ----------------------------------------------------------------------
+    @property
+    def graphics_widget(self) -> pg.GraphicsLayoutWidget:
+        return self._glw
+
+    def levels(self) -> tuple[float, float]:
+        """The colour levels in use, in the values' own units."""
+        return self._levels
+
+    def set_weight_range(self, mode: str) -> None:
+        """Colour weights on 0..1 ("fixed") or on 0..the largest visible weight ("max").
+
+        Scores are unaffected (always symmetric around 0). Redraws the current data.
+        """
+        check_weight_range(mode)
+        if mode == self._weight_range:
+            return
+        self._weight_range = mode
+        self._redraw()
+
+    def weight_range(self) -> str:
+        return self._weight_range
+
+    def set_colormap(self, name: str) -> None:
+        """Choose the sequential colour map used for weights."""
+        pg.colormap.get(name)  # raises for an unknown name before anything changes
+        self._sequential = name
+        if self._shows_sequential():
+            self._use_colormap(name)
+            self._refresh_texts()
+
+    def colormap_name(self) -> str:
+        return self._sequential
+
+    def apply_palette(self) -> None:
+        """Take background, text and mask colours from the Qt palette (pyqtgraph does not)."""
+        bg, fg = palette_colors(self)
+        self._glw.setBackground(bg)
+        for plot in self._matrix_plots():
+            plot.apply_palette(self.palette())
+        bar = self._colour_bar()
+        if bar is not None:
+            for name in ("left", "right", "top", "bottom"):
+                axis = bar.getAxis(name)
+                axis.setPen(pg.mkPen(fg))
+                axis.setTextPen(pg.mkPen(fg))
+        self._palette_changed(fg)
+        self._refresh_texts()  # text colours follow the cell colours
+
+    def export_png(self, path: str, width_px: int = 1600) -> None:
+        """Write the view and its colour bar as a PNG at least ``width_px`` wide (slides)."""
+        self._lay_out_for_export()
+        export_png(self._glw, path, width_px)
+
+    def export_svg(self, path: str) -> None:
+        """Write an SVG (the matrices themselves are embedded as raster images)."""
+        self._lay_out_for_export()
+        export_svg(self._glw, path, self._matrix_plots())
+
+    # -- shared machinery ----------------------------------------------------------------
+    def _new_colour_bar(self, name: str, width: int) -> pg.ColorBarItem:
+        scale = display_scale(self._levels)
+        return pg.ColorBarItem(
+            values=(self._levels[0] * scale, self._levels[1] * scale),
+            colorMap=pg.colormap.get(name),
+            interactive=False,
+            width=width,
+            colorMapMenu=False,
+        )
+
+    def _use_colormap(self, name: str) -> None:
+        """Colour the image(s) and the colour bar with colour map ``name``."""
+        self._lut = lut(name)
+        bar = self._colour_bar()
+        if bar is not None:
+            bar.setColorMap(pg.colormap.get(name))
+
+    def _show_levels(self, kind: str) -> None:
+        """Put ``self._levels`` on the colour bar, which hands them to its images.
+
+        The images hold display copies (values times a power of two, see
+        ``levels.display_scale``): the bar gets display levels and its ticks are
+        scaled back, so it reads true values.
+        """
+        bar = self._colour_bar()
+        if bar is None:
+            return
+        scale = display_scale(self._levels)
+        shown = (self._levels[0] * scale, self._levels[1] * scale)
+        if tuple(bar.levels()) != shown:
+            bar.setLevels(shown)
+        if bar.axis.scale != 1.0 / scale:
+            bar.axis.setScale(1.0 / scale)
+        label = bar_label(kind, self._weight_range)
+        if bar.getAxis("left").labelText != label:
+            bar.getAxis("left").setLabel(label)
+
+    def _refresh_texts(self) -> None:
+        """Recolour (and refit) the cell texts after a colour or palette change."""
+        plots = [p for p in self._matrix_plots() if p.values is not None]
+        for plot in plots:
+            plot.update_texts(self._lut, self._levels, fit=False)
+        if plots:
+            plots[0].fit_texts()  # peers fit together: one format, one size
+
+    def _lay_out_for_export(self) -> None:
+        ensure_laid_out(self._glw, self.EXPORT_SIZE)
+
+    # -- events --------------------------------------------------------------------------
+    def changeEvent(self, event: QEvent) -> None:  # Qt API name
+        if event.type() == QEvent.Type.PaletteChange:
+            self.apply_palette()
+        super().changeEvent(event)
+
+    def _on_mouse_moved(self, scene_pos: QPointF) -> None:
+        pointing_hand(self._glw, self._clickable_at(scene_pos))
+        cell = self._cell_under(scene_pos)
+        if cell != self._hovered:
+            self._hovered = cell
+            self._emit_hovered(cell)
+
+    def _on_leave(self) -> None:
+        pointing_hand(self._glw, False)
+        if self._hovered != self.NO_CELL:
+            self._hovered = self.NO_CELL
+            self._emit_hovered(self.NO_CELL)
+
+    def _on_mouse_clicked(self, event: object) -> None:
+        if event.button() != Qt.MouseButton.LeftButton:  # type: ignore[attr-defined]
+            return
+        self._clicked_at(event.scenePos())  # type: ignore[attr-defined]

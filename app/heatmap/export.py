@@ -1,0 +1,93 @@
+"""Writing a view to PNG or SVG, including a workaround for pyqtgraph's SVG exporter.
+
+SVG export misbehaves on never-shown widgets, so a view is laid out first; small
+matrices are exported with many pixels per cell so viewers do not blur them.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import importlib
+import re
+from collections.abc import Iterator, Sequence
+from pathlib import Path
+from typing import Any
+
+import pyqtgraph as pg
+from pyqtgraph.exporters import ImageExporter, SVGExporter
+from PySide6.QtCore import QSize
+from PySide6.QtWidgets import QApplication
+
+from .matrix_plot import MatrixPlot
+
+
+def ensure_laid_out(glw: pg.GraphicsLayoutWidget, fallback: QSize) -> None:
+    """Give a never-shown view a size and lay its scene out, so exports are not empty."""
+    if not glw.isVisible() and (glw.width() < 200 or glw.height() < 150):
+        glw.resize(fallback)
+    if not glw.isVisible():
+        # a hidden widget gets its resize event only when shown: lay the scene out now
+        glw.resizeEvent(None)
+    QApplication.processEvents()
+    glw.ci.layout.activate()
+    QApplication.processEvents()
+
+
+def export_png(glw: pg.GraphicsLayoutWidget, path: str, width_px: int) -> None:
+    exporter = ImageExporter(glw.scene())
+    exporter.parameters()["width"] = int(width_px)
+    exporter.export(str(path))
+
+
+@contextlib.contextmanager
+def svg_closed_paths_fix() -> Iterator[None]:
+    """Work around pyqtgraph 0.14's SVG exporter choking on closed paths ("... Z").
+
+    Qt 6.11 writes a closing "Z" token that pyqtgraph 0.14.0 cannot parse
+    (pyqtgraph issue #3495). The paths involved end back at their start point, so
+    dropping the token changes nothing visible. Only patched during our export.
+    """
+    module: Any = importlib.import_module("pyqtgraph.exporters.SVGExporter")
+    original = getattr(module, "correctCoordinates", None)
+    if original is None:
+        yield
+        return
+
+    def correct(node: Any, defs: Any, item: Any, options: Any) -> Any:
+        for element in node.getElementsByTagName("path"):
+            d = element.getAttribute("d")
+            if "Z" in d or "z" in d:
+                tokens = [t for t in d.split() if t not in ("Z", "z")]
+                element.setAttribute("d", " ".join(tokens))
+        return original(node, defs, item, options)
+
+    module.correctCoordinates = correct
+    try:
+        yield
+    finally:
+        module.correctCoordinates = original
+
+
+def export_svg(glw: pg.GraphicsLayoutWidget, path: str, plots: Sequence[MatrixPlot]) -> None:
+    with contextlib.ExitStack() as stack:
+        for plot in plots:
+            stack.enter_context(plot.crisp_rasters())
+        with svg_closed_paths_fix():
+            SVGExporter(glw.scene()).export(str(path))
+    _absolute_background(Path(path))
+
+
+def _absolute_background(path: Path) -> None:
+    """Give the SVG's background rectangle pixel sizes instead of "100%".
+
+    pyqtgraph writes width="100%"; SVG Tiny renderers (Qt's own, some slide tools)
+    read that as 100 px and paint a small square in the corner.
+    """
+    text = path.read_text(encoding="utf-8")
+    match = re.search(r'viewBox\s*=\s*"0 0 ([\d.]+) ([\d.]+)"', text)
+    if match:
+        w, h = match.groups()
+        text = text.replace(
+            '<rect width="100%" height="100%"', f'<rect width="{w}" height="{h}"', 1
+        )
+        path.write_text(text, encoding="utf-8")
