@@ -9,6 +9,7 @@ signals without acting on them.
 
 from __future__ import annotations
 
+import math
 from collections.abc import Callable, Sequence
 
 import pyqtgraph as pg
@@ -18,7 +19,7 @@ from PySide6.QtWidgets import QVBoxLayout, QWidget
 
 from .colors import SEQUENTIAL_COLORMAPS, lut, palette_colors
 from .export import ensure_laid_out, export_png, export_svg
-from .levels import bar_label, check_weight_range, display_scale
+from .levels import bar_label, check_weight_range, display_scale, tick_unit_exponent
 from .matrix_plot import MatrixPlot
 
 
@@ -193,9 +194,11 @@ class HeatmapBase(QWidget):
         shown = (self._levels[0] * scale, self._levels[1] * scale)
         if tuple(bar.levels()) != shown:
             bar.setLevels(shown)
-        if bar.axis.scale != 1.0 / scale:
-            bar.axis.setScale(1.0 / scale)
-        label = bar_label(kind, self._weight_range)
+        unit = tick_unit_exponent(self._levels)
+        tick_scale = math.ldexp(1.0 / scale, -unit)  # ticks read true values / 2**unit
+        if bar.axis.scale != tick_scale:
+            bar.axis.setScale(tick_scale)
+        label = bar_label(kind, self._weight_range, unit)
         if bar.getAxis("left").labelText != label:
             bar.getAxis("left").setLabel(label)
 

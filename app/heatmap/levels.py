@@ -23,6 +23,10 @@ SCORE_EPS = 1e-12  # smallest half-range for score levels, so an all-zero matrix
 # The display copy keeps |levels| below 2**100 (float32 reaches 2**128): pyqtgraph
 # subtracts and scales in the image's dtype, and a span of 2 x 3e38 would overflow.
 DISPLAY_LIMIT_EXPONENT = 100
+# The colour bar's axis subtracts its ends to place ticks: past ±2**1022 the span
+# overflows float64, so such a bar counts in units of 2**10 = 1024 instead.
+TICK_LIMIT_EXPONENT = 1022
+TICK_UNIT_EXPONENT = 10
 
 
 def display_mask(values: np.ndarray, visible: np.ndarray | None) -> np.ndarray:
@@ -68,10 +72,14 @@ def check_weight_range(mode: str) -> None:
         raise ValueError(f"weight range must be one of {modes}, got {mode!r}")
 
 
-def bar_label(kind: str, weight_range: str) -> str:
-    """Colour bar title; says when the weights' colours run to the largest one only."""
+def bar_label(kind: str, weight_range: str, unit_exponent: int = 0) -> str:
+    """Colour bar title; says when the weights' colours run to the largest one only.
+
+    ``unit_exponent`` k: the bar counts in units of 2**k (only for scores near the
+    largest double), and says so.
+    """
     if kind == "scores":
-        return "score"
+        return f"score (× {2**unit_exponent})" if unit_exponent else "score"
     return "weight (0 .. max)" if weight_range == "max" else "weight"
 
 
@@ -85,6 +93,12 @@ def display_scale(levels: tuple[float, float]) -> float:
         return 1.0
     exponent = math.frexp(top)[1]  # top < 2**exponent
     return math.ldexp(1.0, DISPLAY_LIMIT_EXPONENT - exponent)
+
+
+def tick_unit_exponent(levels: tuple[float, float]) -> int:
+    """k such that the colour bar reads values in units of 2**k: 0 below ±2**1022."""
+    top = max(abs(levels[0]), abs(levels[1]))
+    return TICK_UNIT_EXPONENT if top >= 2.0**TICK_LIMIT_EXPONENT else 0
 
 
 def fill_display_copy(
