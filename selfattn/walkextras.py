@@ -101,7 +101,7 @@ def causal_mask_step(b: Builder) -> WalkStep:
     )
     if hidden:
         text += (
-            f"; {_keys_come_later(hidden)}, so their scaled scores are -inf and their "
+            f"; {_keys_come_later(hidden)}, so their scaled scores are −∞ and their "
             "weights will be exactly 0."
         )
     else:
@@ -128,7 +128,7 @@ def window_step(b: Builder) -> WalkStep:
         rule = f"only the keys less than {w} positions away ({p_i - w + 1}..{p_i + w - 1})"
         hidden = [j for j in range(b.m) if abs(int(r.key_positions[j]) - p_i) >= w]
     text = f"Sliding window w = {w}: {b.query_name()} at position {p_i} may look at {rule}. " + (
-        f"Keys {ordinals(hidden)} are too far away: scaled score -inf, weight 0."
+        f"Keys {ordinals(hidden)} are too far away: scaled score −∞, weight 0."
         if hidden
         else "No key is too far away for this query."
     )
@@ -219,7 +219,7 @@ def padding_mask_step(b: Builder) -> WalkStep:
     text = (
         f"Padding mask: {names} {'is' if len(hidden) == 1 else 'are'} masked for every query "
         "(padding that only fills a batch to equal length, or keys switched off). Their "
-        "scaled scores are -inf in every row, so no query gives them any weight."
+        "scaled scores are −∞ in every row, so no query gives them any weight."
     )
     return WalkStep(
         "padding_mask",

@@ -149,7 +149,8 @@ def column_labels(prefix: str, heads: int, d: int) -> tuple[str, ...]:
 def likewise(shown: int, total: int, what: str) -> str:
     if total <= shown or shown == 0:
         return ""
-    return f" The arithmetic is written out for the first {shown} {what}; the other {total - shown} go the same way."
+    rest = "the last one goes" if total - shown == 1 else f"the other {total - shown} go"
+    return f" The arithmetic is written out for the first {shown} {what}; {rest} the same way."
 
 
 # Building blocks -----------------------------------------------------------------
@@ -301,32 +302,35 @@ class Builder:
 def logit_explanation(b: Builder, j: int) -> Explanation | None:
     """Explain's scaled-score step alone (the dot product was the step before); for a
     masked cell its notes say why the cell is masked."""
-    ex = explained(partial(explain_scaled_score, b.p, b.r, b.h, b.i, j))
-    return None if ex is None else Explanation(ex.title, ex.cell, ex.value, ex.steps[1:], ex.notes)
+    return explained(partial(explain_scaled_score, b.p, b.r, b.h, b.i, j), skip=1)
 
 
-def explained(make: Callable[[], Explanation]) -> Explanation | None:
-    """Explain's arithmetic for a cell, or None where Explain cannot write it out for this
-    preset (it refuses, or a sum misses the stored number, as for RoPE or grouped heads
-    before Explain covers them): a worksheet never shows a sum that does not add up."""
+def explained(make: Callable[[], Explanation], skip: int = 0) -> Explanation | None:
+    """Explain's arithmetic for a cell without its first `skip` steps (a step before
+    already showed them), or None where Explain cannot write it out for this preset (it
+    refuses, or a sum misses the stored number, as for RoPE or grouped heads before
+    Explain covers them): a worksheet never shows a sum that does not add up."""
     try:
         ex = make()
     except (IndexError, ValueError):
         return None
-    for step in ex.steps:
+    steps = ex.steps[skip:]
+    for step in steps:
         if step.combine == "sum" and step.terms:
             total = math.fsum(t.value for t in step.terms)
             size = math.fsum(abs(t.value) for t in step.terms)
             if not abs(total - step.result) <= 1e-5 * size + 1e-12:
                 return None
-    return ex
+    return Explanation(ex.title, ex.cell, ex.value, steps, ex.notes) if skip else ex
 
 
-def explained_all(makers: Iterable[Callable[[], Explanation]]) -> tuple[Explanation, ...]:
-    """All of the explanations, or none if any cannot be written out."""
+def explained_all(
+    makers: Iterable[Callable[[], Explanation]], skip: int = 0
+) -> tuple[Explanation, ...]:
+    """All of the explanations (see `explained`), or none if any cannot be written out."""
     out = []
     for make in makers:
-        ex = explained(make)
+        ex = explained(make, skip)
         if ex is None:
             return ()
         out.append(ex)

@@ -213,7 +213,7 @@ def _scaled_scores(b: Builder) -> WalkStep:
         f"The scaled scores of {b.query_name()} are {vector(r.scaled_scores[h, i])}."
     )
     if not r.mask[i].all():
-        text += " Masked keys get -inf (see the next step)."
+        text += " Masked keys get −∞ (see the next step)."
     visible = np.flatnonzero(r.mask[i])
     explanations: tuple[Explanation, ...] = ()
     division = logit_explanation(b, int(visible[0])) if visible.size else None
@@ -260,11 +260,13 @@ def _softmax(b: Builder) -> WalkStep:
         )
     else:
         shown = visible[:MAX_EXPLAINED]
-        each = explained_all(partial(explain_weight, p, r, h, i, j) for j in shown)
+        # Explain's weight steps after the dot product and the scaling: the row's max,
+        # its exponentials and this key's division.
+        each = explained_all((partial(explain_weight, p, r, h, i, j) for j in shown), skip=2)
         how = "subtract the row's largest score, take exp of each, and divide by their sum"
         if each:
             # Explain marks the cell it explains ("← this cell"); here the whole row is meant.
-            max_step, exp_step = (_unmarked(step) for step in each[0].steps[2:4])
+            max_step, exp_step = (_unmarked(step) for step in each[0].steps[:2])
             how = (
                 f"subtract the row's largest score ({num(max_step.result)}), take exp of "
                 f"each, and divide by their sum ({num(exp_step.result)})"
