@@ -387,3 +387,17 @@ def test_window_without_causal_hides_both_sides() -> None:
     preset = load_bundled("causal-the-cat-sat").with_options(causal=False, window=2)
     walk = walkthrough(preset, query=2)  # |2 - j| < 2: keys 2, 3, 4 (0-based 1, 2, 3)
     assert walk.step("window").cells == (Cells("scaled_scores", (2,), (0, 4, 5), 0),)
+
+
+def test_bundled_decoder_head_walks_through_rope_and_the_causal_mask() -> None:
+    preset = load_bundled("real-attention-sink")
+    walk = walkthrough(preset, query=4)
+    assert {"rope", "causal_mask"} <= set(walk.keys)
+    q = walk.result.q
+    # inv_freq[0] = theta^0 = 1, so the first pair of query 5 (position 4) turns by 4 rad;
+    # "half" pairs column 1 with column d_k/2 + 1.
+    half = walk.result.d_k // 2
+    expected = q[4, 0] * math.cos(4.0) - q[4, half] * math.sin(4.0)
+    rope = walk.step("rope")
+    assert rope.explanations[0].value == pytest.approx(expected, rel=1e-12)
+    assert "position 4" in rope.text
