@@ -80,6 +80,12 @@ SCORE_MATRICES = ("scores", "scaled_scores", "weights")  # (H, n, m), where the 
 BIASES = ("b_query", "b_key", "b_value", "b_output")
 
 
+def cell_ref(matrix: str, row: int, col: int, head: int = 0) -> CellRef:
+    """A CellRef the way this module reads it: `head` kept for per-head matrices only
+    (scores, scaled scores, weights, context), None for every other matrix."""
+    return CellRef(matrix, head if matrix in HEAD_MATRICES else None, row, col)
+
+
 @dataclass(frozen=True)
 class Block:
     """A rectangle of cells of one matrix (of one head, for per-head matrices).
@@ -617,6 +623,7 @@ __all__ = [
     "Block",
     "CellSet",
     "Provenance",
+    "cell_ref",
     "check_cell",
     "depends_on",
     "feeds",

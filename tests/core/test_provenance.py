@@ -23,6 +23,7 @@ from selfattn.provenance import (
     INPUT_MATRICES,
     RESULT_MATRICES,
     CellSet,
+    cell_ref,
     depends_on,
     feeds,
     runs,
@@ -165,6 +166,12 @@ def test_cell_sets_stay_compact_for_long_sequences() -> None:
     expected_direct[100, :101] = True
     expected_direct[100:, 100] = True
     np.testing.assert_array_equal(direct, expected_direct)
+
+
+def test_cell_ref_keeps_the_head_only_where_matrices_have_heads() -> None:
+    assert cell_ref("weights", 1, 2, head=3) == CellRef("weights", 3, 1, 2)
+    assert cell_ref("output", 1, 2, head=3) == CellRef("output", None, 1, 2)
+    assert cell_ref("w_query", 0, 1) == CellRef("w_query", None, 0, 1)
 
 
 def test_runs_splits_a_boolean_vector_into_ranges() -> None:
