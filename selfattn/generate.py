@@ -33,6 +33,7 @@ from typing import IO, TYPE_CHECKING, Protocol
 
 import numpy as np
 
+from .numbers import round_trip
 from .sampling import Sampling, choose, softmax, top_ids
 
 if TYPE_CHECKING:
@@ -435,11 +436,6 @@ def read_token_cell(cell: str) -> str:
     return "".join(out)
 
 
-def format_prob(p: float) -> str:
-    """Shortest text that reads back to the same double."""
-    return repr(float(p))
-
-
 def steps_rows(steps: Sequence[Step]) -> Iterator[list[str]]:
     """``steps.csv`` as rows of cells, header first."""
     yield list(STEPS_COLUMNS)
@@ -449,10 +445,10 @@ def steps_rows(steps: Sequence[Step]) -> Iterator[list[str]]:
             str(s.position),
             str(s.token_id),
             token_cell(s.token),
-            format_prob(s.prob),
+            round_trip(s.prob),
             "|".join(str(i) for i in s.top_ids),
             "|".join(token_cell(t) for t in s.top_tokens),
-            "|".join(format_prob(p) for p in s.top_probs),
+            "|".join(round_trip(p) for p in s.top_probs),
         ]
 
 

@@ -34,9 +34,11 @@ from .generate import (
     prompt_ids,
     write_outputs,
 )
+from .numbers import significant
 from .sampling import Sampling
 
 TOKEN_WIDTH = 16
+PROB_DIGITS = 4  # enough to rank the alternatives; steps.csv has every digit
 
 
 def _whole(minimum: int) -> Callable[[str], int]:
@@ -163,14 +165,27 @@ def shown(text: str) -> str:
     return "'" + body.replace("'", "\\'") + "'"
 
 
+def printable_text(text: str) -> str:
+    """The text for a terminal: line breaks and tabs kept, other control characters
+    escaped (a model's output must not move the cursor or clear the screen)."""
+    return "".join(
+        c if c.isprintable() or c in "\n\t" else c.encode("unicode_escape").decode("ascii")
+        for c in text
+    )
+
+
+def _prob(p: float) -> str:
+    return significant(p, PROB_DIGITS, ascii_minus=True)
+
+
 def step_line(step: Step) -> str:
     """One printed step: number, position, token and probability, then the alternatives."""
     alternatives = "  ".join(
-        f"{shown(t)} {p:.4f}" for t, p in zip(step.top_tokens, step.top_probs, strict=True)
+        f"{shown(t)} {_prob(p)}" for t, p in zip(step.top_tokens, step.top_probs, strict=True)
     )
     return (
         f"{step.step:>4}  {step.position:>5}  {shown(step.token):<{TOKEN_WIDTH}} "
-        f"{step.prob:.4f}   {alternatives}"
+        f"{_prob(step.prob):<9} {alternatives}"
     )
 
 
@@ -197,7 +212,7 @@ def run(args: argparse.Namespace) -> int:
         f"{model.display_name}: {len(ids)} prompt token{'s' if len(ids) != 1 else ''}, "
         f"up to {args.max_new_tokens} new, {mode}\n\n"
     )
-    out.write(f"step  {'pos':>5}  {'token':<{TOKEN_WIDTH}} prob     top {args.top} (T = 1)\n")
+    out.write(f"step  {'pos':>5}  {'token':<{TOKEN_WIDTH}} {'prob':<9} top {args.top} (T = 1)\n")
     eos_ids = model_eos_ids(model)
     decode = model.tokenizer.decode
     steps: list[Step] = []
@@ -216,7 +231,7 @@ def run(args: argparse.Namespace) -> int:
     generation = finish(ids, steps, decode=decode, eos_ids=eos_ids)
     reason = "end-of-sequence token" if generation.stopped_by == "eos" else "step limit"
     out.write(f"\nstopped by the {reason} after {len(generation.steps)} new tokens\n\n")
-    out.write(generation.text + "\n")
+    out.write(printable_text(generation.text) + "\n")
     if args.out is not None:
         written = write_outputs(generation, args.out)
         out.write(f"\nwrote {', '.join(p.name for p in written)} to {args.out}\n")

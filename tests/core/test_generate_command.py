@@ -22,6 +22,7 @@ import pytest
 
 import selfattn.cli as cli
 from selfattn.generate import STEPS_COLUMNS, read_token_cell
+from selfattn.generate_command import printable_text, step_line
 from selfattn.models.discover import smollm2_path
 
 REPO = Path(__file__).resolve().parents[2]
@@ -85,7 +86,7 @@ def test_steps_csv_holds_transformers_tokens_and_probabilities(tmp_path, name):
     # the printed table has one line per step, then the text, as written to text.txt
     text_out = (tmp_path / "text.txt").read_text(encoding="utf-8")
     assert printed.rstrip().endswith(f"wrote text.txt, steps.csv to {tmp_path}")
-    assert text_out in printed
+    assert printable_text(text_out) in printed
     step_lines = [line for line in printed.splitlines() if line[:4].strip().isdigit()]
     assert len(step_lines) == len(expected)
 
@@ -206,3 +207,19 @@ def test_a_missing_model_and_an_out_that_is_a_file_are_refused(tmp_path, capsys)
     assert code == 2
     assert "not a folder" in capsys.readouterr().err
     assert afile.read_text() == "keep"
+
+
+def test_printed_text_cannot_drive_the_terminal():
+    assert printable_text("a\x1b[2J\nb\tc\x07") == "a\\x1b[2J\nb\tc\\x07"
+
+
+def test_a_step_line_quotes_the_token_and_lists_the_alternatives():
+    from selfattn.generate import Step
+
+    step = Step(3, 9, 42, " the\n", 0.5, (42, 7), (" the\n", "'x'"), (0.5, 1.25e-05))
+    line = step_line(step)
+    token = "' the\\n'"  # quoted, the line break escaped: 8 characters
+    assert line == (
+        "   3      9  " + token + " " * 8 + " " + "0.5" + " " * 6 + " "
+        "' the\\n' 0.5  '\\'x\\'' 1.25e-05"
+    )
