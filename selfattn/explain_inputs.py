@@ -495,6 +495,11 @@ def explain_input(
             "It adds the same q · b_K to every score of a row, and a softmax ignores a shift "
             "of its whole row: b_K changes no weight, context or output."
         )
+    if cell.matrix == lay.source and not lay.mask[:, cell.row].any():
+        notes.append(
+            f"Key {cell.row + 1} is masked for every query, so it reaches no weight, context "
+            "or output: only its own raw scores."
+        )
     if not reach.full:
         notes.append("It reaches no result cell: the masks hold everything it could reach.")
     steps[-1] = replace(steps[-1], notes=steps[-1].notes + tuple(notes))

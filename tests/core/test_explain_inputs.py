@@ -313,3 +313,29 @@ def test_a_shared_key_head_names_the_query_heads_that_read_it() -> None:
     text = flat(explain_projection(p, compute(p), CellRef("v", None, 1, 3)).render())
     assert "key/value head 2 of 2, shared by query heads 3..4" in text
     assert cell_label(p, compute(p), CellRef("w_key", None, 0, 2)) == "W_K[x1,h2:k1]"
+
+
+def test_a_key_masked_for_every_query_reaches_only_its_raw_scores() -> None:
+    p = seed().with_options(key_mask=(True, False, True))
+    text = flat(explain_input(p, compute(p), CellRef("inputs", None, 1, 0)).render())
+    # X row 2 is query 2 (its whole rows) and key 2, which no query may see
+    assert "Key 2 is masked for every query" in text
+    assert "raw scores: row 2 and key 2; scaled scores: row 2; weights: row 2" in text
+
+
+def test_every_q_k_v_cell_matches_a_loop_over_the_typed_numbers() -> None:
+    b = {"q": [0.5, 0.0, -1.0], "k": [1.0, 2.0, 0.0], "v": [0.0, 0.0, 0.25]}
+    p = seed().replace(b_query=b["q"], b_key=b["k"], b_value=b["v"])
+    r = compute(p)
+    for name, w in (("q", W_Q), ("k", W_K), ("v", W_V)):
+        for i in range(3):
+            for c in range(3):
+                products = [X[i][t] * w[t][c] for t in range(4)]
+                expected = sum(products) + b[name][c]
+                ex = explain_projection(p, r, CellRef(name, None, i, c))
+                (step,) = ex.steps
+                assert [t.operands for t in step.terms[:4]] == [
+                    (X[i][t], w[t][c]) for t in range(4)
+                ]
+                assert [t.value for t in step.terms] == [*products, b[name][c]]
+                assert step.result == expected == ex.value
