@@ -25,7 +25,7 @@ from __future__ import annotations
 import csv
 import io
 import math
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -58,6 +58,7 @@ METRIC_HELP: dict[str, str] = {
 }
 HEADS_CSV_COLUMNS: tuple[str, ...] = ("layer", "head", *METRICS)
 MAX_INDUCTION_K = 8192
+LayerCallback = Callable[[int, int], None]  # (layers done, layers in all)
 MAX_ATLAS_BYTES = 2**31  # every layer's float32 weights; SmolLM2 at 512 tokens needs 0.3 GiB
 
 
@@ -236,14 +237,21 @@ def check_size(n_layers: int, n_heads: int, n_tokens: int) -> None:
         )
 
 
-def bert_attentions(ckpt: Checkpoint, enc: Encoding) -> np.ndarray:
-    """Every layer's attention weights (L, H, n, n) float32; nothing else is kept."""
+def bert_attentions(
+    ckpt: Checkpoint, enc: Encoding, on_layer: LayerCallback | None = None
+) -> np.ndarray:
+    """Every layer's attention weights (L, H, n, n) float32; nothing else is kept.
+
+    `on_layer(done, total)` is called after each layer (a progress bar; raising
+    from it cancels the pass)."""
     c = ckpt.config
     h = ckpt.embed(enc)
     layers = []
     for number in range(1, c.n_layers + 1):
         h, trace = encoder_layer(h, ckpt.layer(number), c.n_heads, c.layer_norm_eps)
         layers.append(trace.weights)
+        if on_layer is not None:
+            on_layer(number, c.n_layers)
     return np.stack(layers)
 
 
@@ -294,7 +302,11 @@ def _induction_encoding(
 
 
 def _bert_atlas(
-    model: str | Path | None, text: str | None, induction: int | None, seed: int
+    model: str | Path | None,
+    text: str | None,
+    induction: int | None,
+    seed: int,
+    on_layer: LayerCallback | None,
 ) -> Atlas:
     ckpt = load_checkpoint(model)
     if induction is None:
@@ -307,20 +319,49 @@ def _bert_atlas(
             _bert_vocab(ckpt), induction, seed, bos, ckpt.config.max_positions
         )
     check_size(ckpt.config.n_layers, ckpt.config.n_heads, len(enc.ids))
-    attentions = bert_attentions(ckpt, enc)
+    attentions = bert_attentions(ckpt, enc, on_layer)
     return atlas_from_attentions(
         attentions, enc.ids, enc.tokens, model=ckpt.display_name, source=source
     )
 
 
-def decoder_attentions(model: DecoderModel, ids: Sequence[int]) -> np.ndarray:
-    """Every layer's attention weights (L, H, n, n) of a decoder, causal; no logits."""
-    result = model.forward(list(ids), keep_attentions=True, logits="none")
-    assert result.attentions is not None
-    return np.stack(result.attentions)
+def decoder_attentions(
+    model: DecoderModel, ids: Sequence[int], on_layer: LayerCallback | None = None
+) -> np.ndarray:
+    """Every layer's attention weights (L, H, n, n) of a decoder, causal.
+
+    The steps of DecoderModel.forward, one layer at a time so that `on_layer(done,
+    total)` can report progress (or cancel by raising); no final norm or logits,
+    and the last layer's MLP is skipped (nothing reads its output)."""
+    c = model.config
+    ids_array = np.asarray(ids, dtype=np.int64).reshape(-1)
+    if ids_array.size == 0:
+        raise ModelError("no tokens to run")
+    if ids_array.size > c.max_positions:
+        raise ModelError(f"{ids_array.size} tokens; this model takes at most {c.max_positions}")
+    if np.any(ids_array < 0) or np.any(ids_array >= c.vocab_size):
+        raise ModelError("a token id is outside the vocabulary")
+    positions = np.arange(ids_array.size)
+    h = model.embed(ids_array, positions)
+    layers = []
+    for number in range(1, c.n_layers + 1):
+        weights, projection = model.attention(number, model.attention_input(number, h), positions)
+        layers.append(weights)
+        if number < c.n_layers:
+            h = (h + projection).astype(np.float32)
+            h = (h + model.mlp(number, h)).astype(np.float32)
+        if on_layer is not None:
+            on_layer(number, c.n_layers)
+    return np.stack(layers)
 
 
-def _decoder_atlas(path: Path, text: str | None, induction: int | None, seed: int) -> Atlas:
+def _decoder_atlas(
+    path: Path,
+    text: str | None,
+    induction: int | None,
+    seed: int,
+    on_layer: LayerCallback | None,
+) -> Atlas:
     model = load_decoder(path)
     if induction is None:
         assert text is not None
@@ -332,7 +373,7 @@ def _decoder_atlas(path: Path, text: str | None, induction: int | None, seed: in
         by_id = [model.tokenizer.id_to_token(i) for i in range(size)]
         enc, source = _induction_encoding(by_id, induction, seed, c.bos_id, c.max_positions)
     check_size(model.config.n_layers, model.config.n_heads, len(enc.ids))
-    attentions = decoder_attentions(model, enc.ids)
+    attentions = decoder_attentions(model, enc.ids, on_layer)
     return atlas_from_attentions(
         attentions, enc.ids, enc.tokens, model=model.display_name, source=source
     )
@@ -360,9 +401,13 @@ def build_atlas(
     *,
     induction: int | None = None,
     seed: int = 0,
+    on_layer: LayerCallback | None = None,
 ) -> Atlas:
     """The atlas of `model` (see resolve_model; None: the bundled all-MiniLM-L6-v2) for
-    `text`, or for the induction test input with K = `induction` ids drawn with `seed`."""
+    `text`, or for the induction test input with K = `induction` ids drawn with `seed`.
+
+    `on_layer(done, total)` is called after each layer's forward step: a worker
+    thread reports progress through it, and cancels by raising from it."""
     if (text is None) == (induction is None):
         raise ModelError("give either a text or an induction length K, not both")
     if text is not None and not isinstance(text, str):
@@ -370,8 +415,8 @@ def build_atlas(
     kind, path = resolve_model(model)
     if kind == "decoder":
         assert path is not None
-        return _decoder_atlas(path, text, induction, seed)
-    return _bert_atlas(path, text, induction, seed)
+        return _decoder_atlas(path, text, induction, seed, on_layer)
+    return _bert_atlas(path, text, induction, seed, on_layer)
 
 
 # Files ------------------------------------------------------------------------

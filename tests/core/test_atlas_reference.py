@@ -134,3 +134,38 @@ def test_fixtures_cover_induction_defined_and_undefined(cases: list[dict[str, np
     defined = [not np.isnan(c["metrics"][..., 5]).all() for c in cases if str(c["text"])]
     assert any(defined)  # a sentence with a repeated token
     assert sum(1 for c in cases if str(c["text"])) >= 2
+
+
+class Cancelled(Exception):
+    pass
+
+
+@needs_minilm
+def test_progress_per_layer_and_cancel_bert() -> None:
+    seen: list[tuple[int, int]] = []
+    build_atlas("minilm", "a b c", on_layer=lambda done, total: seen.append((done, total)))
+    assert seen == [(i, 6) for i in range(1, 7)]
+
+    def cancel_at_3(done: int, total: int) -> None:
+        seen.append((done, total))
+        if done == 3:
+            raise Cancelled
+
+    seen.clear()
+    with pytest.raises(Cancelled):
+        build_atlas("minilm", "a b c", on_layer=cancel_at_3)
+    assert seen == [(1, 6), (2, 6), (3, 6)]
+
+
+@needs_smollm2
+def test_decoder_layer_by_layer_equals_the_models_forward_pass() -> None:
+    path = smollm2_path()
+    assert path is not None
+    model = load_decoder(path)
+    ids = list(model.encode("The cat sat on the mat, and the cat slept.").ids)
+    seen: list[tuple[int, int]] = []
+    ours = decoder_attentions(model, ids, lambda done, total: seen.append((done, total)))
+    full = model.forward(ids, keep_attentions=True, logits="none").attentions
+    assert full is not None
+    assert np.array_equal(ours, np.stack(full))
+    assert seen == [(i, 30) for i in range(1, 31)]
