@@ -22,8 +22,8 @@ from __future__ import annotations
 
 import math
 import os
-import sys
 import threading
+import weakref
 from collections.abc import Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
@@ -31,7 +31,7 @@ from typing import Literal
 
 import numpy as np
 
-from .rope import Rope, apply_rope, check_positions, check_rope, rope_angles
+from .rope import Rope, check_positions, check_rope, rope_angles, rotate_in_place
 
 ScaleSpec = Literal["sqrt_dk", "none"] | float
 DTYPES = ("float64", "float32")
@@ -236,60 +236,87 @@ def _executor() -> ThreadPoolExecutor:
         return _executor_obj
 
 
-class _ArrayPool:
-    """Recycles the (H, n, m) arrays of results nobody references any more.
+class ResultBuffers:
+    """Reusable (H, n, m) arrays for attention results, with explicit ownership.
 
-    Fresh large arrays cost a page fault per 4 KiB on every call (~20% of the
-    time at n=2048). The pool keeps a reference to each array it hands out; an
-    array is reused only when that reference is the last one (CPython reference
-    count), i.e. every result, view or buffer that used it is gone. A result
-    someone still holds is therefore never touched. Only arrays up to
-    `max_array_bytes` are pooled (n=4096 float32), so at most a few of them sit
-    idle between calls; idle ones are dropped when a call needs another shape.
+    Fresh large arrays cost a page fault per 4 KiB on every call (~20% of the time
+    at n=2048), so a caller that computes again and again may lend the scores,
+    scaled scores and weights arrays from one of these: `attention(..., buffers=b)`.
+    Each array is lent to exactly one result (its owner) or free. It becomes free
+    only through `give_back(result)`, which the caller uses when nobody reads that
+    result any more; a later call may then overwrite it. Nothing is reused on a
+    guess: a result never given back is never touched, and giving back twice, or a
+    result that no longer owns its arrays, does nothing.
+
+    Only arrays up to `max_array_bytes` are kept free (n=4096 float32), at most
+    `max_arrays` of them; free arrays of another shape are dropped when a call needs
+    a new shape, so idle memory stays bounded.
     """
 
     def __init__(self, max_array_bytes: int = 64 * 1024 * 1024, max_arrays: int = 9) -> None:
         self.max_array_bytes = max_array_bytes
         self.max_arrays = max_arrays
-        self._arrays: list[np.ndarray] = []
+        self._free: list[np.ndarray] = []
+        # id(array) -> (the array, its owning result or None while being filled); weak
+        # references, so a result dropped without give_back just ends its entries.
+        self._lent: dict[int, tuple[weakref.ref[np.ndarray], weakref.ref[object] | None]] = {}
         self._lock = threading.Lock()
 
-    @staticmethod
-    def _idle(a: np.ndarray) -> bool:
-        # References: the pool's list, the caller's loop variable, the argument here,
-        # and getrefcount's own argument.
-        return sys.getrefcount(a) <= 4
-
-    def forget(self, a: np.ndarray) -> None:
-        """Stop tracking `a` (its new owner will change it in place)."""
-        with self._lock:
-            self._arrays = [b for b in self._arrays if b is not a]
-
     def take(self, shape: tuple[int, ...], dtype: np.dtype) -> np.ndarray:
-        """A writable C-contiguous array (contents undefined), recycled if possible."""
+        """A writable C-contiguous array (contents undefined), recycled if one is free."""
         with self._lock:
-            keep: list[np.ndarray] = []
-            found = None
-            for a in self._arrays:
-                if not self._idle(a):
-                    keep.append(a)
-                elif found is None and a.shape == shape and a.dtype == dtype:
-                    found = a
-                elif a.shape == shape and a.dtype == dtype:
-                    keep.append(a)  # a spare for the next array of this call
+            found = next((a for a in self._free if a.shape == shape and a.dtype == dtype), None)
             if found is not None:
-                keep.append(found)
+                self._free = [a for a in self._free if a is not found]
                 found.flags.writeable = True
-                self._arrays = keep
-                return found
-            new = np.empty(shape, dtype=dtype)
-            if len(keep) < self.max_arrays and new.nbytes <= self.max_array_bytes:
-                keep.append(new)
-            self._arrays = keep
-            return new
+            else:
+                self._free = [a for a in self._free if a.shape == shape and a.dtype == dtype]
+                found = np.empty(shape, dtype=dtype)
+            key = id(found)
+
+            def forget(_: object, key: int = key) -> None:
+                self._lent.pop(key, None)
+
+            self._lent[key] = (weakref.ref(found, forget), None)
+            return found
+
+    def claim(self, result: AttentionResult) -> None:
+        """Make `result` the owner of the arrays of these buffers that it holds.
+
+        attention() calls it for the result it builds; whoever derives a result from
+        an older one in place (the incremental engine) calls it to pass ownership on.
+        """
+        with self._lock:
+            for a in _big_arrays(result):
+                entry = self._lent.get(id(a))
+                if entry is not None and entry[0]() is a:
+                    self._lent[id(a)] = (entry[0], weakref.ref(result))
+
+    def give_back(self, result: AttentionResult) -> None:
+        """The caller's word that nobody reads `result` any more: its arrays may be reused."""
+        with self._lock:
+            for a in _big_arrays(result):
+                entry = self._lent.get(id(a))
+                if entry is None or entry[0]() is not a or entry[1] is None:
+                    continue  # not lent by us, or still being filled
+                if entry[1]() is not result:
+                    continue  # already given back, or owned by a newer result
+                del self._lent[id(a)]
+                if a.nbytes <= self.max_array_bytes and len(self._free) < self.max_arrays:
+                    self._free.append(a)
+
+    @property
+    def free_count(self) -> int:
+        """How many arrays wait to be reused (for tests)."""
+        return len(self._free)
 
 
-_pool = _ArrayPool()
+def _big_arrays(result: AttentionResult) -> tuple[np.ndarray, ...]:
+    return (result.scores, result.scaled_scores, result.weights)
+
+
+def _fresh(shape: tuple[int, ...], dtype: np.dtype) -> np.ndarray:
+    return np.empty(shape, dtype=dtype)
 
 
 def _mask_arrays(
@@ -437,13 +464,15 @@ def attention(
     window: int | None = None,
     positions: Sequence[int] | None = None,
     key_positions: Sequence[int] | None = None,
+    buffers: ResultBuffers | None = None,
 ) -> AttentionResult:
     """Compute multi-head scaled dot-product attention, keeping every step.
 
     kv_heads (None = heads), rope and window follow DESIGN.md's "Semantics".
     `positions` are the queries' (default rope.positions, else 0..n-1);
     `key_positions` the keys' (default: the query positions in self-attention,
-    0..m-1 with a source).
+    0..m-1 with a source). `buffers` lends the (H, n, m) arrays (see ResultBuffers);
+    without it every result gets arrays of its own.
     """
     return _attention(
         x,
@@ -464,6 +493,7 @@ def attention(
         window=window,
         positions=positions,
         key_positions=key_positions,
+        buffers=buffers,
     )
 
 
@@ -487,13 +517,14 @@ def _position_array(name: str, given: Sequence[int] | None, count: int, what: st
     return out
 
 
-def _rotate(
+def rotate_heads(
     x: np.ndarray, heads: int, d_k: int, rope: Rope, inv_freq: np.ndarray, positions: np.ndarray
 ) -> np.ndarray:
-    """Each head's block of x (rows, heads*d_k) rotated by its row's position."""
-    rows = x.shape[0]
+    """Each head's block of x (rows, heads*d_k) rotated by its row's position: a new array."""
+    out = np.array(x)
     angles = rope_angles(positions, inv_freq)[:, None, :]  # (rows, 1, r/2): same for every head
-    return apply_rope(x.reshape(rows, heads, d_k), angles, rope.style).reshape(rows, heads * d_k)
+    rotate_in_place(out.reshape(x.shape[0], heads, d_k), angles, rope.style)
+    return out
 
 
 # Overflow is detected explicitly (_check_finite raises AttentionError naming the step),
@@ -519,6 +550,7 @@ def _attention(
     window: int | None = None,
     positions: Sequence[int] | None = None,
     key_positions: Sequence[int] | None = None,
+    buffers: ResultBuffers | None = None,
     stats: list[np.ndarray] | None = None,
 ) -> AttentionResult:
     """`attention`; if `stats` is a list, appends per-row (max, exp-sum), (H, n) each."""
@@ -620,23 +652,24 @@ def _attention(
     q_rot = k_rot = None
     q_used, k_used = q, k  # what the scores multiply: q and k, rotated with RoPE
     if rope is not None and inv_freq is not None:
-        q_rot = q_used = _rotate(q, heads, d_k, rope, inv_freq, q_pos)
-        k_rot = k_used = _rotate(k, groups, d_k, rope, inv_freq, k_pos)
+        q_rot = q_used = rotate_heads(q, heads, d_k, rope, inv_freq, q_pos)
+        k_rot = k_used = rotate_heads(k, groups, d_k, rope, inv_freq, k_pos)
     q_h = q_used.reshape(n, heads, d_k).transpose(1, 0, 2)  # (H, n, d_k)
     k_h = k_used.reshape(m, groups, d_k).transpose(1, 0, 2)  # (G, m, d_k)
     v_h = v.reshape(m, groups, d_v).transpose(1, 0, 2)  # (G, m, d_v)
     if groups != heads:  # repeat_kv: query head h reads key/value head h // (H/G)
         k_h = np.repeat(k_h, heads // groups, axis=0)  # (H, m, d_k)
         v_h = np.repeat(v_h, heads // groups, axis=0)  # (H, m, d_v)
-    scores = np.matmul(q_h, k_h.transpose(0, 2, 1), out=_pool.take((heads, n, m), dt))  # (H, n, m)
+    take = buffers.take if buffers is not None else _fresh
+    scores = np.matmul(q_h, k_h.transpose(0, 2, 1), out=take((heads, n, m), dt))  # (H, n, m)
 
     divisor = scale_value * temperature
     visible, hidden = _mask_arrays(n, m, causal, key_mask, window, q_pos, k_pos)
     fully_masked: np.ndarray = (
         np.asarray(~visible.any(axis=1)) if hidden is not None else np.zeros(n, dtype=bool)
     )
-    scaled = _pool.take((heads, n, m), dt)
-    weights = _pool.take((heads, n, m), dt)
+    scaled = take((heads, n, m), dt)
+    weights = take((heads, n, m), dt)
     row_stats = None
     if stats is not None:
         row_stats = (np.empty((heads, n), dtype=dt), np.empty((heads, n), dtype=dt))
@@ -655,7 +688,7 @@ def _attention(
     for r in (q_rot, k_rot):
         if r is not None:
             r.flags.writeable = False
-    return AttentionResult(
+    result = AttentionResult(
         q=q,
         k=k,
         v=v,
@@ -679,3 +712,6 @@ def _attention(
         positions=q_pos,
         key_positions=k_pos,
     )
+    if buffers is not None:
+        buffers.claim(result)
+    return result

@@ -13,17 +13,21 @@ two O(n*m*d) products and a full softmax. A row falls back to a full O(m)
 recompute when the update would cancel: the old logit was the row's maximum, or
 its exponential was more than half the row's sum.
 
-Ownership: results are immutable for anyone who holds them. When nobody but this
-object still references the previous result (checked by reference count), its
-arrays are updated in place; otherwise the changed arrays are copied first, so a
-result someone keeps never changes. Read `.result` rather than caching results
-to get the in-place path.
+RoPE rotates row r of q and k by its own position only, grouped heads read their
+key/value head's columns, and a window is a fixed mask: the same row updates apply.
+Anything else (options, positions, W_Q, W_K, b_Q, b_K) is recomputed in full.
+
+Ownership is explicit: results are immutable for whoever holds them. The engine
+changes arrays in place only after the caller has called `release()`, its word
+that nobody reads any result the engine handed out; until then an edit copies the
+arrays it changes, so a result someone keeps never changes. Full recomputes reuse
+the (H, n, m) buffers of results given back the same way (ResultBuffers).
 """
 
 from __future__ import annotations
 
-import sys
 from dataclasses import fields
+from typing import Any
 
 import numpy as np
 
@@ -33,14 +37,15 @@ from .attention import (
     _THREADS,
     AttentionError,
     AttentionResult,
+    ResultBuffers,
     _attention,
     _executor,
-    _pool,
+    rotate_heads,
 )
 from .preset import ARRAY_FIELDS, Preset, attention_arguments
 
 EDITABLE = ARRAY_FIELDS
-_ARRAYS = ("q", "k", "v", "scores", "scaled_scores", "weights", "context", "output")
+_ARRAYS = AttentionResult.WHOLE_FIELDS + AttentionResult.PER_HEAD_FIELDS
 _CANCEL_LIMIT = 0.5  # update a row only while the removed term is at most half its sum
 
 
@@ -56,6 +61,8 @@ class IncrementalAttention:
         self._result: AttentionResult | None = None
         self._row_max: np.ndarray | None = None  # (H, n)
         self._row_sum: np.ndarray | None = None  # (H, n)
+        self._buffers = ResultBuffers()
+        self._released = False  # the caller gave back every result handed out so far
         self.recompute(preset)
 
     @property
@@ -67,14 +74,28 @@ class IncrementalAttention:
         assert self._result is not None
         return self._result
 
+    def release(self) -> None:
+        """Give back every result this engine has handed out (and any array taken from one).
+
+        The caller promises that nobody reads them any more, so the next edit may update
+        the current result's arrays in place and later recomputes may reuse them. Without
+        this call the engine copies what it changes: always safe, a little slower. Each
+        new result is lent again until the next `release()`.
+        """
+        self._released = True
+
     # Full path ------------------------------------------------------------
     def recompute(self, preset: Preset) -> AttentionResult:
         """Compute everything from scratch (any change other than one cell)."""
         stats: list[np.ndarray] = []
-        result = _attention(**attention_arguments(preset), stats=stats)
+        result = _attention(**attention_arguments(preset), stats=stats, buffers=self._buffers)
+        old, released = self._result, self._released
         self._preset = preset
         self._result = result
+        self._released = False
         self._row_max, self._row_sum = stats
+        if old is not None and released:
+            self._buffers.give_back(old)  # the next recompute may overwrite its arrays
         return result
 
     # Incremental path -----------------------------------------------------
@@ -90,7 +111,7 @@ class IncrementalAttention:
         r = self.result
         small = r.heads * r.n_queries * r.n_keys < self.min_cells
         del r
-        if small or _modern(before) or not _one_cell_edit(before, preset_after, matrix, row, col):
+        if small or not _one_cell_edit(before, preset_after, matrix, row, col):
             return self._recompute_or_restore(preset_after, before)
         try:
             if matrix == "inputs":
@@ -115,38 +136,41 @@ class IncrementalAttention:
                 self.recompute(before)
             raise
 
-    def _take(self, names: tuple[str, ...]) -> dict[str, np.ndarray]:
-        """Writable arrays for `names`: the old result's own if nobody else holds it."""
-        old = self._result
+    def _take(self, names: tuple[str, ...]) -> dict[str, Any]:
+        """The current result's fields, with writable arrays for `names`.
+
+        Those arrays are the result's own when the caller released it (nobody reads it),
+        else copies. The engine drops the old result first: if the update fails half-way,
+        `edit_cell` recomputes in full instead of keeping a half-changed result.
+        """
+        old = self.result
         self._result = None
-        # References to `old` now: this frame, the getrefcount argument.
-        sole = sys.getrefcount(old) <= 2
-        arrays = {}
-        for f in fields(old):
-            arrays[f.name] = getattr(old, f.name)
-        del old
-        out = {}
+        parts: dict[str, Any] = {f.name: getattr(old, f.name) for f in fields(old)}
         for name in names:
-            a = arrays.pop(name)
-            _pool.forget(a)  # the attention pool must not recycle what we now own
-            # References: `a`, the getrefcount argument (`old` is gone).
-            if sole and sys.getrefcount(a) <= 2 and a.base is None:
+            a = parts[name]
+            if a is None:
+                continue
+            if self._released and a.base is None:
                 a.flags.writeable = True
             else:
                 a = np.array(a, copy=True)
-            out[name] = a
-        out.update(arrays)
-        return out
+            parts[name] = a
+        return parts
 
-    def _finish(self, preset: Preset, parts: dict[str, object]) -> AttentionResult:
-        for name in ("q", "k", "v", "context", "output"):
-            if not np.isfinite(parts[name]).all():
+    def _finish(self, preset: Preset, parts: dict[str, Any]) -> AttentionResult:
+        for name in ("q", "k", "v", "q_rot", "k_rot", "context", "output"):
+            if parts[name] is not None and not np.isfinite(parts[name]).all():
                 raise FloatingPointError(name)  # edit_cell lets the full path refuse it
-        for name in _ARRAYS:
-            parts[name].flags.writeable = False
+        for name in _ARRAYS + AttentionResult.ROTATED_FIELDS:
+            if parts[name] is not None:
+                parts[name].flags.writeable = False
+        result = AttentionResult(**parts)
+        if self._released:
+            self._buffers.claim(result)  # the arrays it took over in place are its own now
         self._preset = preset
-        self._result = AttentionResult(**parts)
-        return self._result
+        self._result = result
+        self._released = False
+        return result
 
     def _edit_output(self, preset: Preset) -> AttentionResult:
         parts = self._take(("output",))
@@ -161,8 +185,10 @@ class IncrementalAttention:
         v[...] = xs.astype(dt) @ preset.w_value.astype(dt)
         if preset.b_value is not None:
             v += preset.b_value.astype(dt)
-        h, d_v = parts["heads"], parts["d_v"]
-        v_h = v.reshape(v.shape[0], h, d_v).transpose(1, 0, 2)
+        heads, groups, d_v = parts["heads"], parts["kv_heads"], parts["d_v"]
+        v_h = v.reshape(v.shape[0], groups, d_v).transpose(1, 0, 2)  # (G, m, d_v)
+        if groups != heads:
+            v_h = np.repeat(v_h, heads // groups, axis=0)  # (H, m, d_v), as attention does
         np.matmul(parts["weights"], v_h, out=parts["context"])
         parts["output"] = self._output(preset, parts["context"])
         return self._finish(preset, parts)
@@ -178,31 +204,46 @@ class IncrementalAttention:
 
     def _edit_token(self, preset: Preset, r: int, *, query: bool, key: bool) -> AttentionResult:
         """X row r (query and/or key side) changed."""
-        names = ("scores", "scaled_scores", "weights", "context")
-        names += ("q",) * query + ("k", "v") * key
+        names: tuple[str, ...] = ("scores", "scaled_scores", "weights", "context")
+        names += ("q", "q_rot") * query + ("k", "k_rot", "v") * key
         parts = self._take(names)
         dt = np.dtype(parts["dtype"])
         H, d_k, d_v = parts["heads"], parts["d_k"], parts["d_v"]
+        group = H // parts["kv_heads"]  # query heads per key/value head
         q, k, v = parts["q"], parts["k"], parts["v"]
+        rope = preset.options.rope
         S, L, W, C = parts["scores"], parts["scaled_scores"], parts["weights"], parts["context"]
         n = q.shape[0]
         divisor = dt.type(parts["divisor"])
         visible = parts["mask"]
         alive = ~parts["fully_masked"]
         row_max, row_sum = self._row_max, self._row_sum
+        assert row_max is not None and row_sum is not None
 
-        old_v_r = v[r].copy() if key else None
+        old_v_r = v[r].copy() if key else np.zeros(0, dtype=dt)  # read only when key
         if query:
             q[r] = _row(preset.inputs[r], preset.w_query, preset.b_query, dt)
         if key:
             xs = preset.inputs if preset.source_inputs is None else preset.source_inputs
             k[r] = _row(xs[r], preset.w_key, preset.b_key, dt)
             v[r] = _row(xs[r], preset.w_value, preset.b_value, dt)
+        if rope is not None:  # row r alone turns, by its own position
+            inv_freq = rope.frequencies(d_k)
+            if query:
+                pos = parts["positions"][r : r + 1]
+                parts["q_rot"][r] = rotate_heads(q[r : r + 1], H, d_k, rope, inv_freq, pos)[0]
+            if key:
+                pos = parts["key_positions"][r : r + 1]
+                g_all = parts["kv_heads"]
+                parts["k_rot"][r] = rotate_heads(k[r : r + 1], g_all, d_k, rope, inv_freq, pos)[0]
+        qs = q if rope is None else parts["q_rot"]  # what the scores multiply
+        ks = k if rope is None else parts["k_rot"]
 
         for h in range(H):
-            q_h = q[:, h * d_k : (h + 1) * d_k]
-            k_h = k[:, h * d_k : (h + 1) * d_k]
-            v_h = v[:, h * d_v : (h + 1) * d_v]
+            g = h // group  # the key/value head this query head reads
+            q_h = qs[:, h * d_k : (h + 1) * d_k]
+            k_h = ks[:, g * d_k : (g + 1) * d_k]
+            v_h = v[:, g * d_v : (g + 1) * d_v]
             redo = np.zeros(n, dtype=bool)  # rows to recompute in full
             if key:
                 a = L[h, :, r].copy()  # old logits of column r
@@ -233,7 +274,7 @@ class IncrementalAttention:
                 C_h = C[h]
                 C_h[ok] = (
                     factor[ok, None]
-                    * (C_h[ok] - w_r_old[ok, None] * old_v_r[h * d_v : (h + 1) * d_v])
+                    * (C_h[ok] - w_r_old[ok, None] * old_v_r[g * d_v : (g + 1) * d_v])
                     + W[h, ok, r][:, None] * dv
                 )
                 row_max[h] = M2
@@ -266,6 +307,7 @@ class IncrementalAttention:
             w[w < np.finfo(np.float32).tiny] = 0
         W[h, rows] = w
         C[h, rows] = w @ v_h
+        assert self._row_max is not None and self._row_sum is not None
         self._row_max[h, rows] = mx[:, 0]
         self._row_sum[h, rows] = tot[:, 0]
 
@@ -290,16 +332,10 @@ def _scale_rows(w: np.ndarray, factor: np.ndarray) -> None:
 
 
 def _row(x_r: np.ndarray, w: np.ndarray, b: np.ndarray | None, dt: np.dtype) -> np.ndarray:
-    out = x_r.astype(dt) @ w.astype(dt)
+    out: np.ndarray = x_r.astype(dt) @ w.astype(dt)
     if b is not None:
         out += b.astype(dt)
     return out
-
-
-def _modern(preset: Preset) -> bool:
-    """True for RoPE or grouped heads, which the row updates below do not handle yet."""
-    o = preset.options
-    return o.rope is not None or (o.kv_heads is not None and o.kv_heads != o.heads)
 
 
 def _one_cell_edit(before: Preset, after: Preset, matrix: str, row: int, col: int) -> bool:
@@ -308,6 +344,8 @@ def _one_cell_edit(before: Preset, after: Preset, matrix: str, row: int, col: in
     For X and the source sequence that cell must lie in `row` (the row to update).
     """
     if matrix not in EDITABLE or before.options != after.options:
+        return False
+    if before.source_positions != after.source_positions:
         return False
     for name in EDITABLE:
         a, b = getattr(before, name), getattr(after, name)

@@ -91,19 +91,23 @@ def apply_rope(x: np.ndarray, angles: np.ndarray, style: str) -> np.ndarray:
     cos and sin are taken in float64 and rounded to x's dtype once, so a float32 head
     is rotated with float32 arithmetic like the rest of its attention.
     """
-    x = np.asarray(x)
+    out = np.array(x)
+    rotate_in_place(out, angles, style)
+    return out
+
+
+def rotate_in_place(x: np.ndarray, angles: np.ndarray, style: str) -> None:
+    """apply_rope written into x itself (x may be a view, e.g. (n, H, d) of an (n, H*d) array)."""
     r = 2 * angles.shape[-1]
     if r > x.shape[-1]:
         raise RopeError(f"cannot rotate {r} columns of a width-{x.shape[-1]} head")
     first, second = pair_columns(r, style)
-    cos = np.cos(angles).astype(x.dtype, copy=False)  # (n, r/2), broadcasts over heads
+    cos = np.cos(angles).astype(x.dtype, copy=False)  # broadcasts over heads
     sin = np.sin(angles).astype(x.dtype, copy=False)
-    u = x[..., first]
+    u = x[..., first]  # fancy indexing: copies, so both halves read the old values
     w = x[..., second]
-    out = x.copy()
-    out[..., first] = u * cos - w * sin
-    out[..., second] = w * cos + u * sin
-    return out
+    x[..., first] = u * cos - w * sin
+    x[..., second] = w * cos + u * sin
 
 
 def check_rope(rope: Rope, d_k: int) -> str | None:
@@ -159,4 +163,5 @@ __all__ = [
     "default_inv_freq",
     "pair_columns",
     "rope_angles",
+    "rotate_in_place",
 ]

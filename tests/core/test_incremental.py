@@ -230,3 +230,95 @@ def test_random_edit_sequences_equal_full_recompute(steps, heads, causal, key_ma
         p = edited(p, matrix, row, col, value)
         inc.edit_cell(p, matrix, row, col)
     assert_matches_full(inc.result, p)
+
+
+# Modern attention: RoPE, grouped heads and windows take the same row updates -----------
+
+
+def modern_preset(heads: int, kv_heads: int, style: str | None, window: int | None, cross: bool):
+    from selfattn.preset import Rope
+
+    rng = np.random.default_rng(heads * 7 + kv_heads)
+    d, d_k, d_v, n, m = 4, 2, 3, 7, 5
+
+    def mat(r: int, c: int) -> np.ndarray:
+        return rng.standard_normal((r, c))
+
+    rope = None if style is None else Rope(style=style, theta=30.0, positions=(2, 3, 5, 6, 7, 9, 10))
+    return Preset(
+        inputs=mat(n, d),
+        source_inputs=mat(m, d) if cross else None,
+        source_positions=(0, 4, 5, 8, 9) if cross else None,
+        w_query=mat(d, heads * d_k),
+        w_key=mat(d, kv_heads * d_k),
+        w_value=mat(d, kv_heads * d_v),
+        w_output=mat(heads * d_v, 3),
+        b_query=rng.standard_normal(heads * d_k),
+        b_key=rng.standard_normal(kv_heads * d_k),
+        b_value=rng.standard_normal(kv_heads * d_v),
+        options=Options(
+            heads=heads, kv_heads=kv_heads, causal=not cross, window=window, rope=rope
+        ),
+    )
+
+
+def assert_rotations_match(result, preset: Preset) -> None:
+    full = compute(preset)
+    for name in ("q_rot", "k_rot"):
+        got, want = getattr(result, name), getattr(full, name)
+        if want is None:
+            assert got is None
+        else:
+            np.testing.assert_allclose(got, want, rtol=1e-12, atol=1e-12, err_msg=name)
+
+
+@settings(max_examples=40, deadline=None)
+@given(
+    steps=st.lists(edit_step, min_size=1, max_size=20),
+    grouping=st.sampled_from([(4, 2), (4, 1), (2, 2), (3, 3)]),
+    style=st.sampled_from([None, "half", "interleaved"]),
+    window=st.sampled_from([None, 1, 3]),
+    cross=st.booleans(),
+    release=st.booleans(),
+)
+def test_random_edits_with_rope_groups_and_windows_equal_full_recompute(
+    steps, grouping, style, window, cross, release
+):
+    p = modern_preset(*grouping, style, window, cross)
+    inc = IncrementalAttention(p)
+    for matrix, i, j, value in steps:
+        a = getattr(p, matrix)
+        if a is None:
+            continue
+        row = 0 if a.ndim == 1 else i % a.shape[0]
+        col = j % a.shape[-1]
+        p = edited(p, matrix, row, col, value)
+        if release:
+            inc.release()
+        inc.edit_cell(p, matrix, row, col)
+    assert_matches_full(inc.result, p)
+    assert_rotations_match(inc.result, p)
+
+
+def test_a_rope_edit_rotates_only_the_edited_row_by_its_own_position():
+    p = modern_preset(4, 2, "half", None, False)
+    inc = IncrementalAttention(p)
+    before = inc.result.q_rot.copy()
+    p2 = edited(p, "inputs", 3, 1, 5.0)
+    r = inc.edit_cell(p2, "inputs", 3, 1)
+    changed = np.flatnonzero(np.any(r.q_rot != before, axis=1))
+    assert changed.tolist() == [3]
+    assert_rotations_match(r, p2)
+
+
+def test_changing_positions_is_recomputed_in_full():
+    from selfattn.preset import Rope
+
+    p = modern_preset(2, 1, "interleaved", 2, False)
+    inc = IncrementalAttention(p)
+    p2 = p.with_options(rope=Rope(style="interleaved", theta=30.0, positions=tuple(range(7))))
+    assert_matches_full(inc.edit_cell(p2, "inputs", 0, 0), p2)
+    cross = modern_preset(2, 1, "half", None, True)
+    inc = IncrementalAttention(cross)
+    moved = cross.replace(source_positions=(1, 2, 3, 4, 5))
+    assert_matches_full(inc.edit_cell(moved, "source_inputs", 0, 0), moved)
