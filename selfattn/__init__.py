@@ -1,6 +1,13 @@
 """Self-Attention Workbench core: attention arithmetic, presets, export (numpy only, no Qt)."""
 
-from .attention import AttentionError, AttentionResult, Biases, attention, masked_softmax
+from .attention import (
+    AttentionError,
+    AttentionResult,
+    Biases,
+    ResultBuffers,
+    attention,
+    masked_softmax,
+)
 from .preset import (
     Options,
     Preset,
@@ -13,6 +20,7 @@ from .preset import (
     preset_to_dict,
     save_preset,
 )
+from .rope import Rope
 
 __version__ = "0.1.0"
 
@@ -23,6 +31,8 @@ __all__ = [
     "Options",
     "Preset",
     "PresetError",
+    "ResultBuffers",
+    "Rope",
     "attention",
     "compute",
     "dumps_preset",

@@ -27,6 +27,7 @@ import weakref
 from collections.abc import Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
+from types import MappingProxyType
 from typing import Literal
 
 import numpy as np
@@ -78,10 +79,31 @@ class AttentionResult:
     positions: np.ndarray  # (n,) int64 query positions (RoPE angles, window)
     key_positions: np.ndarray  # (m,) int64 key positions
 
-    # The result's arrays by kind, so export, explain and views share one vocabulary.
+    # The one vocabulary of a result's matrices (export, explain, the engine and views).
     PER_HEAD_FIELDS = ("scores", "scaled_scores", "weights", "context")  # (H, n, .)
     WHOLE_FIELDS = ("q", "k", "v", "output")  # (rows, columns), all heads side by side
-    ROTATED_FIELDS = ("q_rot", "k_rot")  # like q and k, present only with RoPE
+    ROTATED_FIELDS = ("q_rot", "k_rot")  # like q and k, present only with RoPE (else None)
+    # Every matrix field in the order files and tables list them, with its name in
+    # file names, CSV and the window (DESIGN.md "Command line").
+    MATRIX_NAMES = MappingProxyType(
+        {
+            "q": "query",
+            "k": "key",
+            "v": "value",
+            "q_rot": "query_rotated",
+            "k_rot": "key_rotated",
+            "scores": "scores",
+            "scaled_scores": "scaled_scores",
+            "weights": "weights",
+            "context": "context",
+            "output": "output",
+        }
+    )
+
+    def matrices(self) -> list[tuple[str, np.ndarray]]:
+        """(field, array) of every matrix this result holds, in MATRIX_NAMES order."""
+        present = ((f, getattr(self, f)) for f in self.MATRIX_NAMES)
+        return [(f, a) for f, a in present if a is not None]
 
     @property
     def n_queries(self) -> int:
@@ -197,7 +219,9 @@ def masked_softmax(logits: np.ndarray, visible: np.ndarray) -> np.ndarray:
     """Row-wise softmax of (..., n, m) logits where masked cells are already -inf.
 
     Max-subtracted, so logits of +-1e4 give exact one-hot rows; a row with no
-    visible key gives zeros instead of NaN.
+    visible key gives zeros instead of NaN. This is the textbook reference:
+    `attention` computes the same arithmetic block by block in `_softmax_rows`
+    (tests check the two agree bit for bit in float64).
     """
     any_visible = np.asarray(visible.any(axis=-1))  # (n,)
     row_max = np.max(logits, axis=-1, keepdims=True)

@@ -21,277 +21,31 @@ Rendered prose is wrapped at 88 characters so nothing is cut off in the panel.
 
 from __future__ import annotations
 
-import math
-import textwrap
-from dataclasses import dataclass
-
 import numpy as np
 
 from .attention import AttentionResult
-from .numbers import EXPLAIN_DIGITS, significant
+from .explain_rope import kv_text, rotation_step, window_reasons
+from .explain_text import (
+    CellRef,
+    Explanation,
+    Step,
+    Term,
+    _check_cell,
+    _check_head,
+    _head_text,
+    _key,
+    _numbers,
+    _query,
+    _quotient_note,
+    _span,
+    _sum_note,
+    _table_span,
+    _tok,
+    format_number,
+)
 from .preset import Preset
 
-MATRICES = ("scores", "scaled_scores", "weights", "context", "output")
-
-WIDTH = 88  # the longest rendered prose line; the Explain panel does not wrap
-LABEL_CHARS = 16  # token labels longer than this are shortened with "…"
-
-
-@dataclass(frozen=True)
-class CellRef:
-    """A cell of the result (or of the preset's W_O / b_O) that a term comes from."""
-
-    matrix: str  # "q", "k", "v", "scores", "scaled_scores", "weights", "context", "output",
-    # "w_output" or "b_output"
-    head: int | None  # for per-head matrices, else None
-    row: int
-    col: int
-
-
-@dataclass(frozen=True)
-class Term:
-    """One line of a step: `label   operands (combined by op) = value`.
-
-    op is "×" (a product), "/" (a quotient), "exp" (exp(a − b), a max-subtracted
-    exponential) or "" (the value on its own).
-    """
-
-    label: str
-    value: float
-    operands: tuple[float, ...] = ()
-    op: str = ""
-    refs: tuple[CellRef, ...] = ()  # where the operands (or the value) come from
-    note: str = ""
-
-
-@dataclass(frozen=True)
-class Step:
-    """A labelled group of terms and the number they produce.
-
-    combine says how the terms give the result: "sum" (result = Σ values), "max"
-    (result = the largest value) or "" (the single term's value is the result).
-    """
-
-    label: str
-    terms: tuple[Term, ...]
-    result: float
-    result_label: str
-    combine: str = "sum"
-    notes: tuple[str, ...] = ()
-
-
-@dataclass(frozen=True)
-class Explanation:
-    """The arithmetic behind one cell; `value` is the result's own number for it."""
-
-    title: str
-    cell: CellRef
-    value: float
-    steps: tuple[Step, ...]
-    notes: tuple[str, ...] = ()
-
-    def render(self, width: int = WIDTH) -> str:
-        """The steps as plain text for a monospace font, numbers aligned, 10 significant digits.
-
-        Prose is wrapped at `width` characters (a panel may pass how many columns it shows);
-        aligned term lines are never wrapped. The title is not repeated: the panel shows it
-        above the text.
-        """
-        lines: list[str] = []
-        for number, step in enumerate(self.steps, start=1):
-            if lines:
-                lines.append("")
-            lines.extend(_wrap(f"{number}. {step.label}", "", "   ", width))
-            lines.extend(_render_step(step, width))
-        if self.notes:
-            lines.append("")
-            for note in self.notes:
-                lines.extend(_wrap(note, "", "  ", width))
-        return "\n".join(lines) + "\n"
-
-
-# Formatting -------------------------------------------------------------------
-
-
-def format_number(x: float) -> str:
-    """10 significant digits, everywhere the same: 0.4319371007, 4, -inf."""
-    return significant(x, EXPLAIN_DIGITS, ascii_minus=True)
-
-
-def _decimal_align(texts: list[str]) -> list[str]:
-    """Pad numbers so their decimal points (or ends) line up in a column."""
-    heads, tails = [], []
-    for t in texts:
-        cut = len(t)
-        for mark in (".", "e"):
-            pos = t.find(mark)
-            if pos != -1:
-                cut = min(cut, pos)
-        heads.append(t[:cut])
-        tails.append(t[cut:])
-    hw = max((len(h) for h in heads), default=0)
-    tw = max((len(t) for t in tails), default=0)
-    return [h.rjust(hw) + t.ljust(tw) for h, t in zip(heads, tails, strict=True)]
-
-
-_TEMPLATES = {"exp": "exp({0} − {1})", "×": "{0} × {1}", "/": "{0} / {1}"}
-
-
-def _formula(term: Term, operands: list[str]) -> str:
-    """The operand part of a line, e.g. "1 × 4" or "exp(1.15 − 2.31)"."""
-    template = _TEMPLATES.get(term.op)
-    if template is not None and len(operands) == 2:
-        return template.format(*operands)
-    return "  ".join(operands)
-
-
-def _wrap(text: str, indent: str, hanging: str, width: int) -> list[str]:
-    """Prose at most `width` characters a line; continuation lines get the hanging indent."""
-    return textwrap.wrap(
-        text,
-        width=max(width, len(hanging) + 8),  # a silly small width still makes progress
-        initial_indent=indent,
-        subsequent_indent=hanging,
-        break_on_hyphens=False,  # keep "-inf" and "x1-x2" whole
-    ) or [indent.rstrip()]
-
-
-def _render_step(step: Step, width: int) -> list[str]:
-    terms = step.terms
-    n_ops = max((len(t.operands) for t in terms), default=0)
-    # Align each operand position over the step's terms (they share one op).
-    columns = [
-        _decimal_align([format_number(t.operands[c]) if c < len(t.operands) else "" for t in terms])
-        for c in range(n_ops)
-    ]
-    rows = [
-        (
-            t.label,
-            _formula(t, [columns[c][r] for c in range(len(t.operands))]),
-            format_number(t.value),
-            t.note,
-        )
-        for r, t in enumerate(terms)
-    ]
-    values = _decimal_align([v for _, _, v, _ in rows] + [format_number(step.result)])
-    result_label = {"sum": "sum", "max": "max"}.get(step.combine, "")
-    result_text = f"{result_label}: {step.result_label}" if result_label else step.result_label
-    shows_result = step.combine in ("sum", "max") or not rows
-    label_width = max((len(r[0]) for r in rows), default=0)
-    formula_width = max((len(r[1]) for r in rows), default=0)
-    lefts = [
-        label.ljust(label_width) + (f"  {formula.ljust(formula_width)}" if formula_width else "")
-        for label, formula, _, _ in rows
-    ]
-    # The result's label may run into the formula column, which is empty on its line.
-    left_width = max([len(t) for t in lefts] + [len(result_text) if shows_result else 0])
-    out = []
-    for left, (_, _, _, note), value in zip(lefts, rows, values, strict=False):
-        line = f"   {left.ljust(left_width)}  = {value}"
-        if note:
-            line += f"  {note}"
-        out.append(line.rstrip())
-    if shows_result:
-        out.append(f"   {result_text.ljust(left_width)}  = {values[-1]}".rstrip())
-    elif step.result_label:
-        out.extend(_wrap(f"→ {step.result_label}", "   ", "     ", width))
-    for note in step.notes:
-        out.extend(_wrap(note, "   ", "     ", width))
-    return out
-
-
-# Checks -----------------------------------------------------------------------
-
-
-def _tolerance(result: AttentionResult, magnitude: float, count: int) -> float:
-    eps = float(np.finfo(np.dtype(result.dtype)).eps)
-    tiny = float(np.finfo(np.dtype(result.dtype)).tiny)
-    return 4 * eps * max(count, 1) * magnitude + tiny
-
-
-def _sum_note(result: AttentionResult, terms: list[Term], stored: float) -> tuple[str, ...]:
-    """A note when the displayed terms do not add up to the stored number (float32 rounding)."""
-    values = [t.value for t in terms]
-    total = math.fsum(values)
-    magnitude = math.fsum(abs(v) for v in values)
-    if abs(total - stored) <= _tolerance(result, magnitude, len(values)):
-        return ()
-    return (
-        f"(the terms add up to {format_number(total)} exactly; the stored {result.dtype} "
-        f"value differs by {format_number(stored - total)} through rounding)",
-    )
-
-
-def _quotient_note(result: AttentionResult, computed: float, stored: float) -> tuple[str, ...]:
-    if abs(computed - stored) <= _tolerance(result, abs(computed), 1):
-        return ()
-    return (f"(recomputed here as {format_number(computed)}; stored as {format_number(stored)})",)
-
-
-# Shared pieces ----------------------------------------------------------------
-# Everything below that builds text turns the 0-based indices into the window's
-# 1-based row numbers and column labels.
-
-
-def _check_head(result: AttentionResult, head: int) -> None:
-    if not 0 <= head < result.heads:
-        raise IndexError(f"head {head} out of range: the result has {result.heads} head(s)")
-
-
-def _check_cell(name: str, index: int, size: int) -> None:
-    if not 0 <= index < size:
-        raise IndexError(f"{name} {index} out of range 0..{size - 1}")
-
-
-def _short(label: str) -> str:
-    """A token label on one line, cut to LABEL_CHARS so term lines stay short."""
-    label = "".join(" " if ch.isspace() else ch for ch in label)  # a tab or newline too
-    return label if len(label) <= LABEL_CHARS else label[: LABEL_CHARS - 1] + "…"
-
-
-def _tok(labels: tuple[str, ...], index: int) -> str:
-    return f"'{_short(labels[index])}'" if index < len(labels) else ""
-
-
-def _query(preset: Preset, i: int) -> str:
-    """E.g. "query 2 'cat'": the row number of the tables and the token's label."""
-    return f"query {i + 1} {_tok(preset.tokens, i)}".rstrip()
-
-
-def _key(preset: Preset, j: int) -> str:
-    return f"key {j + 1} {_tok(preset.key_tokens, j)}".rstrip()
-
-
-def _head_text(result: AttentionResult, head: int) -> str:
-    return f"head {head + 1} of {result.heads}" if result.heads > 1 else "head 1"
-
-
-def _span(prefix: str, d: int) -> str:
-    """A head's column labels: "q1" or "q1..q3"."""
-    return f"{prefix}1" if d == 1 else f"{prefix}1..{prefix}{d}"
-
-
-def _table_span(prefix: str, head: int, d: int) -> str:
-    """The same columns as the several-head tables label them: "h2:q1..h2:q3"."""
-    h = f"h{head + 1}:"
-    return f"{h}{prefix}1" if d == 1 else f"{h}{prefix}1..{h}{prefix}{d}"
-
-
-def _numbers(indices: list[int]) -> str:
-    """1-based numbers with runs shortened: [3, 4, 5, 6, 8] -> "4..7, 9"."""
-    parts: list[str] = []
-    start = 0
-    while start < len(indices):
-        stop = start
-        while stop + 1 < len(indices) and indices[stop + 1] == indices[stop] + 1:
-            stop += 1
-        first, last = indices[start] + 1, indices[stop] + 1
-        if stop - start >= 2:
-            parts.append(f"{first}..{last}")
-        else:
-            parts.extend(str(n) for n in range(first, last + 1))
-        start = stop + 1
-    return ", ".join(parts)
+MATRICES = (*AttentionResult.PER_HEAD_FIELDS, "output")  # the cells explained here
 
 
 def _scale_text(preset: Preset, result: AttentionResult) -> str:
@@ -303,7 +57,7 @@ def _scale_text(preset: Preset, result: AttentionResult) -> str:
     return f"scale = custom {format_number(result.scale)}"
 
 
-def _mask_reasons(preset: Preset, i: int, j: int) -> list[str]:
+def _mask_reasons(preset: Preset, result: AttentionResult, i: int, j: int) -> list[str]:
     reasons = []
     if preset.options.causal and j > i:
         reasons.append(
@@ -317,6 +71,7 @@ def _mask_reasons(preset: Preset, i: int, j: int) -> list[str]:
             f"Key mask: {_key(preset, j)} is masked (its 'attend' box is unticked in the "
             f"Inputs panel's {tab} tab, e.g. a padding token), so no query may attend to it."
         )
+    reasons.extend(window_reasons(preset, result, i, j))
     return reasons or ["Masked: this key is not visible to this query."]
 
 
@@ -329,38 +84,66 @@ def _fully_masked_note(preset: Preset, i: int) -> str:
 
 
 def _dot_step(preset: Preset, result: AttentionResult, head: int, i: int, j: int) -> Step:
-    """Raw score = Q row i · K row j over the head's column block of Q and K."""
+    """Raw score = Q row i · K row j over the head's column block of Q and K.
+
+    With RoPE the rows are the rotated ones; a grouped head takes K's columns from
+    its key/value head's block.
+    """
     d_k = result.d_k
+    g = result.kv_head(head)
+    rope = result.has_rope
+    q = result.q_rot if result.q_rot is not None else result.q
+    k = result.k_rot if result.k_rot is not None else result.k
+    q_name, k_name = ("q_rot", "k_rot") if rope else ("q", "k")
+    q_label, k_label = ("rotQ", "rotK") if rope else ("Q", "K")
     terms = []
     for t in range(d_k):
-        col = head * d_k + t  # the column of Q and K
-        a, b = float(result.q[i, col]), float(result.k[j, col])
+        q_col, k_col = head * d_k + t, g * d_k + t  # the columns of Q and K
+        a, b = float(q[i, q_col]), float(k[j, k_col])
         terms.append(
             Term(
-                label=f"Q[{i + 1},q{t + 1}] × K[{j + 1},k{t + 1}]",
+                label=f"{q_label}[{i + 1},q{t + 1}] × {k_label}[{j + 1},k{t + 1}]",
                 value=a * b,  # exact in float64 for float32 operands too
                 operands=(a, b),
                 op="×",
-                refs=(CellRef("q", None, i, col), CellRef("k", None, j, col)),
+                refs=(CellRef(q_name, None, i, q_col), CellRef(k_name, None, j, k_col)),
             )
         )
     stored = float(result.scores[head, i, j])
     q_cols, k_cols = _span("q", d_k), _span("k", d_k)
+    k_table = _table_span("k", g, d_k) if result.kv_heads > 1 else k_cols
     if result.heads > 1:
+        keys = f"key/value head {g + 1}'s {k_cols}" if g != head else k_cols
         how = (
-            f" over head {head + 1}'s columns: multiply {q_cols} by {k_cols} "
-            f"({_table_span('q', head, d_k)} and {_table_span('k', head, d_k)} in the tables)"
+            f" over head {head + 1}'s columns: multiply {q_cols} by {keys} "
+            f"({_table_span('q', head, d_k)} and {k_table} in the tables)"
         )
     else:
         how = f": multiply Q's {q_cols} by K's {k_cols}"
+    what = "rotated Q row {0} · rotated K row {1}" if rope else "Q row {0} · K row {1}"
     return Step(
-        label=f"Raw score = Q row {i + 1} · K row {j + 1}{how} pair by pair and add (d_k = {d_k})",
+        label=(f"Raw score = {what.format(i + 1, j + 1)}{how} pair by pair and add (d_k = {d_k})"),
         terms=tuple(terms),
         result=stored,
         result_label=f"score[{i + 1},{j + 1}]",
         combine="sum",
         notes=_sum_note(result, terms, stored),
     )
+
+
+def _score_steps(preset: Preset, result: AttentionResult, head: int, i: int, j: int) -> list[Step]:
+    """The steps up to the raw score: with RoPE, q_i and k_j rotated first."""
+    steps = []
+    if result.has_rope and preset.options.rope is not None:
+        steps.append(rotation_step(preset, result, "q", head, i))
+        steps.append(rotation_step(preset, result, "k", result.kv_head(head), j))
+    steps.append(_dot_step(preset, result, head, i, j))
+    return steps
+
+
+def _head_notes(result: AttentionResult, head: int) -> tuple[str, ...]:
+    note = kv_text(result, head)
+    return (note,) if note else ()
 
 
 def _logit_step(preset: Preset, result: AttentionResult, head: int, i: int, j: int) -> Step:
@@ -373,7 +156,7 @@ def _logit_step(preset: Preset, result: AttentionResult, head: int, i: int, j: i
         f"divisor = scale × T = {format_number(result.divisor)}",
     ]
     if not result.mask[i, j]:
-        notes.extend(_mask_reasons(preset, i, j))
+        notes.extend(_mask_reasons(preset, result, i, j))
         notes.append("A masked cell's scaled score is -inf, so its exponential is exactly 0.")
         term = Term(label="masked", value=logit)
     else:
@@ -489,7 +272,8 @@ def explain_score(
         title=_title("Raw score", _pair(preset, result, head, i, j), value),
         cell=CellRef("scores", head, i, j),
         value=value,
-        steps=(_dot_step(preset, result, head, i, j),),
+        steps=tuple(_score_steps(preset, result, head, i, j)),
+        notes=_head_notes(result, head),
     )
 
 
@@ -503,7 +287,11 @@ def explain_scaled_score(
         title=_title("Scaled score", _pair(preset, result, head, i, j), value),
         cell=CellRef("scaled_scores", head, i, j),
         value=value,
-        steps=(_dot_step(preset, result, head, i, j), _logit_step(preset, result, head, i, j)),
+        steps=(
+            *_score_steps(preset, result, head, i, j),
+            _logit_step(preset, result, head, i, j),
+        ),
+        notes=_head_notes(result, head),
     )
 
 
@@ -513,8 +301,8 @@ def explain_weight(
     """An attention weight A_h[i, j]: dot product, scaling, then the row's softmax."""
     _check_score_cell(result, head, i, j)
     stored = float(result.weights[head, i, j])
-    steps = [_dot_step(preset, result, head, i, j), _logit_step(preset, result, head, i, j)]
-    notes: list[str] = []
+    steps = [*_score_steps(preset, result, head, i, j), _logit_step(preset, result, head, i, j)]
+    notes: list[str] = list(_head_notes(result, head))
     cell = f"weight[{i + 1},{j + 1}]"
     if result.fully_masked[i]:
         notes.append(_fully_masked_note(preset, i))
@@ -578,7 +366,8 @@ def explain_context(
     _check_head(result, head)
     _check_cell("query", i, result.n_queries)
     _check_cell("context column", c, result.d_v)
-    col = head * result.d_v + c  # the column of V
+    g = result.kv_head(head)  # the key/value head whose V this head reads
+    col = g * result.d_v + c  # the column of V
     v_col = f"v{c + 1}"
     terms = []
     for j in range(result.n_keys):
@@ -596,13 +385,14 @@ def explain_context(
         )
     stored = float(result.context[head, i, c])
     notes = [_fully_masked_note(preset, i)] if result.fully_masked[i] else []
+    notes.extend(_head_notes(result, head))
     cell = f"context[{i + 1},c{c + 1}]"
     label = (
         f"{cell} = Σ over the {result.n_keys} keys of weight[{i + 1},key] × V[key,{v_col}]: "
         f"the weighted sum of V's column {v_col}"
     )
     if result.heads > 1:
-        label += f" of head {head + 1} (h{head + 1}:{v_col} in the V table)"
+        label += f" of head {head + 1} (h{g + 1}:{v_col} in the V table)"
     return Explanation(
         title=_title(
             "Context",

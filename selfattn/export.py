@@ -3,7 +3,8 @@
 Two layouts:
 
 * **wide** (default): one file per matrix, ``query.csv key.csv value.csv scores.csv
-  scaled_scores.csv weights.csv context.csv output.csv``. With H > 1 heads the
+  scaled_scores.csv weights.csv context.csv output.csv``, and with RoPE on also
+  ``query_rotated.csv key_rotated.csv`` (q and k after the rotation). With H > 1 heads the
   per-head matrices (scores, scaled_scores, weights, context) are written once per
   head as ``weights-head1.csv`` .. ``weights-headH.csv``; query/key/value/output
   stay whole. The first row is a header: a corner cell, then the column labels;
@@ -19,7 +20,10 @@ Labels (the same words as the maths and the window):
 matrix         rows                        columns
 =============  ==========================  ======================================
 query          tokens                      ``q1`` .. ``q{H*d_k}``
-key, value     key tokens (source tokens)  ``k1`` .. ``k{H*d_k}`` / ``v1`` ..
+key, value     key tokens (source tokens)  ``k1`` .. ``k{G*d_k}`` / ``v1`` ..
+                                           (G = kv_heads, H without grouping)
+query_rotated  tokens                      like query
+key_rotated    key tokens                  like key
 scores,        tokens (queries)            key tokens
 scaled_scores,
 weights
@@ -64,7 +68,7 @@ CsvFormat = Literal["wide", "long"]
 FORMATS: tuple[str, ...] = ("wide", "long")
 LONG_FILE_NAME = "results.csv"
 LONG_COLUMNS = ("matrix", "head", "row", "col", "row_label", "col_label", "value")
-PER_HEAD = ("scores", "scaled_scores", "weights", "context")
+PER_HEAD = AttentionResult.PER_HEAD_FIELDS  # their file and CSV names are the field names
 CORNER_TOKENS = "token"
 CORNER_PAIRS = "query\\key"
 
@@ -108,31 +112,28 @@ def result_tables(
         raise ExportError(f"got {len(tokens)} token labels for {n} queries")
     if len(key_tokens) != m:
         raise ExportError(f"got {len(key_tokens)} key token labels for {m} keys")
-    tables = [
-        Table("query", None, CORNER_TOKENS, tokens, _dims("q", result.q.shape[1]), result.q),
-        Table("key", None, CORNER_TOKENS, key_tokens, _dims("k", result.k.shape[1]), result.k),
-        Table("value", None, CORNER_TOKENS, key_tokens, _dims("v", result.v.shape[1]), result.v),
-    ]
-    per_head: list[tuple[str, np.ndarray, str, tuple[str, ...]]] = [
-        ("scores", result.scores, CORNER_PAIRS, key_tokens),
-        ("scaled_scores", result.scaled_scores, CORNER_PAIRS, key_tokens),
-        ("weights", result.weights, CORNER_PAIRS, key_tokens),
-        ("context", result.context, CORNER_TOKENS, _dims("c", result.d_v)),
-    ]
-    for matrix, stack, corner, cols in per_head:
+    corners_and_columns = {
+        "q": (CORNER_TOKENS, tokens, _dims("q", result.q.shape[1])),
+        "k": (CORNER_TOKENS, key_tokens, _dims("k", result.k.shape[1])),
+        "v": (CORNER_TOKENS, key_tokens, _dims("v", result.v.shape[1])),
+        "q_rot": (CORNER_TOKENS, tokens, _dims("q", result.q.shape[1])),
+        "k_rot": (CORNER_TOKENS, key_tokens, _dims("k", result.k.shape[1])),
+        "scores": (CORNER_PAIRS, tokens, key_tokens),
+        "scaled_scores": (CORNER_PAIRS, tokens, key_tokens),
+        "weights": (CORNER_PAIRS, tokens, key_tokens),
+        "context": (CORNER_TOKENS, tokens, _dims("c", result.d_v)),
+        "output": (CORNER_TOKENS, tokens, _dims("o", result.output.shape[1])),
+    }
+    tables = []
+    for field_name, values in result.matrices():
+        matrix = AttentionResult.MATRIX_NAMES[field_name]
+        corner, rows, cols = corners_and_columns[field_name]
+        if field_name not in AttentionResult.PER_HEAD_FIELDS:
+            tables.append(Table(matrix, None, corner, rows, cols, values))
+            continue
         for h in range(result.heads):
             head = None if result.heads == 1 else h + 1
-            tables.append(Table(matrix, head, corner, tokens, cols, stack[h]))
-    tables.append(
-        Table(
-            "output",
-            None,
-            CORNER_TOKENS,
-            tokens,
-            _dims("o", result.output.shape[1]),
-            result.output,
-        )
-    )
+            tables.append(Table(matrix, head, corner, rows, cols, values[h]))
     return tables
 
 

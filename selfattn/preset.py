@@ -18,7 +18,7 @@ import os
 import tempfile
 from dataclasses import dataclass, field, replace
 from pathlib import Path
-from typing import Any
+from typing import Any, ClassVar
 
 import numpy as np
 
@@ -125,6 +125,9 @@ class Preset:
     description: str = ""
     options: Options = field(default_factory=Options)
     source_positions: tuple[int, ...] | None = None  # key positions for cross-attention
+
+    # The editable matrices (module constant ARRAY_FIELDS), for code holding a Preset.
+    ARRAY_FIELDS: ClassVar[tuple[str, ...]] = ARRAY_FIELDS
 
     def __post_init__(self) -> None:
         for name in ARRAY_FIELDS:

@@ -334,3 +334,63 @@ def test_read_wide_csv_reads_infinities_and_a_byte_order_mark(tmp_path):
     rows, cols, values = read_wide_csv(path)
     assert (rows, cols) == (["x"], ["a", "b"])
     assert values[0, 0] == -math.inf and values[0, 1] == 1e-300
+
+
+# RoPE: q and k after the rotation get files of their own ------------------------------
+
+
+def _rope_preset(**options):
+    from selfattn.preset import Options, Preset, Rope
+
+    rng = np.random.default_rng(4)
+    return Preset(
+        inputs=rng.standard_normal((3, 2)),
+        w_query=rng.standard_normal((2, 4)),
+        w_key=rng.standard_normal((2, 2)),
+        w_value=rng.standard_normal((2, 2)),
+        tokens=("a", "b", "c"),
+        options=Options(heads=2, kv_heads=1, rope=Rope(style="interleaved"), **options),
+    )
+
+
+def test_rope_results_write_query_rotated_and_key_rotated(tmp_path):
+    preset = _rope_preset()
+    result = compute(preset)
+    paths = export_csv(preset, tmp_path)
+    names = [p.name for p in paths]
+    assert names[:5] == [
+        "query.csv",
+        "key.csv",
+        "value.csv",
+        "query_rotated.csv",
+        "key_rotated.csv",
+    ]
+    rows, cols, values = read_wide_csv(tmp_path / "query_rotated.csv")
+    assert rows == ["a", "b", "c"] and cols == ["q1", "q2", "q3", "q4"]
+    np.testing.assert_array_equal(values, result.q_rot)
+    rows, cols, values = read_wide_csv(tmp_path / "key_rotated.csv")
+    assert cols == ["k1", "k2"]  # one key/value head of d_k = 2
+    np.testing.assert_array_equal(values, result.k_rot)
+    # token 1 sits at position 0: its rotation is the identity
+    np.testing.assert_array_equal(values[0], result.k[0])
+
+
+def test_rope_rows_in_the_long_format(tmp_path):
+    preset = _rope_preset()
+    result = compute(preset)
+    (path,) = export_csv(preset, tmp_path, format="long")
+    with open(path, encoding="utf-8", newline="") as fh:
+        rows = list(csv.DictReader(fh))
+    rotated = [r for r in rows if r["matrix"] == "query_rotated"]
+    assert len(rotated) == 3 * 4
+    assert {r["head"] for r in rotated} == {""}
+    cell = next(r for r in rotated if r["row"] == "2" and r["col"] == "3")
+    assert cell["row_label"] == "b" and cell["col_label"] == "q3"
+    assert float(cell["value"]) == float(result.q_rot[1, 2])
+    assert sum(r["matrix"] == "key_rotated" for r in rows) == 3 * 2
+
+
+def test_no_rotated_files_without_rope(tmp_path):
+    preset = _rope_preset().with_options(rope=None)
+    names = [p.name for p in export_csv(preset, tmp_path)]
+    assert "query_rotated.csv" not in names and "key_rotated.csv" not in names

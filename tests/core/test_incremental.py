@@ -244,7 +244,9 @@ def modern_preset(heads: int, kv_heads: int, style: str | None, window: int | No
     def mat(r: int, c: int) -> np.ndarray:
         return rng.standard_normal((r, c))
 
-    rope = None if style is None else Rope(style=style, theta=30.0, positions=(2, 3, 5, 6, 7, 9, 10))
+    rope = (
+        None if style is None else Rope(style=style, theta=30.0, positions=(2, 3, 5, 6, 7, 9, 10))
+    )
     return Preset(
         inputs=mat(n, d),
         source_inputs=mat(m, d) if cross else None,
@@ -256,9 +258,7 @@ def modern_preset(heads: int, kv_heads: int, style: str | None, window: int | No
         b_query=rng.standard_normal(heads * d_k),
         b_key=rng.standard_normal(kv_heads * d_k),
         b_value=rng.standard_normal(kv_heads * d_v),
-        options=Options(
-            heads=heads, kv_heads=kv_heads, causal=not cross, window=window, rope=rope
-        ),
+        options=Options(heads=heads, kv_heads=kv_heads, causal=not cross, window=window, rope=rope),
     )
 
 

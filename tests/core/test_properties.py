@@ -82,16 +82,36 @@ def test_permuting_tokens_permutes_output_rows(spec, rnd):
     )
 
 
+def softmax_through_attention(logits, shift=None, key_mask=None, causal=False):
+    """Row softmax of `logits` (n, m) (+ a per-row `shift`, (n,)) as production computes it.
+
+    X = [L | c] with W_Q = I gives q_i = (L_i, c_i); m source tokens [e_j | 1] with W_K = I
+    give k_j = (e_j, 1): with scale "none" the logits are exactly L_ij + c_i.
+    """
+    n, m = logits.shape
+    c = np.zeros(n) if shift is None else shift
+    x = np.hstack([logits, c[:, None]])
+    source = np.hstack([np.eye(m), np.ones((m, 1))])
+    eye = np.eye(m + 1)
+    r = attention(
+        x, eye, eye, np.eye(m + 1, 1), source=source, scale="none", key_mask=key_mask,
+        causal=causal,
+    )  # fmt: skip
+    return r
+
+
 @given(
-    hnp.arrays(np.float64, (2, 3, 5), elements=st.floats(-50, 50, width=64)),
-    hnp.arrays(np.float64, (2, 3, 1), elements=st.floats(-1e3, 1e3, width=64)),
-    hnp.arrays(np.bool_, (3, 5)),
+    hnp.arrays(np.float64, (3, 5), elements=st.floats(-50, 50, width=64)),
+    hnp.arrays(np.float64, (3,), elements=st.floats(-1e3, 1e3, width=64)),
+    st.lists(st.booleans(), min_size=5, max_size=5),
+    st.booleans(),
 )
-def test_adding_a_constant_to_a_row_of_logits_changes_nothing(logits, shift, visible):
-    masked = np.where(visible, logits, -np.inf)
-    base = masked_softmax(masked, visible)
-    shifted = masked_softmax(masked + shift, visible)  # -inf + c stays -inf
-    np.testing.assert_allclose(shifted, base, rtol=1e-9, atol=1e-12)
+def test_adding_a_constant_to_a_row_of_logits_changes_nothing(logits, shift, key_mask, causal):
+    base = softmax_through_attention(logits, key_mask=key_mask, causal=causal)
+    np.testing.assert_array_equal(base.scaled_scores[0][base.mask], logits[base.mask])
+    shifted = softmax_through_attention(logits, shift, key_mask=key_mask, causal=causal)
+    np.testing.assert_allclose(shifted.weights, base.weights, rtol=1e-9, atol=1e-12)
+    np.testing.assert_array_equal(shifted.weights[0][~base.mask], 0.0)
 
 
 @given(layers(), st.data())
@@ -140,8 +160,16 @@ def test_build_mask_follows_causal_and_key_mask_rules(n, m, causal, data):
 @given(st.floats(-1e4, 1e4), st.floats(-1e4, 1e4))
 def test_two_key_softmax_matches_the_logistic_function(a, b):
     # softmax((a, b))[0] = 1 / (1 + exp(b - a)), computed stably by hand.
-    w = masked_softmax(np.array([[a, b]]), np.ones((1, 2), dtype=bool))
+    w = softmax_through_attention(np.array([[a, b]])).weights[0]
     d = b - a
     want = 1.0 / (1.0 + math.exp(d)) if d < 700 else 0.0
     assert math.isclose(w[0, 0], want, rel_tol=1e-12, abs_tol=1e-300)
     assert math.isclose(w[0, 0] + w[0, 1], 1.0, rel_tol=1e-15)
+
+
+@given(st.floats(-1e4, 1e4), st.floats(-1e4, 1e4))
+def test_the_reference_masked_softmax_agrees_with_production(a, b):
+    """masked_softmax is the textbook formula the fast path must equal (public reference)."""
+    reference = masked_softmax(np.array([[a, b]]), np.ones((1, 2), dtype=bool))
+    production = softmax_through_attention(np.array([[a, b]])).weights[0]
+    np.testing.assert_array_equal(production, reference)
