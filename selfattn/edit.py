@@ -11,7 +11,7 @@ from typing import Literal
 
 import numpy as np
 
-from .preset import ARRAY_FIELDS, MAX_TEXT_CHARS, Preset, PresetError, default_tokens
+from .preset import ARRAY_FIELDS, MAX_TEXT_CHARS, Preset, PresetError, Rope, default_tokens
 
 # Matrix keys shared by the document, the tables, undo commands and CSV import.
 MATRIX_KEYS = ARRAY_FIELDS
@@ -172,7 +172,7 @@ def resized(
         b_o = _fit(b_o, (d_out_final,))
     elif b_o is not None:  # without W_O, b_O is added to concat(heads): one d_v block per head
         b_o = _fit_head_vector(b_o, h_old, dv_old, h, dv)
-    rope = o.rope
+    rope = o.rope if dk == dk_old else _fit_rope(o.rope, dk)
     if rope is not None and rope.positions is not None:
         rope = replace(rope, positions=_fit_positions(rope.positions, n))
     source_positions = preset.source_positions
@@ -194,6 +194,20 @@ def resized(
         tokens=_fit_labels(preset.tokens, n, "t"),
         options=replace(o, heads=h, key_mask=key_mask, kv_heads=kv, rope=rope),
     )
+
+
+def _fit_rope(rope: Rope | None, d_k: int) -> Rope | None:
+    """RoPE for heads of d_k: rotate as many column pairs as still fit (none: off)."""
+    if rope is None:
+        return None
+    dims = 2 * len(rope.inv_freq) if rope.inv_freq is not None else rope.dims or d_k
+    if dims <= d_k and dims % 2 == 0:
+        return rope
+    fit = d_k - d_k % 2
+    if fit < 2:
+        return None
+    inv = rope.inv_freq[: fit // 2] if rope.inv_freq is not None else None
+    return replace(rope, dims=fit, inv_freq=inv)
 
 
 def _fit_positions(positions: tuple[int, ...], count: int) -> tuple[int, ...]:

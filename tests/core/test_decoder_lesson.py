@@ -109,3 +109,15 @@ def test_lesson_file_is_what_from_model_makes() -> None:
     np.testing.assert_array_equal(stored.w_key, made.w_key)
     assert stored.w_output is not None and made.w_output is not None
     np.testing.assert_array_equal(stored.w_output, made.w_output)
+
+
+def test_shrinking_d_k_keeps_as_many_rotated_pairs_as_fit() -> None:
+    """Resizing the lesson's head to an odd d_k (the window's d_k box) stays computable."""
+    from selfattn.edit import resized
+
+    preset = load_bundled(NAME)
+    three = resized(preset, d_k=3)
+    assert three.options.rope is not None and three.options.rope.dims == 2
+    assert np.all(np.isfinite(selfattn.compute(three).weights))
+    assert resized(preset, d_k=1).options.rope is None
+    assert resized(preset, d_k=8).options.rope == preset.options.rope
