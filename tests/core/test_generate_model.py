@@ -14,6 +14,8 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from selfattn.generate import (
     AttentionPick,
@@ -213,3 +215,22 @@ def test_open_model_reads_folders_and_the_default() -> None:
     assert open_model(FIXTURES / "decoders" / "tiny-qwen2").config.model_type == "qwen2"
     if smollm2_path() is not None:
         assert open_model(None).config.n_layers == 30
+
+
+@settings(max_examples=25, deadline=None)
+@given(text=st.text(max_size=30), chat=st.booleans())
+def test_any_text_either_continues_or_is_refused_with_a_reason(text: str, chat: bool) -> None:
+    model = load_decoder(FIXTURES / "decoders" / "tiny-qwen2")
+    try:
+        ids = prompt_ids(model, text, chat=chat)
+        gen = generate_from_model(model, ids, max_new_tokens=2, top=3)
+    except ValueError as exc:  # ModelError, GenerationError: one message, for a reason
+        if chat:
+            assert "no chat template" in str(exc)
+        else:
+            assert not model.tokenizer.encode(text).ids and "no tokens" in str(exc)
+        return
+    assert not chat  # tiny-qwen2 has no chat template
+    assert gen.prompt_ids == tuple(model.tokenizer.encode(text).ids)
+    assert len(gen.steps) in (1, 2)
+    assert all(0 <= s.token_id < model.config.vocab_size for s in gen.steps)
