@@ -17,18 +17,27 @@ from selfattn import AttentionResult, Options, Preset, compute
 from selfattn.explain import CellRef
 from selfattn.gradient import gradient
 from selfattn.provenance import depends_on, feeds
+from selfattn.rope import Rope
 
 
-def _preset(n: int, d: int, heads: int) -> Preset:
+def _preset(n: int, d: int, heads: int, modern: bool = False) -> Preset:
+    """Causal, W_O, b_Q; `modern`: half as many key/value heads, RoPE, a window of n/2."""
     rng = np.random.default_rng(0)
+    kv_width = d // 2 if modern else d
     return Preset(
         inputs=rng.normal(size=(n, d)),
         w_query=rng.normal(size=(d, d)) / np.sqrt(d),
-        w_key=rng.normal(size=(d, d)) / np.sqrt(d),
-        w_value=rng.normal(size=(d, d)) / np.sqrt(d),
+        w_key=rng.normal(size=(d, kv_width)) / np.sqrt(d),
+        w_value=rng.normal(size=(d, kv_width)) / np.sqrt(d),
         w_output=rng.normal(size=(d, d)) / np.sqrt(d),
         b_query=rng.normal(size=d),
-        options=Options(heads=heads, causal=True),
+        options=Options(
+            heads=heads,
+            causal=True,
+            kv_heads=heads // 2 if modern else None,
+            rope=Rope() if modern else None,
+            window=n // 2 if modern else None,
+        ),
     )
 
 
@@ -43,13 +52,17 @@ def _cases(p: Preset, r: AttentionResult, i: int) -> dict[str, Callable[[], obje
 
 
 def run(quick: bool) -> list[dict[str, Any]]:
-    sizes = [(16, 16, 2)] if quick else [(64, 64, 4), (1024, 256, 8)]
+    sizes = (
+        [(16, 16, 2, True)]
+        if quick
+        else [(64, 64, 4, False), (64, 64, 4, True), (1024, 256, 8, False)]
+    )
     repeats = 3 if quick else 50
     rows = []
-    for n, d, heads in sizes:
-        p = _preset(n, d, heads)
+    for n, d, heads, modern in sizes:
+        p = _preset(n, d, heads, modern)
         r = compute(p)
-        label = f"n={n} d={d} H={heads}"
+        label = f"n={n} d={d} H={heads}" + (" GQA+RoPE+window" if modern else "")
         target = None if quick or n > 64 else 0.005
         cases = _cases(p, r, n // 2)
         for what, fn in cases.items():
