@@ -51,7 +51,7 @@ def source_step(b: Builder) -> WalkStep:
 
 def biases_step(b: Builder) -> WalkStep:
     p, r = b.p, b.r
-    present = [
+    given = [
         (name, big, vec, prefix, d)
         for name, big, vec, prefix, d in (
             ("b_query", "Q", p.b_query, "q", r.d_k),
@@ -60,33 +60,42 @@ def biases_step(b: Builder) -> WalkStep:
         )
         if vec is not None
     ]
-    parts = [f"b_{big} = {vector(vec)}" for _, big, vec, _, _ in present]
+    parts = [f"b_{big} = {vector(vec)}" for _, big, vec, _, _ in given]
     text = (
         "Each projection adds a bias vector after the multiplication, the same for every "
-        f"row: {_bias_formula(b, present)}. Here " + "; ".join(parts) + "."
+        f"row: {_bias_formula(b, given)}. Here " + "; ".join(parts) + "."
     )
     return WalkStep(
         "biases",
         "The biases",
         text,
-        tuple(Cells(name, (0,), tuple(range(len(vec)))) for name, _, vec, _, _ in present),
+        tuple(Cells(name, (0,), tuple(range(len(vec)))) for name, _, vec, _, _ in given),
         tuple(
-            b.table(f"b_{big}", name, vec, ("bias",), column_labels(prefix, r.heads, d))
-            for name, big, vec, prefix, d in present
+            b.table(
+                f"b_{big}",
+                name,
+                vec,
+                ("bias",),
+                column_labels(prefix, r.heads if prefix == "q" else r.kv_heads, d),
+            )
+            for name, big, vec, prefix, d in given
         ),
     )
 
 
-def _bias_formula(b: Builder, present: list[tuple[str, str, np.ndarray, str, int]]) -> str:
+def _bias_formula(b: Builder, given: list[tuple[str, str, np.ndarray, str, int]]) -> str:
     """E.g. "Q = X W_Q + b_Q, K = Xs W_K + b_K"."""
     x = {"Q": "X", "K": "Xs" if b.cross else "X", "V": "Xs" if b.cross else "X"}
-    return ", ".join(f"{big} = {x[big]} W_{big} + b_{big}" for _, big, _, _, _ in present)
+    return ", ".join(f"{big} = {x[big]} W_{big} + b_{big}" for _, big, _, _, _ in given)
+
+
+def _keys(indices: list[int]) -> str:
+    """ "key 3" or "keys 1, 2" (1-based)."""
+    return f"key {indices[0] + 1}" if len(indices) == 1 else f"keys {ordinals(indices)}"
 
 
 def _keys_come_later(hidden: list[int]) -> str:
-    if len(hidden) == 1:
-        return f"key {hidden[0] + 1} comes later"
-    return f"keys {ordinals(hidden)} come later"
+    return f"{_keys(hidden)} {'comes' if len(hidden) == 1 else 'come'} later"
 
 
 def causal_mask_step(b: Builder) -> WalkStep:
@@ -97,7 +106,7 @@ def causal_mask_step(b: Builder) -> WalkStep:
     text = (
         "Causal mask: a token may only look at itself and the tokens before it, as in a "
         f"language model that predicts the next word. {b.query_name(capital=True)} sees "
-        + (f"keys {ordinals(seen)}" if seen else "no key")
+        + (_keys(seen) if seen else "no key")
     )
     if hidden:
         text += (
@@ -122,13 +131,14 @@ def window_step(b: Builder) -> WalkStep:
     assert w is not None
     p_i = int(r.positions[i])
     if b.p.options.causal:
-        rule = f"only the keys at positions {p_i - w + 1}..{p_i} (the last {w})"
+        rule = f"only the keys at positions {max(p_i - w + 1, 0)}..{p_i} (the last {w})"
         hidden = [j for j in range(b.m) if int(r.key_positions[j]) <= p_i - w]
     else:
-        rule = f"only the keys less than {w} positions away ({p_i - w + 1}..{p_i + w - 1})"
+        rule = f"only the keys less than {w} positions away ({max(p_i - w + 1, 0)}..{p_i + w - 1})"
         hidden = [j for j in range(b.m) if abs(int(r.key_positions[j]) - p_i) >= w]
     text = f"Sliding window w = {w}: {b.query_name()} at position {p_i} may look at {rule}. " + (
-        f"Keys {ordinals(hidden)} are too far away: scaled score −∞, weight 0."
+        f"{_keys(hidden).capitalize()} {'is' if len(hidden) == 1 else 'are'} too far away: "
+        "scaled score −∞, weight 0."
         if hidden
         else "No key is too far away for this query."
     )
@@ -236,7 +246,12 @@ def heads_step(b: Builder) -> WalkStep:
     per_head = "; ".join(f"head {h + 1} {vector(r.weights[h, i])}" for h in range(r.heads))
     text = (
         f"This preset has {r.heads} heads. Head h uses its own block of d_k = {r.d_k} columns "
-        f"of Q and K and d_v = {r.d_v} columns of V, and computes its own weights: "
+        + (
+            f"of Q and K and d_v = {r.d_v} columns of V"
+            if r.kv_heads == r.heads
+            else "of Q and the keys and values of its key/value head (grouped heads)"
+        )
+        + ", and computes its own weights: "
         f"the weights of {b.query_name()} are {per_head}. The heads' contexts are then set side "
         f"by side, {r.heads} × {r.d_v} = {r.heads * r.d_v} columns."
     )
