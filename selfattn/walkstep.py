@@ -300,37 +300,52 @@ class Builder:
 
 
 def logit_explanation(b: Builder, j: int) -> Explanation | None:
-    """Explain's scaled-score step alone (the dot product was the step before); for a
-    masked cell its notes say why the cell is masked."""
-    return explained(partial(explain_scaled_score, b.p, b.r, b.h, b.i, j), skip=1)
+    """Explain's scaled-score step alone, its last (the dot product was the step before);
+    for a masked cell its notes say why the cell is masked."""
+    return explained(partial(explain_scaled_score, b.p, b.r, b.h, b.i, j), _last_step)
 
 
-def explained(make: Callable[[], Explanation], skip: int = 0) -> Explanation | None:
-    """Explain's arithmetic for a cell without its first `skip` steps (a step before
-    already showed them), or None where Explain cannot write it out for this preset (it
-    refuses, or a sum misses the stored number, as for RoPE or grouped heads before
-    Explain covers them): a worksheet never shows a sum that does not add up."""
+def softmax_steps(steps: tuple[Step, ...]) -> tuple[Step, ...]:
+    """A weight's explanation from the row's maximum on (its max, exponentials, division)."""
+    start = next((k for k, step in enumerate(steps) if step.combine == "max"), len(steps))
+    return steps[start:]
+
+
+def _last_step(steps: tuple[Step, ...]) -> tuple[Step, ...]:
+    return steps[-1:]
+
+
+def explained(
+    make: Callable[[], Explanation],
+    part: Callable[[tuple[Step, ...]], tuple[Step, ...]] | None = None,
+) -> Explanation | None:
+    """Explain's arithmetic for a cell (or the `part` of its steps a walk-through step
+    shows), or None where Explain cannot write it out for this preset (it refuses, or a
+    sum misses the stored number): a worksheet never shows a sum that does not add up."""
     try:
         ex = make()
     except (IndexError, ValueError):
         return None
-    steps = ex.steps[skip:]
+    steps = ex.steps if part is None else part(ex.steps)
+    if not steps:
+        return None
     for step in steps:
         if step.combine == "sum" and step.terms:
             total = math.fsum(t.value for t in step.terms)
             size = math.fsum(abs(t.value) for t in step.terms)
             if not abs(total - step.result) <= 1e-5 * size + 1e-12:
                 return None
-    return Explanation(ex.title, ex.cell, ex.value, steps, ex.notes) if skip else ex
+    return ex if part is None else Explanation(ex.title, ex.cell, ex.value, steps, ex.notes)
 
 
 def explained_all(
-    makers: Iterable[Callable[[], Explanation]], skip: int = 0
+    makers: Iterable[Callable[[], Explanation]],
+    part: Callable[[tuple[Step, ...]], tuple[Step, ...]] | None = None,
 ) -> tuple[Explanation, ...]:
     """All of the explanations (see `explained`), or none if any cannot be written out."""
     out = []
     for make in makers:
-        ex = explained(make, skip)
+        ex = explained(make, part)
         if ex is None:
             return ()
         out.append(ex)

@@ -49,6 +49,7 @@ from .walkstep import (
     num,
     ordinals,
     plural,
+    softmax_steps,
     vector,
 )
 
@@ -262,7 +263,7 @@ def _softmax(b: Builder) -> WalkStep:
         shown = visible[:MAX_EXPLAINED]
         # Explain's weight steps after the dot product and the scaling: the row's max,
         # its exponentials and this key's division.
-        each = explained_all((partial(explain_weight, p, r, h, i, j) for j in shown), skip=2)
+        each = explained_all((partial(explain_weight, p, r, h, i, j) for j in shown), softmax_steps)
         how = "subtract the row's largest score, take exp of each, and divide by their sum"
         if each:
             # Explain marks the cell it explains ("← this cell"); here the whole row is meant.
