@@ -302,7 +302,7 @@ class Builder:
 def logit_explanation(b: Builder, j: int) -> Explanation | None:
     """Explain's scaled-score step alone, its last (the dot product was the step before);
     for a masked cell its notes say why the cell is masked."""
-    return explained(partial(explain_scaled_score, b.p, b.r, b.h, b.i, j), _last_step)
+    return explained(partial(explain_scaled_score, b.p, b.r, b.h, b.i, j), last_step)
 
 
 def softmax_steps(steps: tuple[Step, ...]) -> tuple[Step, ...]:
@@ -311,7 +311,8 @@ def softmax_steps(steps: tuple[Step, ...]) -> tuple[Step, ...]:
     return steps[start:]
 
 
-def _last_step(steps: tuple[Step, ...]) -> tuple[Step, ...]:
+def last_step(steps: tuple[Step, ...]) -> tuple[Step, ...]:
+    """The step that gives the cell (a score's dot product after any RoPE rotations)."""
     return steps[-1:]
 
 

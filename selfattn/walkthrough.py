@@ -44,6 +44,7 @@ from .walkstep import (
     WalkthroughError,
     column_labels,
     explained_all,
+    last_step,
     likewise,
     logit_explanation,
     num,
@@ -177,8 +178,10 @@ def _raw_scores(b: Builder) -> WalkStep:
         f"row: a dot product over d_k = {r.d_k} columns{b.head_note()}, one score per key. "
         f"Its raw scores are {vector(row)}."
     )
+    # The dot products; RoPE's rotations were the step before.
     explanations = explained_all(
-        partial(explain_score, b.p, r, h, i, j) for j in range(min(b.m, MAX_EXPLAINED))
+        (partial(explain_score, b.p, r, h, i, j) for j in range(min(b.m, MAX_EXPLAINED))),
+        last_step,
     )
     text += likewise(len(explanations), b.m, "keys")
     return WalkStep(
