@@ -197,8 +197,8 @@ def rope_step(b: Builder) -> WalkStep:
         f"row{b.head_note()} is {vector(r.q_rot[i, list(b.q_cols())])}. A rotated query and "
         "key then score by how far apart they are, not where they are."
     )
-    # The first pair of this query's row, and of the key row with the same number.
-    explanations = (b.rotation("q", i, 0), b.rotation("k", min(i, b.m - 1), 0))
+    # This query's row, and the key row with the same number.
+    explanations = (b.rotation("q", i), b.rotation("k", min(i, b.m - 1)))
     return WalkStep(
         "rope",
         "RoPE: rotate queries and keys by position",

@@ -15,11 +15,11 @@ from functools import partial
 import numpy as np
 
 from .attention import AttentionResult
-from .explain import CellRef, Explanation, Step, Term, explain_scaled_score, format_number
+from .explain import CellRef, Explanation, Step, explain_scaled_score
 from .explain_inputs import explain_projection
+from .explain_rope import rotation_step
 from .numbers import significant
 from .preset import Preset
-from .rope import pair_columns, rope_angles
 
 MAX_EXPLAINED = 4  # cells whose arithmetic a step writes out; the text says "likewise"
 MAX_PROJECTION_TERMS = 16  # longer dot products (d_model) are not written out term by term
@@ -244,54 +244,17 @@ class Builder:
             for c in cols[:MAX_EXPLAINED]
         ]
 
-    def rotation(self, name: str, row: int, pair: int) -> Explanation:
-        """q_rot/k_rot of the chosen head's rotated pair `pair` in `row`: the first column,
-        u cos a − w sin a, built from Explain's Term and Step so it renders the same way."""
-        rope = self.p.options.rope
-        assert rope is not None
-        d_k = self.r.d_k
-        first, second = pair_columns(rope.rotary_dims(d_k), rope.style)
-        base = (self.h if name == "q" else self.g) * d_k
-        cu, cw = base + int(first[pair]), base + int(second[pair])
-        positions = self.r.positions if name == "q" else self.r.key_positions
-        angle = float(rope_angles(positions[row : row + 1], rope.frequencies(d_k))[0, pair])
-        raw = getattr(self.r, name)
-        u, w = float(raw[row, cu]), float(raw[row, cw])
-        cos_a, sin_a = math.cos(angle), math.sin(angle)
-        labels = column_labels(name, self.r.heads if name == "q" else self.r.kv_heads, d_k)
-        rot = f"{name}_rot"
-        stored = float(getattr(self.r, rot)[row, cu])
-        cell = f"{name.upper()}_rot[{row + 1},{labels[cu]}]"
-        terms = (
-            Term(
-                label=f"{name.upper()}[{row + 1},{labels[cu]}] × cos a",
-                value=u * cos_a,
-                operands=(u, cos_a),
-                op="×",
-                refs=(CellRef(name, None, row, cu),),
-            ),
-            Term(
-                label=f"{name.upper()}[{row + 1},{labels[cw]}] × (−sin a)",
-                value=-w * sin_a,
-                operands=(w, -sin_a),
-                op="×",
-                refs=(CellRef(name, None, row, cw),),
-            ),
-        )
-        step = Step(
-            label=(
-                f"{cell} = u cos a − w sin a for the pair ({labels[cu]}, {labels[cw]}), "
-                f"angle a = position {int(positions[row])} × inv_freq[{pair + 1}] = "
-                f"{format_number(angle)}"
-            ),
-            terms=terms,
-            result=stored,
-            result_label=cell,
-        )
+    def rotation(self, name: str, row: int) -> Explanation:
+        """Row `row` of q (the chosen head) or k (its key/value head) rotated by RoPE, as
+        Explain writes it out pair by pair; its cell and value are the row's first column."""
+        block = self.h if name == "q" else self.g
+        step = rotation_step(self.p, self.r, name, block, row)
+        col = block * self.r.d_k
+        value = float(getattr(self.r, f"{name}_rot")[row, col])
         return Explanation(
-            title=f"{cell} = {format_number(stored)}",
-            cell=CellRef(rot, None, row, cu),
-            value=stored,
+            title=step.label.split(":")[0],
+            cell=CellRef(f"{name}_rot", None, row, col),
+            value=value,
             steps=(step,),
         )
 

@@ -364,7 +364,14 @@ def test_rope_step_rotates_by_position() -> None:
     q_rot_2 = [-s, c]
     rope = walk.step("rope")
     np.testing.assert_allclose(rope.tables[0].values[1], q_rot_2, rtol=1e-15)
-    assert rope.explanations[0].value == pytest.approx(-s, rel=1e-15)
+    # Explain's rotation of query 2's row names the q_rot cells it gives.
+    rotated = {
+        ref.col: t.value
+        for t in rope.explanations[0].steps[0].terms
+        for ref in t.refs
+        if ref.matrix == "q_rot"
+    }
+    assert rotated == pytest.approx({0: -s, 1: c}, rel=1e-15)
     assert "position 1" in rope.text
     raw = walk.step("raw_scores")
     # scores: q_rot_2 · k_rot_1 = -s; q_rot_2 · k_rot_2 = q2 · k2 = 1 (same rotation)
