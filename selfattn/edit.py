@@ -220,7 +220,7 @@ def _fit_positions(positions: tuple[int, ...], count: int) -> tuple[int, ...]:
 def with_output_projection(preset: Preset, enabled: bool) -> Preset:
     """Add W_O (identity, so the output starts equal to the context) or drop it; b_O stays
     whenever the biases are on, resized to the new output width."""
-    width = preset.w_value.shape[1]
+    width = _concat_width(preset)
     if enabled == (preset.w_output is not None):
         return preset
     b_o = preset.b_output
@@ -229,11 +229,16 @@ def with_output_projection(preset: Preset, enabled: bool) -> Preset:
     return preset.replace(w_output=np.eye(width) if enabled else None, b_output=b_o)
 
 
+def _concat_width(preset: Preset) -> int:
+    """H*d_v: the width of the heads' contexts side by side (W_V has kv_heads*d_v columns)."""
+    return preset.options.heads * preset.d_v
+
+
 def with_biases(preset: Preset, enabled: bool) -> Preset:
     """Add zero biases for Q, K, V (and O when W_O exists) or drop them all."""
     if not enabled:
         return preset.replace(b_query=None, b_key=None, b_value=None, b_output=None)
-    d_out = preset.w_output.shape[1] if preset.w_output is not None else preset.w_value.shape[1]
+    d_out = preset.w_output.shape[1] if preset.w_output is not None else _concat_width(preset)
     return preset.replace(
         b_query=preset.b_query if preset.b_query is not None else np.zeros(preset.w_query.shape[1]),
         b_key=preset.b_key if preset.b_key is not None else np.zeros(preset.w_key.shape[1]),

@@ -54,3 +54,17 @@ def test_switching_grouping_off_gives_one_key_value_head_per_query_head():
 def test_leaving_cross_attention_drops_the_source_positions():
     p = grouped().replace(source_inputs=np.ones((2, 2)), source_positions=(0, 1))
     assert with_source(p, False).source_positions is None
+
+
+def test_output_projection_and_biases_of_grouped_heads_are_h_times_d_v_wide():
+    """4 query heads, 2 key/value heads of d_v = 1: the contexts side by side are 4 wide,
+    though W_V has only 2 columns."""
+    from selfattn.edit import with_biases, with_output_projection
+
+    p = with_output_projection(grouped().with_options(rope=None), True)
+    np.testing.assert_array_equal(p.w_output, np.eye(4))
+    r = compute(p)
+    np.testing.assert_array_equal(r.output, np.concatenate(list(r.context), axis=1))
+    no_wo = with_biases(grouped().with_options(rope=None), True)
+    assert no_wo.b_output.shape == (4,) and no_wo.b_value.shape == (2,)
+    compute(no_wo)
