@@ -22,6 +22,7 @@ import tracemalloc
 from pathlib import Path
 from typing import Any
 
+import numpy as np
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
@@ -643,3 +644,71 @@ def test_real_process_on_a_non_utf8_file_name(tmp_path):
     assert proc.returncode == 2
     _assert_cli_answer(2, proc.stdout.decode(), err)
     assert "not valid JSON" in err
+
+
+# --- version 2 fields ------------------------------------------------------------------
+
+SMALL_INTS = st.integers(-3, 12) | st.sampled_from([2**31, 2**63, True, 1.5, "2", None])
+GOOD_INTS = st.sampled_from([None, 1, 2])  # most draws should load, to check what loads
+POSITIONS = st.lists(st.integers(0, 50), min_size=3, max_size=3)
+ROPES = (
+    st.none()
+    | st.fixed_dictionaries(
+        {},
+        optional={
+            "style": st.sampled_from(["half", "interleaved"]),
+            "theta": st.sampled_from([10000, 0.5, 1e6]),
+            "dims": st.sampled_from([None, 2]),
+            "inv_freq": st.lists(st.floats(1e-6, 2), min_size=1, max_size=1),
+            "positions": POSITIONS,
+        },
+    )
+    | st.fixed_dictionaries(
+        {},
+        optional={
+            "style": st.sampled_from(["half", "interleaved", "spiral", 1, None]),
+            "theta": st.sampled_from([10000, 0.5, 0, -1, 1e308, "big", True, None]),
+            "dims": SMALL_INTS,
+            "inv_freq": st.lists(st.floats(-2, 2) | st.sampled_from([0, True, "x"]), max_size=4)
+            | st.none(),
+            "positions": st.lists(SMALL_INTS, max_size=4) | st.none(),
+        },
+    )
+    | VALUES
+)
+
+
+@settings(max_examples=200)
+@given(
+    kv_heads=GOOD_INTS | SMALL_INTS,
+    window=GOOD_INTS | SMALL_INTS,
+    rope=ROPES,
+    version=st.sampled_from([2, 2, 1, 3]),
+    source_positions=st.none() | POSITIONS | st.lists(SMALL_INTS, max_size=4),
+)
+def test_version_2_fields_load_consistently_or_are_refused(
+    kv_heads, window, rope, version, source_positions
+):
+    """Two heads of d_k = 2 over 3 tokens (W_K/W_V as wide as one or two kv heads)."""
+    tree = copy.deepcopy(BUNDLED["seed-example"])
+    tree["version"] = version
+    tree["inputs"] = [[1, 0], [0, 1], [1, 1]]
+    tree["tokens"] = ["a", "b", "c"]
+    wide = kv_heads == 1
+    tree["weights"] = {
+        "query": [[1, 0, 0, 1], [0, 1, 1, 0]],
+        "key": [[1, 0], [0, 1]] if wide else [[1, 0, 0, 1], [0, 1, 1, 0]],
+        "value": [[1], [2]] if wide else [[1, 2], [3, 4]],
+    }
+    tree.pop("biases", None)
+    tree["options"] = {"heads": 2, "kv_heads": kv_heads, "window": window, "rope": rope}
+    if source_positions is not None:
+        tree["source"] = {"inputs": [[1, 1], [2, 2], [3, 3]], "positions": source_positions}
+    preset = _load(_encode(tree))
+    if preset is None:
+        return
+    result = selfattn.compute(preset)  # whatever loads computes
+    assert np.isfinite(result.weights).all()
+    text = selfattn.dumps_preset(preset)
+    assert json.loads(text)["version"] == (2 if preset.uses_version_2 else 1)
+    assert selfattn.dumps_preset(selfattn.parse_preset(text, "again.json")) == text
