@@ -184,6 +184,24 @@ def set_options(
     return push_preset(document, preset, text, merge_key=merge_key, structure=False)
 
 
+def set_kv_heads(document: Document, kv_heads: int) -> bool:
+    """Group the key/value heads (W_K and W_V get kv_heads blocks) as one undo step.
+
+    kv_heads equal to the heads switches grouping off. Numbers that still fit keep
+    their place (`edit.resized`); a count that does not divide the heads is refused.
+    """
+    p = document.preset
+    wanted = None if kv_heads == p.options.heads else kv_heads
+    if wanted == p.options.kv_heads:
+        return True
+    try:
+        preset = edit.resized(p, kv_heads=wanted)
+    except PresetError as exc:
+        document.report(f"Refused: {exc}. The old value stays.")
+        return False
+    return push_preset(document, preset, f"Key/value heads {kv_heads}")
+
+
 def open_preset(document: Document, preset: Preset, path: Path | None, text: str = "") -> None:
     """Make a loaded preset current (undoable) and mark the document clean.
 

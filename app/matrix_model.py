@@ -63,12 +63,14 @@ class MatrixModel(QAbstractTableModel):
         document: Document | None = None,
         key: str | None = None,
         depends_on: Callable[[Change], bool] | None = None,
+        col_tips: LabelGetter | None = None,
         parent: QObject | None = None,
     ) -> None:
         """changed: the signal (with a Change) after which `array` holds other numbers.
 
         document and key: the document and input matrix this table edits; None for a
-        read-only result table.
+        read-only result table. col_tips: longer column names for the header tooltips
+        (e.g. which query heads read a key/value head's block).
         """
         super().__init__(parent)
         self.document = document
@@ -77,6 +79,7 @@ class MatrixModel(QAbstractTableModel):
         self._col_labels = col_labels
         self.key = key if document is not None else None
         self._depends_on = depends_on
+        self._col_tips = col_tips
         self._shape = self._current_shape()
         changed.connect(self._on_changed)
 
@@ -134,7 +137,16 @@ class MatrixModel(QAbstractTableModel):
         if role not in (Qt.ItemDataRole.DisplayRole, Qt.ItemDataRole.ToolTipRole):
             return None
         labels = self._row_labels if orientation == Qt.Orientation.Vertical else self._col_labels
-        return self._label(labels, section)
+        label = self._label(labels, section)
+        if (
+            role == Qt.ItemDataRole.ToolTipRole
+            and orientation == Qt.Orientation.Horizontal
+            and self._col_tips is not None
+        ):
+            tips = self._col_tips()
+            if 0 <= section < len(tips):
+                return f"{label}: {tips[section]}"
+        return label
 
     # Helpers ----------------------------------------------------------------
     def array(self) -> np.ndarray | None:
@@ -192,6 +204,7 @@ def input_matrix_model(document: Document, key: str, parent: QObject | None = No
         document=document,
         key=key,
         depends_on=depends,
+        col_tips=lambda: input_col_tips(document, key),
         parent=parent,
     )
 
@@ -207,6 +220,26 @@ def head_col_labels(prefix: str, heads: int, d: int) -> list[str]:
     return [f"h{h + 1}:{prefix}{i + 1}" for h in range(heads) for i in range(d)]
 
 
+def kv_col_labels(prefix: str, heads: int, kv_heads: int, d: int) -> list[str]:
+    """Column names of a key/value matrix: kv2:k1 when grouped, like the query heads' if not."""
+    if kv_heads == heads:
+        return head_col_labels(prefix, heads, d)
+    return [f"kv{g + 1}:{prefix}{i + 1}" for g in range(kv_heads) for i in range(d)]
+
+
+def kv_col_tips(heads: int, kv_heads: int, d: int) -> list[str]:
+    """Header tooltips of a grouped key/value matrix: which query heads read each block."""
+    if kv_heads == heads:
+        return []
+    size = heads // kv_heads
+    out = []
+    for g in range(kv_heads):
+        first, last = g * size + 1, (g + 1) * size
+        readers = f"query head {first}" if size == 1 else f"query heads {first}..{last}"
+        out += [f"key/value head {g + 1} of {kv_heads}, read by {readers}"] * d
+    return out
+
+
 def input_row_labels(document: Document, key: str) -> list[str]:
     p = document.preset
     if key == "inputs":
@@ -220,6 +253,15 @@ def input_row_labels(document: Document, key: str) -> list[str]:
     return _dim_labels("x", p.d_model)
 
 
+def input_col_tips(document: Document, key: str) -> list[str]:
+    p = document.preset
+    if key in ("w_key", "b_key"):
+        return kv_col_tips(p.options.heads, p.kv_heads, p.d_k)
+    if key in ("w_value", "b_value"):
+        return kv_col_tips(p.options.heads, p.kv_heads, p.d_v)
+    return []
+
+
 def input_col_labels(document: Document, key: str) -> list[str]:
     p = document.preset
     h = p.options.heads
@@ -228,18 +270,32 @@ def input_col_labels(document: Document, key: str) -> list[str]:
     if key in ("w_query", "b_query"):
         return head_col_labels("q", h, p.d_k)
     if key in ("w_key", "b_key"):
-        return head_col_labels("k", h, p.d_k)
+        return kv_col_labels("k", h, p.kv_heads, p.d_k)
     if key in ("w_value", "b_value"):
-        return head_col_labels("v", h, p.d_v)
+        return kv_col_labels("v", h, p.kv_heads, p.d_v)
     width = p.w_output.shape[1] if p.w_output is not None else h * p.d_v
     return _dim_labels("o", width)
 
 
-RESULT_KEYS = ("q", "k", "v", "scores", "scaled_scores", "weights", "context", "output")
+RESULT_KEYS = (
+    "q",
+    "k",
+    "v",
+    "q_rot",
+    "k_rot",
+    "scores",
+    "scaled_scores",
+    "weights",
+    "context",
+    "output",
+)
+ROTATED_KEYS = ("q_rot", "k_rot")  # present only when RoPE is on
 RESULT_TITLES = {
     "q": "Q",
     "k": "K",
     "v": "V",
+    "q_rot": "Q rotated",
+    "k_rot": "K rotated",
     "scores": "Raw scores",
     "scaled_scores": "Scaled scores",
     "weights": "Weights",
@@ -262,24 +318,32 @@ def result_model(
 
     def rows() -> Sequence[str]:
         p = results.result_preset
-        return p.key_tokens if key in ("k", "v") else p.tokens
+        return p.key_tokens if key in ("k", "v", "k_rot") else p.tokens
 
     def cols() -> Sequence[str]:
         p = results.result_preset
         r = results.result
         if key in ("scores", "scaled_scores", "weights"):
             return p.key_tokens
-        if key == "q":
+        if key in ("q", "q_rot"):
             return head_col_labels("q", r.heads, r.d_k)
-        if key == "k":
-            return head_col_labels("k", r.heads, r.d_k)
+        if key in ("k", "k_rot"):
+            return kv_col_labels("k", r.heads, r.kv_heads, r.d_k)
         if key == "v":
-            return head_col_labels("v", r.heads, r.d_v)
+            return kv_col_labels("v", r.heads, r.kv_heads, r.d_v)
         if key == "context":
             return _dim_labels("c", r.d_v)
         return _dim_labels("o", r.output.shape[1])
 
-    return MatrixModel(results.resultChanged, array, rows, cols, parent=parent)
+    def tips() -> list[str]:
+        r = results.result
+        if key in ("k", "k_rot"):
+            return kv_col_tips(r.heads, r.kv_heads, r.d_k)
+        if key == "v":
+            return kv_col_tips(r.heads, r.kv_heads, r.d_v)
+        return []
+
+    return MatrixModel(results.resultChanged, array, rows, cols, col_tips=tips, parent=parent)
 
 
 class TokensModel(QAbstractTableModel):

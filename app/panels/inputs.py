@@ -59,20 +59,24 @@ class InputsPanel(QWidget):
         self.spin_d_v = self._spin(1, MAX_WIDTH_UI, "Value width per head d_v")
         self.spin_heads = self._spin(1, 256, "Number of heads H (W_Q has H*d_k columns)")
         self.spin_source = self._spin(1, MAX_TOKENS_UI, "Number of source tokens m (keys)")
-        for col, (label, spin) in enumerate(
+        self.spin_kv_heads = self._spin(
+            1,
+            256,
+            "Key/value heads G (grouped-query attention): W_K and W_V have G blocks;\n"
+            "query head h reads key/value head h // (H/G). G = H: one per head.",
+        )
+        for row, pairs in enumerate(
             (
-                ("tokens", self.spin_tokens),
-                ("d_model", self.spin_d_model),
-                ("heads", self.spin_heads),
+                (("tokens", self.spin_tokens), ("d_model", self.spin_d_model)),
+                (("heads", self.spin_heads), ("kv heads", self.spin_kv_heads)),
+                (("d_k", self.spin_d_k), ("d_v", self.spin_d_v)),
             )
         ):
-            dims.addWidget(QLabel(label), 0, 2 * col)
-            dims.addWidget(spin, 0, 2 * col + 1)
-        for col, (label, spin) in enumerate(
-            (("d_k", self.spin_d_k), ("d_v", self.spin_d_v), ("source", self.spin_source))
-        ):
-            dims.addWidget(QLabel(label), 1, 2 * col)
-            dims.addWidget(spin, 1, 2 * col + 1)
+            for col, (label, spin) in enumerate(pairs):
+                dims.addWidget(QLabel(label), row, 2 * col)
+                dims.addWidget(spin, row, 2 * col + 1)
+        dims.addWidget(QLabel("source"), 0, 4)
+        dims.addWidget(self.spin_source, 0, 5)
         layout.addLayout(dims)
 
         parts = QHBoxLayout()
@@ -218,6 +222,9 @@ class InputsPanel(QWidget):
             self.spin_d_k.setValue(p.d_k)
             self.spin_d_v.setValue(p.d_v)
             self.spin_heads.setValue(p.options.heads)
+            self.spin_kv_heads.setMaximum(p.options.heads)
+            self.spin_kv_heads.setValue(p.kv_heads)
+            self.spin_kv_heads.setEnabled(p.options.heads > 1)
             self.spin_source.setValue(p.n_keys)
             self.spin_source.setEnabled(p.source_inputs is not None)
             self.check_output.setChecked(p.w_output is not None)
@@ -240,8 +247,9 @@ class InputsPanel(QWidget):
         }
         if p.source_inputs is not None:
             dims["n_source"] = self.spin_source.value()
+        kv_heads = self._wanted_kv_heads(dims["heads"])
         try:
-            resized = edit.resized(p, **dims)
+            resized = edit.resized(p, **dims, kv_heads=kv_heads)
         except ValueError as exc:
             self.message.emit(f"Refused: {exc}")
             self._sync_controls()
@@ -259,8 +267,18 @@ class InputsPanel(QWidget):
                 "n_source": p.n_keys,
             }[k]
         )
+        if kv_heads != p.options.kv_heads:
+            changed = ", ".join(x for x in (changed, f"kv heads {kv_heads or dims['heads']}") if x)
         if not commands.push_preset(self._doc, resized, f"Resize: {changed or 'dimensions'}"):
             self._sync_controls()
+
+    def _wanted_kv_heads(self, heads: int) -> int | None:
+        """The kv_heads option the spin boxes ask for (None: one per query head)."""
+        p = self._doc.preset
+        kv = self.spin_kv_heads.value()
+        if p.options.kv_heads is None and kv == p.options.heads:
+            return None  # not grouped, and the person did not ask to group
+        return None if kv == heads else kv
 
     def _on_part_toggled(self, _checked: bool) -> None:
         if self._updating:

@@ -1,4 +1,5 @@
-"""Options panel: scale, temperature, causal mask and dtype (heads live with the dimensions)."""
+"""Options panel: scale, temperature, causal mask, dtype, and modern attention (RoPE,
+key/value heads, sliding window). Heads live with the dimensions in the Inputs panel."""
 
 from __future__ import annotations
 
@@ -21,6 +22,7 @@ from selfattn.attention import resolve_scale
 from .. import commands
 from ..change import Change
 from ..document import Document
+from .modern_options import ModernOptions
 
 # The slider spans temperatures 0.01 .. 100 on a log scale.
 _SLIDER_STEPS = 400
@@ -85,6 +87,8 @@ class OptionsPanel(QWidget):
         self.dtype_combo.addItem("float32 (like a GPU)", "float32")
         form.addRow("dtype", self.dtype_combo)
 
+        self.modern = ModernOptions(document, form, self)
+
         self.description = QLabel()
         self.description.setWordWrap(True)
         self.description.setTextFormat(Qt.TextFormat.PlainText)
@@ -134,6 +138,7 @@ class OptionsPanel(QWidget):
             self.temperature_slider.setValue(temperature_to_slider(o.temperature))
             self.causal_check.setChecked(o.causal)
             self.dtype_combo.setCurrentIndex(0 if o.dtype == "float64" else 1)
+            self.modern.sync()
             self.title.setText(self._doc.preset.name)
             self.description.setText(self._doc.preset.description)
         finally:

@@ -1,10 +1,12 @@
-"""Results panel: read-only tables of Q, K, V, scores, scaled scores, weights, context, output."""
+"""Results panel: read-only tables of Q, K, V, scores, scaled scores, weights, context, output,
+and Q and K after the rotation when RoPE is on."""
 
 from __future__ import annotations
 
 from PySide6.QtWidgets import QLabel, QTabWidget, QVBoxLayout, QWidget
 
-from ..matrix_model import RESULT_KEYS, RESULT_TITLES, result_model
+from ..change import Change
+from ..matrix_model import RESULT_KEYS, RESULT_TITLES, ROTATED_KEYS, result_model
 from ..recompute import Recompute
 from ..table_view import MatrixTableView
 from ..view_state import CELL_KINDS, Cell, ViewState
@@ -39,12 +41,16 @@ class StaleBanner(QLabel):
 
 
 class ResultsPanel(QWidget):
-    """One tab per intermediate; the per-head tabs show the view state's head."""
+    """One tab per intermediate; the per-head tabs show the view state's head.
+
+    "Q rotated" and "K rotated" are there only while the result has them (RoPE on).
+    """
 
     def __init__(
         self, results: Recompute, view_state: ViewState, parent: QWidget | None = None
     ) -> None:
         super().__init__(parent)
+        self._results = results
         self._state = view_state
         layout = QVBoxLayout(self)
         layout.setContentsMargins(0, 0, 0, 0)
@@ -59,8 +65,9 @@ class ResultsPanel(QWidget):
             view.setModel(result_model(results, key, lambda: view_state.head, self))
             view.currentCellChanged.connect(lambda r, c, key=key: self._on_cell_clicked(key, r, c))
             self.tables[key] = view
-            self.tabs.addTab(view, RESULT_TITLES[key])
-        self.tabs.setCurrentIndex(RESULT_KEYS.index("weights"))
+        self._show_tabs()
+        self.show_table("weights")
+        results.resultChanged.connect(self._on_result_changed)
         view_state.headChanged.connect(self._on_head_changed)
         view_state.cellChanged.connect(self._on_cell_changed)
         view_state.modeChanged.connect(
@@ -87,5 +94,32 @@ class ResultsPanel(QWidget):
         table.blockSignals(False)
         table.scrollTo(index)
 
+    def tab_titles(self) -> list[str]:
+        return [self.tabs.tabText(i) for i in range(self.tabs.count())]
+
+    def _wanted_keys(self) -> list[str]:
+        rotated = self._results.result.q_rot is not None
+        return [k for k in RESULT_KEYS if rotated or k not in ROTATED_KEYS]
+
+    def _show_tabs(self) -> None:
+        """Add or remove the rotated tabs so the tabs match the result; keep the one in front."""
+        wanted = self._wanted_keys()
+        if [RESULT_TITLES[k] for k in wanted] == self.tab_titles():
+            return
+        front = self.tabs.currentWidget()
+        self.tabs.blockSignals(True)
+        while self.tabs.count():
+            self.tabs.removeTab(0)
+        for key in wanted:
+            self.tabs.addTab(self.tables[key], RESULT_TITLES[key])
+        self.tabs.blockSignals(False)
+        index = self.tabs.indexOf(front) if front is not None else -1
+        self.tabs.setCurrentIndex(index if index >= 0 else self.tabs.indexOf(self.tables["q"]))
+
+    def _on_result_changed(self, _change: Change) -> None:
+        self._show_tabs()
+
     def show_table(self, key: str) -> None:
-        self.tabs.setCurrentIndex(RESULT_KEYS.index(key))
+        index = self.tabs.indexOf(self.tables[key])
+        if index >= 0:
+            self.tabs.setCurrentIndex(index)
