@@ -259,7 +259,7 @@ class MainWindow(QMainWindow):
             "Load from &model…",
             files.load_from_model_dialog,
             "Ctrl+M",
-            "Turn a real transformer head (BERT family) into an editable preset",
+            "Turn a real transformer head (BERT, Llama, Qwen2, Mistral, GPT-2) into a preset",
         )
         file_menu.addAction(self.action_from_model)
         self.recent_menu = file_menu.addMenu("Open &recent")
