@@ -200,3 +200,14 @@ def test_the_tables_are_drawn_with_their_numbers(screenshot: np.ndarray) -> None
     assert rows_with_text > 0.3 * rows.size, (rows_with_text, rows.size)
     dark = (screenshot.max(axis=2) < 110).sum()
     assert dark > 20_000, "hardly any text in the picture"
+
+
+def test_ci_installs_chromium_and_requires_this_test() -> None:
+    """CI must run the browser test, never skip it: .ci/run installs Debian's chromium
+    and sets SELFATTN_REQUIRE_CHROMIUM=1 before `make test`."""
+    script = (Path(__file__).parents[2] / ".ci" / "run").read_text(encoding="utf-8")
+    lines = [line.strip() for line in script.splitlines()]
+    install = next(k for k, line in enumerate(lines) if "apt-get install" in line)
+    require = lines.index("export SELFATTN_REQUIRE_CHROMIUM=1")
+    assert "chromium" in lines[install].split()
+    assert install < require < lines.index("make test")
