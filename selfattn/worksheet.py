@@ -118,11 +118,12 @@ def render_markdown(walk: Walkthrough) -> str:
 # HTML --------------------------------------------------------------------------------
 
 _STYLE = f"""
-body {{ font-family: sans-serif; max-width: 60em; margin: 1.5em auto; padding: 0 1em;
+body {{ font-family: sans-serif; max-width: 72em; margin: 1.5em auto; padding: 0 1em;
        color: #1a1a1a; background: #ffffff; line-height: 1.45; }}
 h1 {{ font-size: 1.6em; }}
 h2 {{ font-size: 1.2em; margin-top: 1.8em; border-bottom: 1px solid #cccccc; }}
-table {{ border-collapse: collapse; margin: 0.6em 0 1em 0; }}
+table {{ border-collapse: collapse; margin: 0.6em 0 1em 0; font-size: 0.9em; }}
+.scroll {{ max-width: 100%; overflow-x: auto; }}
 caption {{ text-align: left; font-weight: bold; padding-bottom: 0.2em; }}
 th, td {{ border: 1px solid #9aa5b1; padding: 0.15em 0.5em; }}
 th {{ background: {TABLE_HEADER_COLOUR}; font-weight: normal; }}
@@ -130,7 +131,7 @@ td {{ text-align: right; font-variant-numeric: tabular-nums; }}
 pre {{ background: #f4f4f4; padding: 0.6em; margin: 0.4em 0; overflow-x: auto;
        font-size: 0.8em; max-width: 100%; }}
 .tables, .work {{ display: flex; flex-wrap: wrap; gap: 0 1.5em; align-items: flex-start; }}
-.tables > *, .work > * {{ flex: 0 0 auto; }}
+.tables > *, .work > * {{ flex: 0 1 auto; min-width: 0; }}
 figure {{ margin: 0.6em 0 1em 0; }}
 figure img {{ image-rendering: pixelated; border: 1px solid #9aa5b1; }}
 .legend {{ display: flex; align-items: center; gap: 0.4em; font-size: 0.85em; }}
@@ -151,14 +152,14 @@ def _data_uri(png: bytes) -> str:
 def _html_table(table: Table) -> str:
     values, rows, cols, note = _shown(table)
     lines = [
-        "<table>",
+        '<div class="scroll"><table>',
         f"<caption>{_esc(table.title)}{' ' + _esc(note) if note else ''}</caption>",
         "<tr><th></th>" + "".join(f"<th>{_esc(c)}</th>" for c in cols) + "</tr>",
     ]
     for r, row in zip(rows, values, strict=True):
         cells = "".join(f"<td>{_esc(_cell(v))}</td>" for v in row)
         lines.append(f'<tr><th scope="row">{_esc(r)}</th>{cells}</tr>')
-    lines.append("</table>")
+    lines.append("</table></div>")
     return "\n".join(lines)
 
 
