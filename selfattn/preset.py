@@ -6,382 +6,56 @@ for byte as before, so older readers still open it.
 
 Loading validates everything before any array is built and never executes
 anything from the file; saving is atomic (temporary file beside the target,
-then rename), so a failed save leaves the old file byte-identical.
+then rename), so a failed save leaves the old file byte-identical. The values
+themselves are in `selfattn.preset_model`, the field checks and size limits in
+`selfattn.preset_checks`; both are re-exported here.
 """
 
 from __future__ import annotations
 
 import contextlib
 import json
-import math
 import os
 import tempfile
-from dataclasses import dataclass, field, replace
 from pathlib import Path
-from typing import Any, ClassVar
+from typing import Any
 
 import numpy as np
 
-from .attention import DTYPES, AttentionError, AttentionResult, Biases, attention
-from .rope import MAX_POSITION, ROPE_STYLES, Rope, check_positions, check_rope
+from . import preset_checks as _checks
+from .attention import DTYPES, AttentionError
+from .preset_checks import (
+    MAX_FILE_BYTES,
+    MAX_HEADS,
+    MAX_TEXT_CHARS,
+    MAX_TOKENS,
+    MAX_TOTAL_CELLS,
+    MAX_WIDTH,
+    MAX_WINDOW,
+    OPTION_NAMES,
+    ROPE_NAMES,
+    V2_OPTION_NAMES,
+    _Checker,
+    _describe,
+    _keep_constant,
+    _positions,
+    _rope,
+)
+from .preset_model import (
+    ARRAY_FIELDS,
+    MATRIX_NAMES,
+    Options,
+    Preset,
+    PresetError,
+    attention_arguments,
+    compute,
+    default_tokens,
+)
+from .rope import Rope
 
 FORMAT_TAG = "selfattn.preset"
 FORMAT_VERSION = 2  # the newest version this program reads and writes
 BASE_VERSION = 1  # what a preset using no version-2 field is written as
-
-# Size limits, checked before arrays are allocated. A whole BERT-base layer
-# (768 x 768 weights x 4, 512 tokens) is about 2.75 million cells.
-MAX_FILE_BYTES = 256 * 1024 * 1024
-MAX_TOKENS = 16384
-MAX_WIDTH = 8192
-MAX_HEADS = 1024
-MAX_TOTAL_CELLS = 20_000_000
-MAX_TEXT_CHARS = 100_000
-
-MATRIX_NAMES = ("query", "key", "value", "output")
-# The array fields of a Preset, i.e. every matrix a person can edit (biases are vectors).
-ARRAY_FIELDS = (
-    "inputs",
-    "source_inputs",
-    "w_query",
-    "w_key",
-    "w_value",
-    "w_output",
-    "b_query",
-    "b_key",
-    "b_value",
-    "b_output",
-)
-OPTION_NAMES = (
-    "heads",
-    "scale",
-    "temperature",
-    "causal",
-    "key_mask",
-    "dtype",
-    "kv_heads",
-    "window",
-    "rope",
-)
-V2_OPTION_NAMES = ("kv_heads", "window", "rope")  # options a version-1 file may not use
-ROPE_NAMES = ("style", "theta", "dims", "inv_freq", "positions")
-MAX_WINDOW = MAX_POSITION + 1
-
-
-class PresetError(ValueError):
-    """A preset file or preset value that breaks the format's rules.
-
-    The message is always one line of printable, encodable text: it quotes file and
-    field names from outside (a JSON key may hold a newline, NUL, a bidi override or
-    a lone surrogate) and goes to stderr, dialogs and the status bar.
-    """
-
-    def __init__(self, *args: object) -> None:
-        super().__init__(*(_printable(a) if isinstance(a, str) else a for a in args))
-
-
-def _printable(text: str) -> str:
-    """`text` with every non-printable character (line breaks, NUL, surrogates) escaped."""
-    if text.isprintable():
-        return text
-    return "".join(c if c.isprintable() or c == " " else repr(c)[1:-1] for c in text)
-
-
-@dataclass(frozen=True)
-class Options:
-    heads: int = 1
-    scale: str | float = "sqrt_dk"  # "sqrt_dk" | "none" | positive divisor
-    temperature: float = 1.0
-    causal: bool = False
-    key_mask: tuple[bool, ...] | None = None  # one per key; False masks the key
-    dtype: str = "float64"
-    kv_heads: int | None = None  # None = heads (plain multi-head); must divide heads
-    window: int | None = None  # sliding window w >= 1, None = off
-    rope: Rope | None = None  # None = off
-
-    @property
-    def uses_version_2(self) -> bool:
-        """True if any option only version 2 of the file format can hold is set."""
-        return self.kv_heads is not None or self.window is not None or self.rope is not None
-
-
-@dataclass(frozen=True, eq=False)
-class Preset:
-    """One attention layer's inputs, weights and options (arrays are float64, read-only)."""
-
-    inputs: np.ndarray  # X, (n, d_model)
-    w_query: np.ndarray  # (d_model, H*d_k)
-    w_key: np.ndarray  # (d_model, H*d_k)
-    w_value: np.ndarray  # (d_model, H*d_v)
-    w_output: np.ndarray | None = None  # (H*d_v, d_out)
-    b_query: np.ndarray | None = None
-    b_key: np.ndarray | None = None
-    b_value: np.ndarray | None = None
-    b_output: np.ndarray | None = None
-    source_inputs: np.ndarray | None = None  # Xs, (m, d_model), cross-attention
-    tokens: tuple[str, ...] = ()
-    source_tokens: tuple[str, ...] | None = None
-    name: str = "Untitled"
-    description: str = ""
-    options: Options = field(default_factory=Options)
-    source_positions: tuple[int, ...] | None = None  # key positions for cross-attention
-
-    # The editable matrices (module constant ARRAY_FIELDS), for code holding a Preset.
-    ARRAY_FIELDS: ClassVar[tuple[str, ...]] = ARRAY_FIELDS
-
-    def __post_init__(self) -> None:
-        for name in ARRAY_FIELDS:
-            value = getattr(self, name)
-            if value is None:
-                continue
-            if (
-                isinstance(value, np.ndarray)
-                and value.dtype == np.float64
-                and not value.flags.writeable
-                and value.base is None
-            ):
-                continue  # already an immutable array we own: share it between presets
-            arr = np.array(value, dtype=np.float64)  # private copy
-            arr.flags.writeable = False
-            object.__setattr__(self, name, arr)
-        if not self.tokens:
-            object.__setattr__(self, "tokens", default_tokens(self.inputs.shape[0]))
-        else:
-            object.__setattr__(self, "tokens", tuple(self.tokens))
-        if self.source_inputs is not None and not self.source_tokens:
-            object.__setattr__(
-                self, "source_tokens", default_tokens(self.source_inputs.shape[0], "s")
-            )
-        elif self.source_tokens is not None:
-            object.__setattr__(self, "source_tokens", tuple(self.source_tokens))
-        if self.source_positions is not None:
-            object.__setattr__(
-                self,
-                "source_positions",
-                tuple(p.item() if isinstance(p, np.generic) else p for p in self.source_positions),
-            )
-
-    # Shapes -----------------------------------------------------------------
-    @property
-    def n_tokens(self) -> int:
-        return int(self.inputs.shape[0])
-
-    @property
-    def d_model(self) -> int:
-        return int(self.inputs.shape[1])
-
-    @property
-    def n_keys(self) -> int:
-        return self.n_tokens if self.source_inputs is None else int(self.source_inputs.shape[0])
-
-    @property
-    def key_tokens(self) -> tuple[str, ...]:
-        """Labels of the keys: the source tokens for cross-attention, else the tokens."""
-        return self.tokens if self.source_tokens is None else self.source_tokens
-
-    @property
-    def d_k(self) -> int:
-        return int(self.w_query.shape[1]) // max(self.options.heads, 1)
-
-    @property
-    def kv_heads(self) -> int:
-        """G: the key/value heads (the heads themselves unless grouped)."""
-        kv = self.options.kv_heads
-        return max(self.options.heads if kv is None else kv, 1)
-
-    @property
-    def d_v(self) -> int:
-        return int(self.w_value.shape[1]) // self.kv_heads
-
-    @property
-    def uses_version_2(self) -> bool:
-        """True if the preset needs file format version 2 (any of its new fields is set)."""
-        return self.options.uses_version_2 or self.source_positions is not None
-
-    def replace(self, **changes: Any) -> Preset:
-        return replace(self, **changes)
-
-    def with_options(self, **changes: Any) -> Preset:
-        return replace(self, options=replace(self.options, **changes))
-
-
-def default_tokens(n: int, prefix: str = "t") -> tuple[str, ...]:
-    return tuple(f"{prefix}{i + 1}" for i in range(n))
-
-
-def attention_arguments(preset: Preset, dtype: str | None = None) -> dict[str, Any]:
-    """The keyword arguments of `attention` for a preset (shared with the incremental engine)."""
-    o = preset.options
-    return {
-        "x": preset.inputs,
-        "w_q": preset.w_query,
-        "w_k": preset.w_key,
-        "w_v": preset.w_value,
-        "heads": o.heads,
-        "w_o": preset.w_output,
-        "biases": Biases(preset.b_query, preset.b_key, preset.b_value, preset.b_output),
-        "source": preset.source_inputs,
-        "scale": o.scale,
-        "temperature": o.temperature,
-        "causal": o.causal,
-        "key_mask": o.key_mask,
-        "dtype": dtype or o.dtype,
-        "kv_heads": o.kv_heads,
-        "rope": o.rope,
-        "window": o.window,
-        "positions": None if o.rope is None else o.rope.positions,
-        "key_positions": preset.source_positions if preset.source_inputs is not None else None,
-    }
-
-
-def compute(preset: Preset, dtype: str | None = None) -> AttentionResult:
-    """Run a preset through `attention`."""
-    return attention(**attention_arguments(preset, dtype))
-
-
-# Validation -----------------------------------------------------------------
-
-
-class _Checker:
-    """Validates parsed JSON, raising PresetError messages that name file, field and cell."""
-
-    def __init__(self, origin: str) -> None:
-        self.origin = origin
-
-    def fail(self, field_name: str, message: str) -> PresetError:
-        if len(field_name) > 80:  # an unknown key can be any length
-            field_name = field_name[:77] + "..."
-        return PresetError(f"{self.origin}: {field_name}: {message}")
-
-    def number(self, field_name: str, value: Any) -> float:
-        if isinstance(value, _NonFinite):
-            raise self.fail(field_name, f"expected a finite number, got {value.text}")
-        if isinstance(value, bool) or not isinstance(value, int | float):
-            raise self.fail(field_name, f"expected a number, got {_describe(value)}")
-        try:
-            f = float(value)
-        except OverflowError:
-            raise self.fail(field_name, "number too large for a float") from None
-        if not math.isfinite(f):
-            why = " (too large for a float)" if math.isinf(f) else ""
-            raise self.fail(field_name, f"expected a finite number, got {value!r}{why}")
-        return f
-
-    def matrix(self, field_name: str, value: Any, budget: list[int]) -> np.ndarray:
-        if not isinstance(value, list):
-            raise self.fail(field_name, f"expected a list of rows, got {_describe(value)}")
-        if not value:
-            raise self.fail(field_name, "must have at least one row")
-        if len(value) > MAX_TOKENS and len(value) > MAX_WIDTH:
-            raise self.fail(field_name, f"{len(value)} rows exceeds the limit of {MAX_TOKENS}")
-        first = value[0]
-        if not isinstance(first, list):
-            raise self.fail(
-                f"{field_name}[0]", f"expected a list of numbers, got {_describe(first)}"
-            )
-        width = len(first)
-        if width == 0:
-            raise self.fail(field_name, "rows must have at least one column")
-        if width > MAX_WIDTH:
-            raise self.fail(field_name, f"{width} columns exceeds the limit of {MAX_WIDTH}")
-        cells = len(value) * width
-        budget[0] += cells
-        if budget[0] > MAX_TOTAL_CELLS:
-            raise self.fail(
-                field_name, f"the preset holds more than {MAX_TOTAL_CELLS:,} cells in total"
-            )
-        for i, row in enumerate(value):
-            if not isinstance(row, list):
-                raise self.fail(
-                    f"{field_name}[{i}]", f"expected a list of numbers, got {_describe(row)}"
-                )
-            if len(row) != width:
-                raise self.fail(
-                    f"{field_name}[{i}]",
-                    f"ragged matrix: this row has {len(row)} numbers, {field_name}[0] has {width}",
-                )
-        try:
-            arr = np.array(value, dtype=np.float64)
-        except (TypeError, ValueError, OverflowError):
-            arr = None
-        if arr is None or arr.shape != (len(value), width) or not _all_plain_numbers(value):
-            # Find the first bad cell for the message.
-            for i, row in enumerate(value):
-                for j, cell in enumerate(row):
-                    self.number(f"{field_name}[{i}][{j}]", cell)
-            raise self.fail(field_name, "not a numeric matrix")  # pragma: no cover
-        if not np.all(np.isfinite(arr)):
-            i, j = np.argwhere(~np.isfinite(arr))[0]
-            self.number(f"{field_name}[{i}][{j}]", value[i][j])
-            raise self.fail(f"{field_name}[{i}][{j}]", "expected a finite number")
-        return arr
-
-    def vector(self, field_name: str, value: Any, budget: list[int]) -> np.ndarray:
-        if not isinstance(value, list):
-            raise self.fail(field_name, f"expected a list of numbers, got {_describe(value)}")
-        if len(value) > MAX_WIDTH:
-            raise self.fail(field_name, f"{len(value)} entries exceeds the limit of {MAX_WIDTH}")
-        budget[0] += len(value)
-        return np.array(
-            [self.number(f"{field_name}[{i}]", v) for i, v in enumerate(value)], dtype=np.float64
-        ).reshape(len(value))
-
-    def text(self, field_name: str, value: Any) -> str:
-        if not isinstance(value, str):
-            raise self.fail(field_name, f"expected a string, got {_describe(value)}")
-        if len(value) > MAX_TEXT_CHARS:
-            raise self.fail(field_name, f"longer than {MAX_TEXT_CHARS:,} characters")
-        try:
-            value.encode("utf-8")
-        except UnicodeEncodeError as exc:
-            raise self.fail(
-                field_name, f"not valid Unicode text (lone surrogate at character {exc.start})"
-            ) from None
-        return value
-
-    def labels(self, field_name: str, value: Any, count: int) -> tuple[str, ...]:
-        if not isinstance(value, list):
-            raise self.fail(field_name, f"expected a list of strings, got {_describe(value)}")
-        if len(value) != count:
-            raise self.fail(field_name, f"has {len(value)} labels, expected {count} (one per row)")
-        return tuple(self.text(f"{field_name}[{i}]", v) for i, v in enumerate(value))
-
-
-def _all_plain_numbers(rows: list[list[Any]]) -> bool:
-    return all(not isinstance(c, bool) and isinstance(c, int | float) for row in rows for c in row)
-
-
-def _describe(value: Any) -> str:
-    if isinstance(value, _NonFinite):
-        return f"the non-finite number {value.text}"
-    if value is None:
-        return "null"
-    if isinstance(value, bool):
-        return "a boolean"
-    if isinstance(value, str):
-        shown = value if len(value) <= 20 else value[:17] + "..."
-        return f"the string {shown!r}"
-    if isinstance(value, list):
-        return "a list"
-    if isinstance(value, dict):
-        return "an object"
-    return type(value).__name__
-
-
-class _NonFinite:
-    """A NaN/Infinity/-Infinity literal, kept so the refusal can name its field and cell."""
-
-    __slots__ = ("text",)
-
-    def __init__(self, text: str) -> None:
-        self.text = text
-
-    def __repr__(self) -> str:
-        return self.text
-
-
-def _keep_constant(name: str) -> _NonFinite:
-    return _NonFinite(name)
 
 
 def preset_from_dict(data: Any, origin: str = "<preset>") -> Preset:
@@ -657,67 +331,6 @@ def preset_from_dict(data: Any, origin: str = "<preset>") -> Preset:
     )
 
 
-def _positions(c: _Checker, field_name: str, value: Any, count: int, what: str) -> tuple[int, ...]:
-    """A list of whole, non-negative token positions, one per token."""
-    if not isinstance(value, list):
-        raise c.fail(field_name, f"expected a list of whole numbers, got {_describe(value)}")
-    if len(value) > MAX_TOKENS:
-        raise c.fail(field_name, f"{len(value)} entries exceeds the limit of {MAX_TOKENS}")
-    for i, p in enumerate(value):
-        if isinstance(p, bool) or not isinstance(p, int):
-            raise c.fail(f"{field_name}[{i}]", f"expected a whole number, got {_describe(p)}")
-    problem = check_positions(value, count, what)
-    if problem is not None:
-        if problem.startswith("["):
-            cell, _, message = problem.partition(": ")
-            raise c.fail(field_name + cell, message)
-        raise c.fail(field_name, problem)
-    return tuple(value)
-
-
-def _rope(c: _Checker, raw: Any, d_k: int, n: int) -> Rope:
-    """options.rope: {"style", "theta", "dims", "inv_freq", "positions"}, checked for heads of d_k."""
-    if not isinstance(raw, dict):
-        raise c.fail("options.rope", f"expected an object, got {_describe(raw)}")
-    extra = sorted(set(raw) - set(ROPE_NAMES))
-    if extra:
-        raise c.fail(f"options.rope.{extra[0]}", "unknown field")
-    style = raw.get("style", "half")
-    if style not in ROPE_STYLES:
-        raise c.fail(
-            "options.rope.style",
-            f"expected one of {', '.join(ROPE_STYLES)}, got {_describe(style)}",
-        )
-    theta = c.number("options.rope.theta", raw.get("theta", 10000.0))
-    dims = raw.get("dims")
-    if dims is not None and (isinstance(dims, bool) or not isinstance(dims, int) or dims < 1):
-        raise c.fail(
-            "options.rope.dims", f"expected an even positive integer, got {_describe(dims)}"
-        )
-    inv_freq = None
-    if raw.get("inv_freq") is not None:
-        inv = raw["inv_freq"]
-        if not isinstance(inv, list):
-            raise c.fail(
-                "options.rope.inv_freq", f"expected a list of numbers, got {_describe(inv)}"
-            )
-        if len(inv) > MAX_WIDTH:
-            raise c.fail(
-                "options.rope.inv_freq", f"{len(inv)} entries exceeds the limit of {MAX_WIDTH}"
-            )
-        inv_freq = tuple(c.number(f"options.rope.inv_freq[{i}]", f) for i, f in enumerate(inv))
-    positions = None
-    if raw.get("positions") is not None:
-        positions = _positions(c, "options.rope.positions", raw["positions"], n, "token")
-    rope = Rope(style=style, theta=theta, dims=dims, inv_freq=inv_freq, positions=positions)
-    problem = check_rope(rope, d_k)
-    if problem is not None:
-        field_part, _, message = problem.partition(": ")
-        joiner = "" if field_part.startswith("[") else "."
-        raise c.fail(f"options.rope{joiner}{field_part}", message)
-    return rope
-
-
 def validate(preset: Preset, origin: str = "<preset>") -> Preset:
     """Check an in-memory preset against the same rules as a file (round-trips through dict)."""
     return preset_from_dict(preset_to_dict(preset), origin)
@@ -729,9 +342,9 @@ def parse_preset(text: str | bytes, origin: str = "<preset>") -> Preset:
     NaN/Infinity literals are parsed into markers that no check accepts, so the
     refusal names the field and cell (``inputs[1][2]: expected a finite number, got NaN``).
     """
-    if len(text) > MAX_FILE_BYTES:
+    if len(text) > _checks.MAX_FILE_BYTES:  # looked up here, so tests can lower it
         raise PresetError(
-            f"{origin}: file is larger than the limit of {MAX_FILE_BYTES // 2**20} MiB"
+            f"{origin}: file is larger than the limit of {_checks.MAX_FILE_BYTES // 2**20} MiB"
         )
     if isinstance(text, bytes):
         try:
@@ -762,10 +375,10 @@ def load_preset(path: str | os.PathLike[str]) -> Preset:
         size = path.stat().st_size
     except OSError as exc:
         raise PresetError(f"{origin}: cannot read: {exc.strerror or exc}") from None
-    if size > MAX_FILE_BYTES:
+    if size > _checks.MAX_FILE_BYTES:
         raise PresetError(
             f"{origin}: file is {size / 2**20:.0f} MiB, larger than the limit of "
-            f"{MAX_FILE_BYTES // 2**20} MiB"
+            f"{_checks.MAX_FILE_BYTES // 2**20} MiB"
         )
     try:
         raw = path.read_bytes()
@@ -911,12 +524,29 @@ def save_preset(preset: Preset, path: str | os.PathLike[str]) -> None:
 
 
 __all__ = [
+    "ARRAY_FIELDS",
+    "BASE_VERSION",
+    "FORMAT_TAG",
+    "FORMAT_VERSION",
+    "MATRIX_NAMES",
+    "MAX_FILE_BYTES",
+    "MAX_HEADS",
+    "MAX_TEXT_CHARS",
+    "MAX_TOKENS",
+    "MAX_TOTAL_CELLS",
+    "MAX_WIDTH",
+    "MAX_WINDOW",
+    "OPTION_NAMES",
+    "ROPE_NAMES",
+    "V2_OPTION_NAMES",
     "AttentionError",
     "Options",
-    "Rope",
     "Preset",
     "PresetError",
+    "Rope",
+    "attention_arguments",
     "compute",
+    "default_tokens",
     "dumps_preset",
     "load_preset",
     "parse_preset",

@@ -28,7 +28,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 import selfattn
-from selfattn import cli
+from selfattn import cli, preset_checks
 from selfattn import preset as preset_mod
 from selfattn.bundled import bundled_names, load_bundled
 from selfattn.preset import PresetError
@@ -404,7 +404,7 @@ def test_a_file_above_the_byte_limit_is_refused_before_reading(tmp_path):
 
 def test_text_above_the_byte_limit_is_refused(monkeypatch):
     """parse_preset checks the length of what it is given too (same code, smaller limit)."""
-    monkeypatch.setattr(preset_mod, "MAX_FILE_BYTES", 2**20)
+    monkeypatch.setattr(preset_checks, "MAX_FILE_BYTES", 2**20)
     with pytest.raises(PresetError, match="limit of 1 MiB"):
         selfattn.parse_preset(b" " * (2**20 + 1), ORIGIN)
 

@@ -14,7 +14,7 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-import selfattn.preset as preset_mod
+import selfattn.preset_checks as preset_checks
 from selfattn import Options, Preset, PresetError, compute, load_preset, parse_preset, save_preset
 from selfattn.bundled import bundled_names, load_bundled, resolve_preset
 from selfattn.cli import main
@@ -238,7 +238,7 @@ def test_cli_refuses_malformed_file_with_one_line_and_writes_nothing(
 def test_size_limits_refuse_before_building_arrays(tmp_path, monkeypatch, limit, value, expected):
     # The real limits (20 million cells, 256 MiB) are too big for a unit test file;
     # the checks are the same code with a smaller number.
-    monkeypatch.setattr(preset_mod, limit, value)
+    monkeypatch.setattr(preset_checks, limit, value)  # where the limits live
     path = tmp_path / "big.json"
     path.write_text(json.dumps(VALID), encoding="utf-8")
     with pytest.raises(PresetError, match=expected) as info:
