@@ -23,7 +23,6 @@ from __future__ import annotations
 import math
 import os
 import threading
-import weakref
 from collections.abc import Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
@@ -32,6 +31,8 @@ from typing import Literal
 
 import numpy as np
 
+from .buffers import ResultBuffers
+from .masks import _mask_arrays, build_mask, masked_softmax, window_mask
 from .rope import Rope, check_positions, check_rope, rope_angles, rotate_in_place
 
 ScaleSpec = Literal["sqrt_dk", "none"] | float
@@ -172,67 +173,6 @@ def resolve_scale(scale: ScaleSpec, d_k: int) -> float:
     return value
 
 
-def build_mask(
-    n: int,
-    m: int,
-    causal: bool,
-    key_mask: Sequence[bool] | None,
-    window: int | None = None,
-    positions: np.ndarray | None = None,
-    key_positions: np.ndarray | None = None,
-) -> np.ndarray:
-    """(n, m) boolean: True where query i may attend to key j.
-
-    The window compares positions (default 0..n-1 and 0..m-1): key j is visible
-    only if p_i - w < p_j, and p_j <= p_i with causal or p_j < p_i + w without.
-    """
-    visible = np.ones((n, m), dtype=bool)
-    if causal:
-        visible &= np.tri(n, m, dtype=bool)  # key j <= query i
-    if key_mask is not None:
-        visible &= np.asarray(key_mask, dtype=bool)[None, :]
-    if window is not None:
-        visible &= window_mask(
-            np.arange(n) if positions is None else positions,
-            np.arange(m) if key_positions is None else key_positions,
-            window,
-            causal,
-        )
-    return visible
-
-
-def window_mask(
-    positions: np.ndarray, key_positions: np.ndarray, window: int, causal: bool
-) -> np.ndarray:
-    """(n, m) boolean: the keys a sliding window of `window` positions lets each query see."""
-    p = np.asarray(positions, dtype=np.int64)[:, None]
-    pk = np.asarray(key_positions, dtype=np.int64)[None, :]
-    inside: np.ndarray = pk > p - window
-    if causal:
-        inside &= pk <= p
-    else:
-        inside &= pk < p + window
-    return inside
-
-
-def masked_softmax(logits: np.ndarray, visible: np.ndarray) -> np.ndarray:
-    """Row-wise softmax of (..., n, m) logits where masked cells are already -inf.
-
-    Max-subtracted, so logits of +-1e4 give exact one-hot rows; a row with no
-    visible key gives zeros instead of NaN. This is the textbook reference:
-    `attention` computes the same arithmetic block by block in `_softmax_rows`
-    (tests check the two agree bit for bit in float64).
-    """
-    any_visible = np.asarray(visible.any(axis=-1))  # (n,)
-    row_max = np.max(logits, axis=-1, keepdims=True)
-    row_max = np.where(any_visible[..., None], row_max, 0.0)
-    e = np.exp(logits - row_max)  # exp(-inf) == 0 for masked cells
-    total = e.sum(axis=-1, keepdims=True)
-    total = np.where(total > 0, total, 1.0)
-    out: np.ndarray = e / total
-    return out
-
-
 # The fast path ---------------------------------------------------------------
 # Softmax is memory-bound: the naive form makes ~8 full passes over n*m cells
 # (divide, where, max, subtract, exp, sum, divide) and allocates 4 temporaries.
@@ -260,106 +200,8 @@ def _executor() -> ThreadPoolExecutor:
         return _executor_obj
 
 
-class ResultBuffers:
-    """Reusable (H, n, m) arrays for attention results, with explicit ownership.
-
-    Fresh large arrays cost a page fault per 4 KiB on every call (~20% of the time
-    at n=2048), so a caller that computes again and again may lend the scores,
-    scaled scores and weights arrays from one of these: `attention(..., buffers=b)`.
-    Each array is lent to exactly one result (its owner) or free. It becomes free
-    only through `give_back(result)`, which the caller uses when nobody reads that
-    result any more; a later call may then overwrite it. Nothing is reused on a
-    guess: a result never given back is never touched, and giving back twice, or a
-    result that no longer owns its arrays, does nothing.
-
-    Only arrays up to `max_array_bytes` are kept free (n=4096 float32), at most
-    `max_arrays` of them; free arrays of another shape are dropped when a call needs
-    a new shape, so idle memory stays bounded.
-    """
-
-    def __init__(self, max_array_bytes: int = 64 * 1024 * 1024, max_arrays: int = 9) -> None:
-        self.max_array_bytes = max_array_bytes
-        self.max_arrays = max_arrays
-        self._free: list[np.ndarray] = []
-        # id(array) -> (the array, its owning result or None while being filled); weak
-        # references, so a result dropped without give_back just ends its entries.
-        self._lent: dict[int, tuple[weakref.ref[np.ndarray], weakref.ref[object] | None]] = {}
-        self._lock = threading.Lock()
-
-    def take(self, shape: tuple[int, ...], dtype: np.dtype) -> np.ndarray:
-        """A writable C-contiguous array (contents undefined), recycled if one is free."""
-        with self._lock:
-            found = next((a for a in self._free if a.shape == shape and a.dtype == dtype), None)
-            if found is not None:
-                self._free = [a for a in self._free if a is not found]
-                found.flags.writeable = True
-            else:
-                self._free = [a for a in self._free if a.shape == shape and a.dtype == dtype]
-                found = np.empty(shape, dtype=dtype)
-            key = id(found)
-
-            def forget(_: object, key: int = key) -> None:
-                self._lent.pop(key, None)
-
-            self._lent[key] = (weakref.ref(found, forget), None)
-            return found
-
-    def claim(self, result: AttentionResult) -> None:
-        """Make `result` the owner of the arrays of these buffers that it holds.
-
-        attention() calls it for the result it builds; whoever derives a result from
-        an older one in place (the incremental engine) calls it to pass ownership on.
-        """
-        with self._lock:
-            for a in _big_arrays(result):
-                entry = self._lent.get(id(a))
-                if entry is not None and entry[0]() is a:
-                    self._lent[id(a)] = (entry[0], weakref.ref(result))
-
-    def give_back(self, result: AttentionResult) -> None:
-        """The caller's word that nobody reads `result` any more: its arrays may be reused."""
-        with self._lock:
-            for a in _big_arrays(result):
-                entry = self._lent.get(id(a))
-                if entry is None or entry[0]() is not a or entry[1] is None:
-                    continue  # not lent by us, or still being filled
-                if entry[1]() is not result:
-                    continue  # already given back, or owned by a newer result
-                del self._lent[id(a)]
-                if a.nbytes <= self.max_array_bytes and len(self._free) < self.max_arrays:
-                    self._free.append(a)
-
-    @property
-    def free_count(self) -> int:
-        """How many arrays wait to be reused (for tests)."""
-        return len(self._free)
-
-
-def _big_arrays(result: AttentionResult) -> tuple[np.ndarray, ...]:
-    return (result.scores, result.scaled_scores, result.weights)
-
-
 def _fresh(shape: tuple[int, ...], dtype: np.dtype) -> np.ndarray:
     return np.empty(shape, dtype=dtype)
-
-
-def _mask_arrays(
-    n: int,
-    m: int,
-    causal: bool,
-    key_mask: Sequence[bool] | None,
-    window: int | None,
-    positions: np.ndarray,
-    key_positions: np.ndarray,
-) -> tuple[np.ndarray, np.ndarray | None]:
-    """(visible, hidden): hidden is None when every key is visible.
-
-    With no mask, `visible` is a read-only broadcast of True (no n*m allocation).
-    """
-    if not causal and (key_mask is None or all(key_mask)) and window is None:
-        return np.broadcast_to(np.True_, (n, m)), None
-    visible = build_mask(n, m, causal, key_mask, window, positions, key_positions)
-    return visible, ~visible
 
 
 def _softmax_rows(
@@ -739,3 +581,19 @@ def _attention(
     if buffers is not None:
         buffers.claim(result)
     return result
+
+
+__all__ = [
+    "DTYPES",
+    "AttentionError",
+    "AttentionResult",
+    "Biases",
+    "ResultBuffers",
+    "ScaleSpec",
+    "attention",
+    "build_mask",
+    "masked_softmax",
+    "resolve_scale",
+    "rotate_heads",
+    "window_mask",
+]
