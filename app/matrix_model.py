@@ -22,6 +22,7 @@ from PySide6.QtCore import (
 from PySide6.QtGui import QBrush, QColor
 
 from selfattn import edit
+from selfattn.attention import AttentionResult
 from selfattn.numbers import editor_text, significant
 
 from . import commands
@@ -269,6 +270,7 @@ def input_col_labels(document: Document, key: str) -> list[str]:
         return _dim_labels("x", p.d_model)
     if key in ("w_query", "b_query"):
         return head_col_labels("q", h, p.d_k)
+    # Keys and values have their own heads when grouped (kv_heads, preset version 2).
     if key in ("w_key", "b_key"):
         return kv_col_labels("k", h, p.kv_heads, p.d_k)
     if key in ("w_value", "b_value"):
@@ -311,7 +313,7 @@ def result_model(
 
     def array() -> np.ndarray | None:
         r = results.result
-        if key in ("scores", "scaled_scores", "weights", "context"):
+        if key in r.PER_HEAD_FIELDS:
             h = min(max(head(), 0), r.heads - 1)
             return getattr(r, key)[h]
         return getattr(r, key)

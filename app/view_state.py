@@ -11,10 +11,12 @@ from dataclasses import dataclass
 
 from PySide6.QtCore import QObject, Signal
 
+from selfattn.attention import AttentionResult
+
 # What the central view can show: one head's matrix, or every head's weights at once.
 MODES = ("weights", "scaled_scores", "scores", "all_heads")
-# Result matrices whose cells Explain can explain.
-CELL_KINDS = ("weights", "scores", "scaled_scores", "context", "output")
+# Result matrices whose cells Explain can explain: each head's, and the output.
+CELL_KINDS = (*AttentionResult.PER_HEAD_FIELDS, "output")
 
 
 @dataclass(frozen=True)

@@ -27,7 +27,7 @@ def check_shapes(preset: Preset) -> None:
     o = preset.options
     if o.heads < 1:
         raise AttentionError("heads must be at least 1")
-    kv_heads = getattr(o, "kv_heads", None) or o.heads  # grouped-query attention (preset v2)
+    kv_heads = preset.kv_heads  # grouped key/value heads (preset version 2), else the heads
     if o.heads % kv_heads:
         raise AttentionError(f"{kv_heads} key/value heads do not divide the {o.heads} heads")
     width_q = preset.w_query.shape[1]

@@ -5,13 +5,15 @@ from __future__ import annotations
 
 from PySide6.QtWidgets import QLabel, QTabWidget, QVBoxLayout, QWidget
 
+from selfattn.attention import AttentionResult
+
 from ..change import Change
 from ..matrix_model import RESULT_KEYS, RESULT_TITLES, ROTATED_KEYS, result_model
 from ..recompute import Recompute
 from ..table_view import MatrixTableView
 from ..view_state import CELL_KINDS, Cell, ViewState
 
-PER_HEAD = ("scores", "scaled_scores", "weights", "context")
+PER_HEAD = AttentionResult.PER_HEAD_FIELDS  # the tables that follow the selected head
 
 
 class StaleBanner(QLabel):
