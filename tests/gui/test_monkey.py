@@ -369,8 +369,15 @@ class Monkey:
             self.win.inputs_panel.check_source.click()
             assert spin.isEnabled(), self.where()
         self.note(f"resize {dim}={size}")
-        old = self.doc.preset
+        old, depth = self.doc.preset, self.doc.undo_stack.count()
         spin.setValue(size)
+        rope = old.options.rope
+        if rope is not None and dim == "d_k" and (size % 2 or (rope.dims or 0) > size):
+            # RoPE turns pairs of columns: an odd d_k (or one below its dims) is refused.
+            self.unchanged(old, depth, f"d_k={size} with RoPE")
+            assert spin.value() == old.d_k, self.where()
+            assert "Refused" in self.win.statusBar().currentMessage(), self.where()
+            return
         p = self.doc.preset
         actual = {
             "tokens": p.n_tokens,
