@@ -371,22 +371,24 @@ class Monkey:
         self.note(f"resize {dim}={size}")
         old, depth = self.doc.preset, self.doc.undo_stack.count()
         spin.setValue(size)
-        rope = old.options.rope
-        if rope is not None and dim == "d_k" and (size % 2 or (rope.dims or 0) > size):
-            # RoPE turns pairs of columns: an odd d_k (or one below its dims) is refused.
-            self.unchanged(old, depth, f"d_k={size} with RoPE")
-            assert spin.value() == old.d_k, self.where()
+        def size_of(p: Preset) -> int:
+            return {
+                "tokens": p.n_tokens,
+                "d_model": p.d_model,
+                "d_k": p.d_k,
+                "d_v": p.d_v,
+                "heads": p.options.heads,
+                "source": p.n_keys,
+            }[dim]
+
+        if old.options.rope is not None and self.doc.preset is old and size != size_of(old):
+            # RoPE turns pairs of columns: a size its rotation cannot use may be refused.
+            self.unchanged(old, depth, f"{dim}={size} with RoPE")
+            assert spin.value() == size_of(old), self.where()
             assert "Refused" in self.win.statusBar().currentMessage(), self.where()
             return
         p = self.doc.preset
-        actual = {
-            "tokens": p.n_tokens,
-            "d_model": p.d_model,
-            "d_k": p.d_k,
-            "d_v": p.d_v,
-            "heads": p.options.heads,
-            "source": p.n_keys,
-        }[dim]
+        actual = size_of(p)
         assert actual == size, f"{dim} is {actual} after setting {size} {self.where()}"
         self.sizes_seen[dim].add(size)
         # Resizing keeps the numbers that still fit.
