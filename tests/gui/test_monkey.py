@@ -371,6 +371,7 @@ class Monkey:
         self.note(f"resize {dim}={size}")
         old, depth = self.doc.preset, self.doc.undo_stack.count()
         spin.setValue(size)
+
         def size_of(p: Preset) -> int:
             return {
                 "tokens": p.n_tokens,
