@@ -22,7 +22,6 @@ from PySide6.QtCore import (
 from PySide6.QtGui import QBrush, QColor
 
 from selfattn import edit
-from selfattn.attention import AttentionResult
 from selfattn.numbers import editor_text, significant
 
 from . import commands

@@ -34,11 +34,11 @@ def test_grouped_heads_label_keys_and_values_by_their_own_heads(window):
     commands.open_preset(window.document, preset, None)
     results = window.results_panel.tables
     assert _header(results["q"]) == ["h1:q1", "h1:q2", "h2:q1", "h2:q2"]
-    assert _header(results["k"]) == ["k1", "k2"]  # one key head of width 2
-    assert _header(results["v"]) == ["v1", "v2"]
+    assert _header(results["k"]) == ["kv1:k1", "kv1:k2"]  # one key/value head of width 2
+    assert _header(results["v"]) == ["kv1:v1", "kv1:v2"]
     inputs = window.inputs_panel.tables
-    assert _header(inputs["w_key"]) == ["k1", "k2"]
-    assert _header(inputs["w_value"]) == ["v1", "v2"]
+    assert _header(inputs["w_key"]) == ["kv1:k1", "kv1:k2"]
+    assert _header(inputs["w_value"]) == ["kv1:v1", "kv1:v2"]
 
 
 def test_grouped_heads_show_and_recompute_the_second_head(window):
