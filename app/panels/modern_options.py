@@ -34,6 +34,13 @@ ROPE_CHOICES = (
 MAX_THETA = 1e12
 
 
+class CompactSpinBox(QDoubleSpinBox):
+    """Shows 100000, not 100000.00: the shortest text of the value (up to its decimals)."""
+
+    def textFromValue(self, value: float) -> str:
+        return f"{value:.{self.decimals()}f}".rstrip("0").rstrip(".")
+
+
 def divisors(n: int) -> list[int]:
     """The divisors of n, largest first: the key/value head counts n query heads allow."""
     return [g for g in range(n, 0, -1) if n % g == 0]
@@ -62,7 +69,7 @@ class ModernOptions:
         form.addRow("RoPE", self.rope_combo)
 
         rope_row = QHBoxLayout()
-        self.theta_spin = QDoubleSpinBox()
+        self.theta_spin = CompactSpinBox()
         self.theta_spin.setDecimals(2)
         self.theta_spin.setRange(0.01, MAX_THETA)
         self.theta_spin.setKeyboardTracking(False)

@@ -232,6 +232,7 @@ def test_smollm2_head_and_layer_load_as_version_2_presets(qtbot, window, fake_ho
     assert window.recompute.result.weights[0, -1, 0] > 0.5
     assert "Q rotated" in window.results_panel.tab_titles()
     assert window.options_panel.modern.rope_combo.currentData() == o.rope.style
+    assert window.options_panel.modern.theta_spin.text() == "100000"
     window.view_state.select("weights", 4, 1)
     text = window.explain_panel.current_text()
     assert "Rotate Q row 5" in text and "position p = 4" in text
