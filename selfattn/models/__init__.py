@@ -79,6 +79,8 @@ def resolve_model(model: str | Path | None) -> tuple[str, Path | None]:
             )
         return "decoder", path
     path = Path(model).expanduser()
+    if path.suffix.lower() == ".gguf" and not path.is_file():
+        raise ModelError(f"{path}: no such GGUF file")
     return ("decoder", path) if is_decoder_path(path) else ("bert", path)
 
 

@@ -149,6 +149,8 @@ def test_resolve_model_names_and_paths(tmp_path: Path) -> None:
     gguf = tmp_path / "m.gguf"
     gguf.write_bytes(b"GGUF")
     assert resolve_model(gguf) == ("decoder", gguf)
+    with pytest.raises(ModelError, match="missing.gguf: no such GGUF file"):
+        resolve_model(tmp_path / "missing.gguf")
     info = describe_model(FIXTURES / "tiny-llama")
     assert (info.n_layers, info.n_heads, info.kv_heads, info.kind) == (3, 4, 2, "decoder")
     assert tokenize(FIXTURES / "tiny-llama", "The cat")[0] == "<s>"
