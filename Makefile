@@ -26,6 +26,8 @@ run: $(STAMP)
 test: $(STAMP)
 	$(BIN)/python -m ruff check .
 	$(BIN)/python -m ruff format --check .
+	$(BIN)/python -m mypy --strict selfattn
+	$(BIN)/python -m mypy app
 	SELFATTN_REQUIRE_MODEL=1 $(BIN)/python -m pytest -q
 
 # The peer (PyTorch 2.13.0 CPU, on this machine's disk) lives in its own venv: the

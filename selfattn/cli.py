@@ -17,7 +17,7 @@ import contextlib
 import os
 import sys
 from collections.abc import Sequence
-from typing import NoReturn
+from typing import NoReturn, cast
 
 import numpy as np
 
@@ -27,6 +27,8 @@ from .bundled import bundled_names, load_bundled, resolve_preset
 from .export import FORMATS, write_csv
 from .numbers import significant
 from .preset import Preset, compute
+
+Subparsers = argparse._SubParsersAction[argparse.ArgumentParser]
 
 PROG = "selfattn"
 EXIT_ERROR = 2
@@ -163,18 +165,18 @@ def _digits(text: str) -> int:
     return value
 
 
-def _register_from_model(subparsers: argparse._SubParsersAction) -> None:
+def _register_from_model(subparsers: Subparsers) -> None:
     """Add ``from-model`` if its module is importable; otherwise a stub that explains why.
 
     The real-model reader is written separately and pulls in safetensors/tokenizers;
     whatever goes wrong there must not take ``compute`` and ``presets`` down with it.
     """
     try:
-        from .models import command  # noqa: PLC0415
+        from .models import command
 
         command.register(subparsers)
         return
-    except Exception as exc:  # noqa: BLE001 - any failure only disables this subcommand
+    except Exception as exc:  # any failure only disables this subcommand
         reason = one_line(f"{type(exc).__name__}: {exc}")
     if "from-model" in subparsers.choices:
         return  # registered, then failed later: keep what was registered
@@ -194,7 +196,12 @@ def build_parser() -> argparse.ArgumentParser:
         description="Self-Attention Workbench: compute and export every step of self-attention.",
     )
     parser.add_argument("--version", action="version", version=f"{PROG} {__version__}")
-    sub = parser.add_subparsers(dest="command", metavar="COMMAND", parser_class=_Parser)
+    # Every subcommand's parser is a _Parser (one-line errors); the registrars of the
+    # other modules only need the ArgumentParser interface.
+    sub = cast(
+        Subparsers,
+        parser.add_subparsers(dest="command", metavar="COMMAND", parser_class=_Parser),
+    )
     sub.required = True
 
     p = sub.add_parser(
@@ -220,13 +227,13 @@ def build_parser() -> argparse.ArgumentParser:
     p.set_defaults(handler=_cmd_presets)
 
     _register_from_model(sub)
-    from .atlas_command import register as register_atlas  # noqa: PLC0415
+    from .atlas_command import register as register_atlas
 
     register_atlas(sub)
-    from .walkthrough_command import register as register_walkthrough  # noqa: PLC0415
+    from .walkthrough_command import register as register_walkthrough
 
     register_walkthrough(sub)
-    from .generate_command import register as register_generate  # noqa: PLC0415
+    from .generate_command import register as register_generate
 
     register_generate(sub)
     return parser

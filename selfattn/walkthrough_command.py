@@ -61,7 +61,7 @@ def _run(args: argparse.Namespace) -> int:
     return 0
 
 
-def register(subparsers: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
+def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     """Add the ``walkthrough`` subcommand to the ``selfattn`` parser."""
     p = subparsers.add_parser(
         "walkthrough",

@@ -188,12 +188,14 @@ def layer_norm(x: np.ndarray, w: np.ndarray, b: np.ndarray, eps: float) -> np.nd
     mean = x.mean(axis=-1, keepdims=True)
     centred = x - mean
     var = (centred * centred).mean(axis=-1, keepdims=True)
-    return centred / np.sqrt(var + np.float32(eps)) * w + b
+    normed: np.ndarray = centred / np.sqrt(var + np.float32(eps)) * w + b
+    return normed
 
 
 def softmax(x: np.ndarray) -> np.ndarray:
     e = np.exp(x - x.max(axis=-1, keepdims=True))
-    return e / e.sum(axis=-1, keepdims=True)
+    probs: np.ndarray = e / e.sum(axis=-1, keepdims=True)
+    return probs
 
 
 def self_attention(h: np.ndarray, lw: LayerWeights, n_heads: int) -> tuple[np.ndarray, np.ndarray]:
