@@ -265,3 +265,17 @@ def test_smollm2_head_and_layer_load_as_version_2_presets(qtbot, window, fake_ho
     assert window.options_panel.modern.kv_combo.currentData() == 3
     window.document.undo_stack.undo()
     assert window.document.preset is preset
+
+
+@needs_smollm2
+def test_a_gguf_file_opened_by_path_is_listed_and_described(qtbot, window, fake_home):
+    path = smollm2_path()
+    assert path is not None
+    dialog = LoadFromModelDialog(window.background, window)
+    qtbot.addWidget(dialog)
+    dialog.set_model(path)
+    qtbot.waitUntil(lambda: dialog.layer_spin.maximum() == 30, timeout=30000)
+    assert dialog.model_combo.currentText() == f"file: {path}"
+    assert dialog.selection()[0] == str(path)
+    qtbot.waitUntil(lambda: dialog.pieces_label.text().startswith("11: "), timeout=20000)
+    dialog.reject()

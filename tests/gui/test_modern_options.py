@@ -263,3 +263,17 @@ def test_explain_shows_the_rotation_and_the_shared_key_value_head(four_heads):
     # The rotated numbers explained are the K rotated table's (key/value head 2's block).
     k_rot = win.recompute.result.k_rot
     assert format_number(float(k_rot[1, 2])) in text
+
+
+def test_rope_on_one_column_heads_is_refused_and_the_combo_says_off(four_heads):
+    win = four_heads
+    doc = win.document
+    opts = win.options_panel.modern
+    win.inputs_panel.spin_d_k.setValue(1)
+    assert doc.preset.d_k == 1
+    steps = doc.undo_stack.count()
+    opts.rope_combo.setCurrentIndex(opts.rope_combo.findData("half"))
+    assert doc.preset.options.rope is None
+    assert doc.undo_stack.count() == steps
+    assert opts.rope_combo.currentData() is None
+    assert "rope" in win.statusBar().currentMessage()
