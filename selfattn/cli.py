@@ -17,7 +17,7 @@ import contextlib
 import os
 import sys
 from collections.abc import Sequence
-from typing import NoReturn, cast
+from typing import TYPE_CHECKING, NoReturn, cast
 
 import numpy as np
 
@@ -28,7 +28,8 @@ from .export import FORMATS, write_csv
 from .numbers import significant
 from .preset import Preset, compute
 
-Subparsers = argparse._SubParsersAction[argparse.ArgumentParser]
+if TYPE_CHECKING:  # the class is not subscriptable at run time on Python 3.11
+    Subparsers = argparse._SubParsersAction[argparse.ArgumentParser]
 
 PROG = "selfattn"
 EXIT_ERROR = 2
@@ -199,7 +200,7 @@ def build_parser() -> argparse.ArgumentParser:
     # Every subcommand's parser is a _Parser (one-line errors); the registrars of the
     # other modules only need the ArgumentParser interface.
     sub = cast(
-        Subparsers,
+        "Subparsers",
         parser.add_subparsers(dest="command", metavar="COMMAND", parser_class=_Parser),
     )
     sub.required = True
