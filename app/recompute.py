@@ -122,7 +122,18 @@ class Recompute(QObject):
             if not surely_finite(preset):
                 selfattn.compute(preset)  # absurd magnitudes: settle it without the busy engine
             return  # otherwise nothing can overflow: the worker cannot fail on it
-        self._trial = (preset, self._compute(preset, change))
+        # Nothing is queued, so every reader is on this thread and reads `result` again
+        # after `resultChanged`, which follows at once whether the edit is accepted
+        # (commit) or refused (below): the engine may update its arrays in place.
+        lent = self._result is None and self._jobs == 0
+        if lent:
+            self._engine.release()
+        try:
+            self._trial = (preset, self._compute(preset, change))
+        except AttentionError:
+            if lent:  # the engine restored the old numbers, perhaps in other arrays
+                self.resultChanged.emit(Change(structure=False))
+            raise
 
     # Computing ------------------------------------------------------------------
     def _in_background(self, preset: Preset, change: Change) -> bool:

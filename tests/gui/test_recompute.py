@@ -129,3 +129,35 @@ def test_a_failed_job_is_stale_until_the_next_good_compute(doc, monkeypatch):
     rec.wait()
     assert rec.stale_reason == "" and rec.result_preset is doc.preset
     assert reasons == [reasons[0], ""] and "MemoryError" in reasons[0]
+
+
+def test_typed_edits_lend_the_result_and_a_refusal_redraws_the_restored_numbers(qapp, monkeypatch):
+    from selfattn.incremental import IncrementalAttention
+
+    rng = np.random.default_rng(3)
+    preset = Preset(  # 1 x 256 x 256 = 65,536 score cells: one-cell edits are incremental
+        inputs=rng.normal(size=(256, 4)),
+        w_query=np.eye(4),
+        w_key=np.eye(4),  # raw scores are x_i · x_j
+        w_value=rng.normal(size=(4, 4)),
+    )
+    doc = Document(preset)
+    rec = Recompute(doc)
+    released, redraws = [], []
+    real_release = IncrementalAttention.release
+    monkeypatch.setattr(
+        IncrementalAttention, "release", lambda self: released.append(1) or real_release(self)
+    )
+    rec.resultChanged.connect(redraws.append)
+    assert commands.set_cell_text(doc, "inputs", 3, 1, "2")
+    assert released and len(redraws) == 1  # the engine may update in place: nobody keeps it
+    np.testing.assert_allclose(
+        rec.result.weights, selfattn.compute(doc.preset).weights, rtol=1e-12, atol=1e-15
+    )
+    # x4 · x4 with 1e200 in it is 1e400, beyond float64: refused, and the views are told
+    # to read the (restored) result again.
+    assert not commands.set_cell_text(doc, "inputs", 3, 1, "1e200")
+    assert len(redraws) == 2 and doc.preset.inputs[3, 1] == 2
+    np.testing.assert_allclose(
+        rec.result.weights, selfattn.compute(doc.preset).weights, rtol=1e-12, atol=1e-15
+    )
