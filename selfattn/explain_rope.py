@@ -14,7 +14,7 @@ import math
 import numpy as np
 
 from .attention import AttentionResult
-from .explain_text import CellRef, Step, Term, _query, _quotient_note, format_number
+from .explain_text import CellRef, Step, Term, _key, _query, _quotient_note, format_number
 from .preset import Preset
 from .rope import pair_columns
 
@@ -105,7 +105,7 @@ def rotation_step(
         notes.append(f"Columns {name}{r + 1}..{name}{d_k} are not rotated (dims = {r} of {d_k}).")
     norm = math.sqrt(math.fsum(float(v) ** 2 for v in after[row, base : base + d_k]))
     notes.append(f"A rotation keeps the length: |rotated row| = {format_number(norm)}.")
-    who = _query(preset, row) if query else f"key {row + 1}"
+    who = _query(preset, row) if query else _key(preset, row)
     return Step(
         label=(
             f"Rotate {matrix} row {row + 1} ({who}, {whose}) by its position p = {position}: "

@@ -47,7 +47,8 @@ def test_rope_weight_writes_out_each_rotated_pair_by_hand():
     assert second.value == pytest.approx(COS1, abs=1e-16)
     assert first.refs == (CellRef("q", None, 1, 0), CellRef("q_rot", None, 1, 0))
     assert [t.value for t in rot_k.terms] == [0.0, 1.0, 0.0, 1.0, 0.0]  # angle 0: unchanged
-    assert "Rotate K row 1" in rot_k.label and "position p = 0" in rot_k.label
+    assert rot_k.label.startswith("Rotate K row 1 (key 1 't1', key/value head 1)")
+    assert "position p = 0" in rot_k.label
     assert dot.terms[0].refs == (CellRef("q_rot", None, 1, 0), CellRef("k_rot", None, 0, 0))
     assert dot.result == pytest.approx(-SIN1, abs=1e-16)
     assert ex.value == pytest.approx(1 / (1 + math.exp(1 + SIN1)), rel=1e-14)
