@@ -11,6 +11,9 @@ import math
 
 import numpy as np
 import pytest
+from hypothesis import HealthCheck, given
+from hypothesis import settings as hypothesis_settings
+from hypothesis import strategies as st
 from PySide6.QtCore import Qt
 
 import selfattn
@@ -277,3 +280,59 @@ def test_rope_on_one_column_heads_is_refused_and_the_combo_says_off(four_heads):
     assert doc.undo_stack.count() == steps
     assert opts.rope_combo.currentData() is None
     assert "rope" in win.statusBar().currentMessage()
+
+
+def _four_wide_heads() -> Preset:
+    """2 heads of d_k = 4 over 6 tokens: room for 1 or 2 rotated pairs and windows."""
+    rng = np.random.default_rng(11)
+    return Preset(
+        inputs=rng.normal(size=(6, 4)),
+        w_query=rng.normal(size=(4, 8)),
+        w_key=rng.normal(size=(4, 8)),
+        w_value=rng.normal(size=(4, 8)),
+        options=Options(heads=2),
+    )
+
+
+@hypothesis_settings(
+    max_examples=25,
+    deadline=None,
+    suppress_health_check=[HealthCheck.function_scoped_fixture],
+)
+@given(
+    style=st.sampled_from(["half", "interleaved"]),
+    theta=st.floats(min_value=0.5, max_value=1e6),
+    dims=st.sampled_from([2, 4]),
+    window=st.integers(min_value=0, max_value=8),
+    kv=st.sampled_from([2, 1]),
+)
+def test_any_modern_settings_compute_like_selfattn_and_undo_to_the_start(
+    qtbot, settings, dialogs, style, theta, dims, window, kv
+):
+    """Whatever a person sets in Options, the window shows selfattn.compute's numbers
+    of the preset it states, and undoing every step gives the starting numbers back."""
+    win = MainWindow(_four_wide_heads(), settings=settings)
+    qtbot.addWidget(win)
+    opts = win.options_panel.modern
+    doc = win.document
+    start = doc.preset
+    start_weights = win.recompute.result.weights.copy()
+    opts.rope_combo.setCurrentIndex(opts.rope_combo.findData(style))
+    opts.theta_spin.setValue(theta)
+    opts.dims_spin.setValue(dims)
+    opts.window_spin.setValue(window)
+    opts.kv_combo.setCurrentIndex(opts.kv_combo.findData(kv))
+    o = doc.preset.options
+    assert o.rope is not None and o.rope.style == style
+    assert o.rope.theta == float(opts.theta_spin.cleanText())  # the value the spin shows
+    assert o.rope.rotary_dims(4) == dims
+    assert o.window == (window or None)
+    assert doc.preset.kv_heads == kv
+    _assert_shows_compute(win)
+    while doc.undo_stack.canUndo():
+        doc.undo_stack.undo()
+    assert doc.preset.options == start.options
+    np.testing.assert_array_equal(win.recompute.result.weights, start_weights)
+    assert "Q rotated" not in win.results_panel.tab_titles()
+    win.document.undo_stack.setClean()
+    win.close()
