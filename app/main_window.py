@@ -41,6 +41,7 @@ from .desktop import APP_NAME
 from .document import Document
 from .files import ExportableView, FileController
 from .heatmap import SEQUENTIAL_COLORMAPS, WEIGHT_RANGES, AllHeadsView, HeatmapView
+from .highlights import Highlights
 from .panels.explain import ExplainPanel
 from .panels.inputs import InputsPanel
 from .panels.options import OptionsPanel
@@ -89,8 +90,12 @@ class MainWindow(QMainWindow):
         self._build_central()
         self.inputs_panel = InputsPanel(self.document, folder=self.files.last_folder)
         self.options_panel = OptionsPanel(self.document)
-        self.explain_panel = ExplainPanel(self.recompute, self.view_state)
+        self.highlights = Highlights(self.recompute, self.view_state, self.settings, self)
+        self.explain_panel = ExplainPanel(
+            self.recompute, self.view_state, highlights=self.highlights
+        )
         self.results_panel = ResultsPanel(self.recompute, self.view_state)
+        self._attach_highlights()
         self._build_docks()
         self._build_status_bar()
         self._build_actions()
@@ -115,6 +120,13 @@ class MainWindow(QMainWindow):
         self._update_title()
 
     # Construction -----------------------------------------------------------
+    def _attach_highlights(self) -> None:
+        """Every table outlines, flashes and focuses cells through the one Highlights."""
+        for key, view in self.inputs_panel.tables.items():
+            view.set_highlights(self.highlights, key)
+        for key, view in self.results_panel.tables.items():
+            view.set_highlights(self.highlights, key, lambda: self.view_state.head)
+
     def _dock(self, title: str, name: str, widget: QWidget, area: Qt.DockWidgetArea) -> QDockWidget:
         dock = QDockWidget(title, self)
         dock.setObjectName(f"dock_{name}")

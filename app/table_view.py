@@ -22,6 +22,7 @@ from PySide6.QtWidgets import (
 from selfattn.clipboard import ClipboardError, format_block, parse_block
 
 from . import commands
+from .highlights import Highlights, paint_marks
 from .matrix_model import VALUE_ROLE, MatrixModel, exact_text, format_number
 
 Index = QModelIndex | QPersistentModelIndex
@@ -89,6 +90,9 @@ class NumberDelegate(QStyledItemDelegate):
         widget = opt.widget  # type: ignore[attr-defined]
         style = widget.style() if widget is not None else QApplication.style()
         style.drawControl(QStyle.ControlElement.CE_ItemViewItem, opt, painter, widget)
+        marks = self._view.cell_marks(index.row(), index.column())
+        if marks:
+            paint_marks(painter, opt.rect, marks)  # type: ignore[attr-defined]
 
     def eventFilter(self, editor: QObject, event: QEvent) -> bool:
         if event.type() == QEvent.Type.KeyPress and isinstance(editor, QWidget):
@@ -126,6 +130,7 @@ class MatrixTableView(QTableView):
         self.verticalHeader().setSectionResizeMode(QHeaderView.ResizeMode.Fixed)
         self.setItemDelegate(NumberDelegate(self))
         self._unfitted = True  # columns wait for the table to be shown
+        self._highlights: tuple[Highlights, str, Callable[[], int]] | None = None
         self.horizontalScrollBar().valueChanged.connect(lambda _v: self.fit_columns())
 
     def setModel(self, model: MatrixModel) -> None:  # type: ignore[override]
@@ -181,6 +186,27 @@ class MatrixTableView(QTableView):
     def _emit_current(self, current: QModelIndex, _previous: QModelIndex) -> None:
         if current.isValid():
             self.currentCellChanged.emit(current.row(), current.column())
+            if self._highlights is not None and not self.signalsBlocked():
+                highlights, matrix, _head = self._highlights
+                highlights.focus_cell(matrix, current.row(), current.column())
+
+    def set_highlights(
+        self, highlights: Highlights, matrix: str, head: Callable[[], int] = lambda: 0
+    ) -> None:
+        """Outline and flash this table's cells as `highlights` says; clicks focus a cell.
+
+        matrix: the provenance name of what the table shows (inputs, w_query, q, weights...);
+        head: the head a per-head table shows.
+        """
+        self._highlights = (highlights, matrix, head)
+        highlights.changed.connect(self.viewport().update)
+
+    def cell_marks(self, row: int, col: int) -> int:
+        """Highlights' OUTLINE | FLASH | FOCUS flags of a cell (0 without highlights)."""
+        if self._highlights is None:
+            return 0
+        highlights, matrix, head = self._highlights
+        return highlights.state(matrix, head(), row, col)
 
     def matrix_model(self) -> MatrixModel:
         model = self.model()

@@ -7,25 +7,37 @@ from PySide6.QtGui import QFontDatabase, QResizeEvent
 from PySide6.QtWidgets import QLabel, QPlainTextEdit, QVBoxLayout, QWidget
 
 from selfattn import explain
+from selfattn.explain_inputs import explain_any
+from selfattn.provenance import INPUT_MATRICES
 
+from ..highlights import Highlights
 from ..recompute import Recompute
 from ..view_state import ViewState
 
 _HINT = (
-    "Click a cell of the heatmap, or of the Weights, Scores, Context or Output table, "
-    "to see where its number comes from."
+    "Click any cell (the heatmap, the pipeline, a Results or Inputs table) to see where "
+    "its number comes from, or what an input feeds."
 )
 
 
 class ExplainPanel(QWidget):
-    """Explains the view state's selected cell in its head, and follows every edit."""
+    """Explains the focused cell (Highlights', else the view state's) and follows every edit.
+
+    An input or weight cell says what it feeds, with ∂ of the view state's selected
+    result cell with respect to it; a Q, K, V cell its dot product term by term.
+    """
 
     def __init__(
-        self, results: Recompute, view_state: ViewState, parent: QWidget | None = None
+        self,
+        results: Recompute,
+        view_state: ViewState,
+        parent: QWidget | None = None,
+        highlights: Highlights | None = None,
     ) -> None:
         super().__init__(parent)
         self._results = results
         self._state = view_state
+        self._highlights = highlights
         layout = QVBoxLayout(self)
         layout.setContentsMargins(4, 4, 4, 4)
         self.title = QLabel(_HINT)
@@ -37,8 +49,11 @@ class ExplainPanel(QWidget):
         layout.addWidget(self.title)
         layout.addWidget(self.text, 1)
         results.resultChanged.connect(lambda _change: self._render())
-        view_state.cellChanged.connect(lambda _cell: self._render())
-        view_state.headChanged.connect(lambda _head: self._render())
+        if highlights is not None:
+            highlights.focusChanged.connect(self._render)
+        else:
+            view_state.cellChanged.connect(lambda _cell: self._render())
+            view_state.headChanged.connect(lambda _head: self._render())
         self._resize_timer = QTimer(self, singleShot=True, interval=80)
         self._resize_timer.timeout.connect(self._render)
 
@@ -50,6 +65,8 @@ class ExplainPanel(QWidget):
         self.text.clear()
 
     def _render(self) -> None:
+        if self._highlights is not None:
+            return self._render_focus(self._highlights)
         cell = self._state.cell
         if cell is None:
             return self._clear()
@@ -62,6 +79,19 @@ class ExplainPanel(QWidget):
         self.title.setText(ex.title)
         self.text.setPlainText(ex.render(width=self._text_columns()))
 
+    def _render_focus(self, highlights: Highlights) -> None:
+        focus = highlights.focus()
+        if focus is None:
+            return self._clear()
+        target = highlights.target() if focus.matrix in INPUT_MATRICES else None
+        p, r = self._results.result_preset, self._results.result
+        try:
+            ex = explain_any(p, r, focus, target)
+        except (IndexError, ValueError):
+            return self._clear()  # the matrix shrank or went away under the focus
+        self.title.setText(ex.title)
+        self.text.setPlainText(ex.render(width=self._text_columns()))
+
     def _text_columns(self) -> int:
         """How many monospace characters fit the panel, so prose wraps instead of clipping."""
         advance = max(self.text.fontMetrics().horizontalAdvance("0"), 1)
@@ -69,5 +99,6 @@ class ExplainPanel(QWidget):
 
     def resizeEvent(self, event: QResizeEvent) -> None:
         super().resizeEvent(event)
-        if self._state.cell is not None:
+        focused = self._highlights.focus() if self._highlights is not None else self._state.cell
+        if focused is not None:
             self._resize_timer.start()
