@@ -22,6 +22,8 @@ from PySide6.QtCore import (
 from PySide6.QtGui import QBrush, QColor
 
 from selfattn import edit
+from selfattn.labels import dim_labels as _dim_labels
+from selfattn.labels import head_col_labels, kv_col_labels
 from selfattn.numbers import editor_text, significant
 
 from . import commands
@@ -207,24 +209,6 @@ def input_matrix_model(document: Document, key: str, parent: QObject | None = No
         col_tips=lambda: input_col_tips(document, key),
         parent=parent,
     )
-
-
-def _dim_labels(prefix: str, count: int) -> list[str]:
-    return [f"{prefix}{i + 1}" for i in range(count)]
-
-
-def head_col_labels(prefix: str, heads: int, d: int) -> list[str]:
-    """Column names of a per-head block matrix: q1..q3 for one head, h2:q1 with several."""
-    if heads == 1:
-        return _dim_labels(prefix, d)
-    return [f"h{h + 1}:{prefix}{i + 1}" for h in range(heads) for i in range(d)]
-
-
-def kv_col_labels(prefix: str, heads: int, kv_heads: int, d: int) -> list[str]:
-    """Column names of a key/value matrix: kv2:k1 when grouped, like the query heads' if not."""
-    if kv_heads == heads:
-        return head_col_labels(prefix, heads, d)
-    return [f"kv{g + 1}:{prefix}{i + 1}" for g in range(kv_heads) for i in range(d)]
 
 
 def kv_col_tips(heads: int, kv_heads: int, d: int) -> list[str]:

@@ -19,9 +19,10 @@ Labels (the same words as the maths and the window):
 =============  ==========================  ======================================
 matrix         rows                        columns
 =============  ==========================  ======================================
-query          tokens                      ``q1`` .. ``q{H*d_k}``
-key, value     key tokens (source tokens)  ``k1`` .. ``k{G*d_k}`` / ``v1`` ..
-                                           (G = kv_heads, H without grouping)
+query          tokens                      ``q1`` .. ``q{d_k}`` with one head;
+                                           ``h1:q1`` .. ``h{H}:q{d_k}`` with several
+key, value     key tokens (source tokens)  like query (``k``/``v``); with grouped
+                                           heads ``kv1:k1`` .. ``kv{G}:k{d_k}``
 query_rotated  tokens                      like query
 key_rotated    key tokens                  like key
 scores,        tokens (queries)            key tokens
@@ -61,6 +62,7 @@ from typing import Literal
 import numpy as np
 
 from .attention import AttentionResult
+from .labels import dim_labels, head_col_labels, kv_col_labels
 from .numbers import round_trip
 from .preset import Preset, compute
 
@@ -93,10 +95,6 @@ class Table:
         return self.matrix if self.head is None else f"{self.matrix}-head{self.head}"
 
 
-def _dims(prefix: str, count: int) -> tuple[str, ...]:
-    return tuple(f"{prefix}{i + 1}" for i in range(count))
-
-
 def result_tables(
     result: AttentionResult, *, tokens: Sequence[str], key_tokens: Sequence[str]
 ) -> list[Table]:
@@ -112,17 +110,21 @@ def result_tables(
         raise ExportError(f"got {len(tokens)} token labels for {n} queries")
     if len(key_tokens) != m:
         raise ExportError(f"got {len(key_tokens)} key token labels for {m} keys")
+    heads, kv = result.heads, result.kv_heads
+    q_cols = tuple(head_col_labels("q", heads, result.d_k))
+    k_cols = tuple(kv_col_labels("k", heads, kv, result.d_k))
+    v_cols = tuple(kv_col_labels("v", heads, kv, result.d_v))
     corners_and_columns = {
-        "q": (CORNER_TOKENS, tokens, _dims("q", result.q.shape[1])),
-        "k": (CORNER_TOKENS, key_tokens, _dims("k", result.k.shape[1])),
-        "v": (CORNER_TOKENS, key_tokens, _dims("v", result.v.shape[1])),
-        "q_rot": (CORNER_TOKENS, tokens, _dims("q", result.q.shape[1])),
-        "k_rot": (CORNER_TOKENS, key_tokens, _dims("k", result.k.shape[1])),
+        "q": (CORNER_TOKENS, tokens, q_cols),
+        "k": (CORNER_TOKENS, key_tokens, k_cols),
+        "v": (CORNER_TOKENS, key_tokens, v_cols),
+        "q_rot": (CORNER_TOKENS, tokens, q_cols),
+        "k_rot": (CORNER_TOKENS, key_tokens, k_cols),
         "scores": (CORNER_PAIRS, tokens, key_tokens),
         "scaled_scores": (CORNER_PAIRS, tokens, key_tokens),
         "weights": (CORNER_PAIRS, tokens, key_tokens),
-        "context": (CORNER_TOKENS, tokens, _dims("c", result.d_v)),
-        "output": (CORNER_TOKENS, tokens, _dims("o", result.output.shape[1])),
+        "context": (CORNER_TOKENS, tokens, tuple(dim_labels("c", result.d_v))),
+        "output": (CORNER_TOKENS, tokens, tuple(dim_labels("o", result.output.shape[1]))),
     }
     tables = []
     for field_name, values in result.matrices():

@@ -22,6 +22,7 @@ from selfattn.export import (
     read_wide_csv,
     write_csv,
 )
+from selfattn.preset import Options, Preset
 
 WIDE_H1 = [
     "query.csv",
@@ -91,7 +92,7 @@ def test_several_heads_get_suffixed_files_and_whole_qkv_output(tmp_path):
         "output.csv",
     ]
     rows, cols, q = read_wide_csv(tmp_path / "query.csv")
-    assert rows == ["a", "b", "c"] and cols == ["q1", "q2"]
+    assert rows == ["a", "b", "c"] and cols == ["h1:q1", "h2:q1"]  # one column per head
     np.testing.assert_array_equal(q, [[1, 2], [2, 4], [3, 6]])
     _, cols, w2 = read_wide_csv(tmp_path / "weights-head2.csv")
     assert cols == ["a", "b", "c"]
@@ -195,7 +196,7 @@ def test_long_format_is_one_tidy_file(tmp_path):
     by_key = {(r_["matrix"], r_["head"], r_["row"], r_["col"]): r_ for r_ in rows}
     # Whole matrices have an empty head, rows and columns count from 1.
     q12 = by_key[("query", "", "1", "2")]
-    assert (q12["row_label"], q12["col_label"], q12["value"]) == ("a", "q2", "2.0")
+    assert (q12["row_label"], q12["col_label"], q12["value"]) == ("a", "h2:q1", "2.0")
     # Causal: query 1 cannot see key 3 -> -inf logit, weight 0 in both heads.
     for head in ("1", "2"):
         assert by_key[("scaled_scores", head, "1", "3")]["value"] == "-inf"
@@ -366,10 +367,10 @@ def test_rope_results_write_query_rotated_and_key_rotated(tmp_path):
         "key_rotated.csv",
     ]
     rows, cols, values = read_wide_csv(tmp_path / "query_rotated.csv")
-    assert rows == ["a", "b", "c"] and cols == ["q1", "q2", "q3", "q4"]
+    assert rows == ["a", "b", "c"] and cols == ["h1:q1", "h1:q2", "h2:q1", "h2:q2"]
     np.testing.assert_array_equal(values, result.q_rot)
     rows, cols, values = read_wide_csv(tmp_path / "key_rotated.csv")
-    assert cols == ["k1", "k2"]  # one key/value head of d_k = 2
+    assert cols == ["kv1:k1", "kv1:k2"]  # one key/value head of d_k = 2
     np.testing.assert_array_equal(values, result.k_rot)
     # token 1 sits at position 0: its rotation is the identity
     np.testing.assert_array_equal(values[0], result.k[0])
@@ -385,7 +386,7 @@ def test_rope_rows_in_the_long_format(tmp_path):
     assert len(rotated) == 3 * 4
     assert {r["head"] for r in rotated} == {""}
     cell = next(r for r in rotated if r["row"] == "2" and r["col"] == "3")
-    assert cell["row_label"] == "b" and cell["col_label"] == "q3"
+    assert cell["row_label"] == "b" and cell["col_label"] == "h2:q1"
     assert float(cell["value"]) == float(result.q_rot[1, 2])
     assert sum(r["matrix"] == "key_rotated" for r in rows) == 3 * 2
 
@@ -394,3 +395,21 @@ def test_no_rotated_files_without_rope(tmp_path):
     preset = _rope_preset().with_options(rope=None)
     names = [p.name for p in export_csv(preset, tmp_path)]
     assert "query_rotated.csv" not in names and "key_rotated.csv" not in names
+
+
+def test_column_labels_name_heads_like_the_window(tmp_path):
+    """Q/K/V columns say which head they belong to, as the window's tables do."""
+    rng = np.random.default_rng(3)
+    preset = Preset(
+        inputs=rng.normal(size=(2, 3)),
+        w_query=rng.normal(size=(3, 4)),  # 2 query heads x d_k = 2
+        w_key=rng.normal(size=(3, 2)),  # 1 shared key/value head
+        w_value=rng.normal(size=(3, 2)),
+        options=Options(heads=2, kv_heads=1),
+    )
+    export_csv(preset, tmp_path)
+    assert read_wide_csv(tmp_path / "query.csv")[1] == ["h1:q1", "h1:q2", "h2:q1", "h2:q2"]
+    assert read_wide_csv(tmp_path / "key.csv")[1] == ["kv1:k1", "kv1:k2"]
+    assert read_wide_csv(tmp_path / "value.csv")[1] == ["kv1:v1", "kv1:v2"]
+    assert read_wide_csv(tmp_path / "context-head2.csv")[1] == ["c1", "c2"]
+    assert read_wide_csv(tmp_path / "output.csv")[1] == ["o1", "o2", "o3", "o4"]
