@@ -30,16 +30,24 @@ test: $(STAMP)
 	$(BIN)/python -m mypy app
 	SELFATTN_REQUIRE_MODEL=1 $(BIN)/python -m pytest -q
 
-# The peer (PyTorch 2.13.0 CPU, on this machine's disk) lives in its own venv: the
-# tests never need it, and each library is timed in its own process.
+# The peers (PyTorch 2.13.0 CPU, on this machine's disk, and transformers for the decoder,
+# atlas and generation figures) live in their own venv: the tests never need them, and each
+# library is timed in its own process.
 TORCH_VENV := .venv-bench-torch
-bench: $(STAMP)
-	test -x $(TORCH_VENV)/bin/python || ($(PYTHON) -m venv $(TORCH_VENV) && $(TORCH_VENV)/bin/python -m pip install --quiet torch==2.13.0 numpy)
+TORCH_STAMP := $(TORCH_VENV)/.installed-stamp
+$(TORCH_STAMP): Makefile
+	test -x $(TORCH_VENV)/bin/python || $(PYTHON) -m venv $(TORCH_VENV)
+	$(TORCH_VENV)/bin/python -m pip install --quiet torch==2.13.0 numpy transformers gguf accelerate safetensors jinja2
+	touch $(TORCH_STAMP)
+
+bench: $(STAMP) $(TORCH_STAMP)
 	SELFATTN_BENCH_TORCH_PYTHON=$(TORCH_VENV)/bin/python $(BIN)/python -m benchmarks
 
 lint: $(STAMP)
 	$(BIN)/python -m ruff check .
 	$(BIN)/python -m ruff format --check .
+	$(BIN)/python -m mypy --strict selfattn
+	$(BIN)/python -m mypy app
 
 format: $(STAMP)
 	$(BIN)/python -m ruff format .
