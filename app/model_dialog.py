@@ -42,13 +42,13 @@ OPEN_FOLDER = "\x00open-folder"
 OPEN_FILE = "\x00open-file"
 NOTHING = "\x00nothing"  # headings and "scanning…": never selectable
 ACTIONS = (OPEN_FOLDER, OPEN_FILE, NOTHING)
-REASON_ROLE = Qt.ItemDataRole.UserRole + 1
+TIP_ROLE = Qt.ItemDataRole.UserRole + 1  # the tooltip: a path, or why it cannot be used
 
+# (model argument, name in selfattn.models.discover, label)
 BUNDLED = (
-    (None, "all-MiniLM-L6-v2 (bundled, BERT)"),
-    ("smollm2", "SmolLM2-135M-Instruct (bundled, decoder)"),
+    (None, "all-MiniLM-L6-v2", "all-MiniLM-L6-v2 (bundled, BERT)"),
+    ("smollm2", "SmolLM2-135M-Instruct", "SmolLM2-135M-Instruct (bundled, decoder)"),
 )
-BUNDLED_NAMES = {"all-MiniLM-L6-v2": None, "SmolLM2-135M-Instruct": "smollm2"}
 
 
 def discover() -> tuple[list[Any], set[str]]:
@@ -72,6 +72,7 @@ class LoadFromModelDialog(QDialog):
         self._chosen: list[tuple[str, str]] = []  # (label, path) opened by the person
         self._found: list[Any] = []  # discover.FoundModel, from the last scan
         self._installed: set[str] | None = None  # bundled names installed (None: not known yet)
+        self._scan_error = ""  # why looking for models failed, said in the list
         self.preset: Preset | None = None
         self.info: Any = None  # the ModelInfo of the chosen model, once read
         self._generation = 0  # of loads
@@ -132,7 +133,7 @@ class LoadFromModelDialog(QDialog):
         model = self.model_combo.model()
         assert isinstance(model, QStandardItemModel)
         item = model.item(index)
-        item.setData(tip, REASON_ROLE)
+        item.setData(tip, TIP_ROLE)
         if not enabled:
             item.setEnabled(False)
 
@@ -142,8 +143,7 @@ class LoadFromModelDialog(QDialog):
         combo.blockSignals(True)
         combo.clear()
         installed = self._installed
-        for data, label in BUNDLED:
-            name = next(n for n, d in BUNDLED_NAMES.items() if d == data)
+        for data, name, label in BUNDLED:
             missing = installed is not None and name not in installed
             self._add_item(
                 label + (" — not installed" if missing else ""),
@@ -153,6 +153,9 @@ class LoadFromModelDialog(QDialog):
         combo.insertSeparator(combo.count())
         if installed is None:
             self._add_item("Looking for models on this machine…", NOTHING, enabled=False)
+        elif self._scan_error:
+            text = f"Could not look for models: {self._scan_error}"
+            self._add_item(text, NOTHING, text, enabled=False)
         elif not self._found:
             self._add_item(
                 "No models found in the Hugging Face cache, LM Studio or Ollama",
@@ -184,7 +187,7 @@ class LoadFromModelDialog(QDialog):
         combo.blockSignals(False)
 
     def model_entries(self) -> list[tuple[str, str | None, bool, str]]:
-        """(text, model, enabled, reason) of every entry of the list (separators left out)."""
+        """(text, model, enabled, tooltip) of every entry of the list (separators left out)."""
         model = self.model_combo.model()
         assert isinstance(model, QStandardItemModel)
         out = []
@@ -193,8 +196,8 @@ class LoadFromModelDialog(QDialog):
             if not text:
                 continue  # a separator
             item = model.item(i)
-            reason = str(item.data(REASON_ROLE) or "")
-            out.append((text, item.data(Qt.ItemDataRole.UserRole), item.isEnabled(), reason))
+            tip = str(item.data(TIP_ROLE) or "")
+            out.append((text, item.data(Qt.ItemDataRole.UserRole), item.isEnabled(), tip))
         return out
 
     def _on_scanned(self, answer: tuple[list[Any], set[str]]) -> None:
@@ -202,10 +205,10 @@ class LoadFromModelDialog(QDialog):
         self._fill_models()
 
     def _on_scan_failed(self, exc: BaseException) -> None:
-        self._installed = set(BUNDLED_NAMES)  # unknown: let the description say
+        self._installed = {name for _, name, _ in BUNDLED}  # unknown: describing will tell
         self._found = []
+        self._scan_error = str(exc)
         self._fill_models()
-        self.status.setText(f"⚠ Could not look for models: {exc}")
 
     def _on_model_chosen(self, index: int) -> None:
         data = self.model_combo.itemData(index)

@@ -279,3 +279,20 @@ def test_a_gguf_file_opened_by_path_is_listed_and_described(qtbot, window, fake_
     assert dialog.selection()[0] == str(path)
     qtbot.waitUntil(lambda: dialog.pieces_label.text().startswith("11: "), timeout=20000)
     dialog.reject()
+
+
+def test_a_failed_scan_is_said_and_the_bundled_models_stay(qtbot, window, monkeypatch):
+    import selfattn.models.discover as discover_module
+
+    def broken(*_args, **_kwargs):
+        raise PermissionError("~/.cache: permission denied")
+
+    monkeypatch.setattr(discover_module, "discover_models", broken)
+    dialog = LoadFromModelDialog(window.background, window)
+    qtbot.addWidget(dialog)
+    qtbot.waitUntil(lambda: _scanned(dialog), timeout=20000)
+    texts = [t for t, *_ in dialog.model_entries()]
+    assert "Could not look for models: ~/.cache: permission denied" in texts
+    assert texts[0].startswith("all-MiniLM-L6-v2") and texts[1].startswith("SmolLM2")
+    assert texts[-2:] == ["Open folder…", "Open GGUF file…"]
+    dialog.reject()
