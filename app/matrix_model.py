@@ -38,6 +38,17 @@ LabelGetter = Callable[[], Sequence[str]]
 _MASKED_BRUSH = QBrush(QColor(128, 128, 128, 60))
 # The float behind a cell, for delegates that fit the number into its column.
 VALUE_ROLE = Qt.ItemDataRole.UserRole + 1
+_ALIGN_ROLE = Qt.ItemDataRole.TextAlignmentRole
+_RIGHT_ALIGNED = int(Qt.AlignmentFlag.AlignRight | Qt.AlignmentFlag.AlignVCenter)
+_VALUE_ROLES = frozenset(
+    {
+        Qt.ItemDataRole.DisplayRole,
+        Qt.ItemDataRole.EditRole,
+        Qt.ItemDataRole.ToolTipRole,
+        Qt.ItemDataRole.BackgroundRole,
+        VALUE_ROLE,
+    }
+)
 
 
 def format_number(value: float, digits: int = 6) -> str:
@@ -79,6 +90,8 @@ class MatrixModel(QAbstractTableModel):
         self._array = array
         self._row_labels = row_labels
         self._col_labels = col_labels
+        # Labels are built once per change, not once per header cell Qt paints.
+        self._label_cache: dict[int, Sequence[str]] = {}
         self.key = key if document is not None else None
         self._depends_on = depends_on
         self._col_tips = col_tips
@@ -93,7 +106,10 @@ class MatrixModel(QAbstractTableModel):
         return 0 if parent.isValid() else self._shape[1]
 
     def data(self, index: Index, role: int = Qt.ItemDataRole.DisplayRole) -> object:
-        if not index.isValid():
+        # Qt asks for a dozen roles per painted cell: answer the others before any lookup.
+        if role == _ALIGN_ROLE:
+            return _RIGHT_ALIGNED
+        if role not in _VALUE_ROLES or not index.isValid():
             return None
         a = self._array()
         if a is None or index.row() >= a.shape[0] or index.column() >= a.shape[1]:
@@ -101,19 +117,17 @@ class MatrixModel(QAbstractTableModel):
         value = float(a[index.row(), index.column()])
         if role == Qt.ItemDataRole.DisplayRole:
             return format_number(value, self.digits)
+        if role == VALUE_ROLE:
+            return value
         if role == Qt.ItemDataRole.EditRole:
             return exact_text(value)
         if role == Qt.ItemDataRole.ToolTipRole:
-            row = self._label(self._row_labels, index.row())
-            col = self._label(self._col_labels, index.column())
+            row = self._header_label(Qt.Orientation.Vertical, index.row())
+            col = self._header_label(Qt.Orientation.Horizontal, index.column())
             masked = " (masked)" if math.isinf(value) else ""
             return f"{row}, {col}: {exact_text(value)}{masked}"
-        if role == Qt.ItemDataRole.TextAlignmentRole:
-            return int(Qt.AlignmentFlag.AlignRight | Qt.AlignmentFlag.AlignVCenter)
         if role == Qt.ItemDataRole.BackgroundRole and math.isinf(value):
             return _MASKED_BRUSH
-        if role == VALUE_ROLE:
-            return value
         return None
 
     def setData(self, index: Index, value: object, role: int = Qt.ItemDataRole.EditRole) -> bool:
@@ -138,8 +152,7 @@ class MatrixModel(QAbstractTableModel):
     ) -> object:
         if role not in (Qt.ItemDataRole.DisplayRole, Qt.ItemDataRole.ToolTipRole):
             return None
-        labels = self._row_labels if orientation == Qt.Orientation.Vertical else self._col_labels
-        label = self._label(labels, section)
+        label = self._header_label(orientation, section)
         if (
             role == Qt.ItemDataRole.ToolTipRole
             and orientation == Qt.Orientation.Horizontal
@@ -155,9 +168,12 @@ class MatrixModel(QAbstractTableModel):
         """The document's array behind this table (read-only)."""
         return self._array()
 
-    @staticmethod
-    def _label(labels: LabelGetter, i: int) -> str:
-        names = labels()
+    def _header_label(self, orientation: Qt.Orientation, i: int) -> str:
+        key = 0 if orientation == Qt.Orientation.Vertical else 1
+        names = self._label_cache.get(key)
+        if names is None:
+            names = (self._row_labels if key == 0 else self._col_labels)()
+            self._label_cache[key] = names
         return str(names[i]) if 0 <= i < len(names) else str(i + 1)
 
     def _current_shape(self) -> tuple[int, int]:
@@ -171,6 +187,7 @@ class MatrixModel(QAbstractTableModel):
     def _on_changed(self, change: Change) -> None:
         if self._depends_on is not None and not self._depends_on(change):
             return
+        self._label_cache.clear()
         shape = self._current_shape()
         if shape != self._shape:
             self.beginResetModel()

@@ -69,6 +69,8 @@ class NumberDelegate(QStyledItemDelegate):
     def __init__(self, view: MatrixTableView) -> None:
         super().__init__(view)
         self._view = view
+        style = view.style()
+        self._margin = style.pixelMetric(QStyle.PixelMetric.PM_FocusFrameHMargin, None, view) + 1
 
     def shown_text(self, option: QStyleOptionViewItem, value: float) -> str:
         """What the cell draws in `option.rect`: the display text, or fewer digits."""
@@ -80,8 +82,13 @@ class NumberDelegate(QStyledItemDelegate):
         return fit_number(value, lambda text: metrics.horizontalAdvance(text) <= room)
 
     def paint(self, painter: QPainter, option: QStyleOptionViewItem, index: Index) -> None:
-        value = index.data(VALUE_ROLE)
-        if not isinstance(value, float):
+        text = index.data(Qt.ItemDataRole.DisplayRole)
+        room = option.rect.width() - 2 * self._margin  # type: ignore[attr-defined]
+        metrics = option.fontMetrics  # type: ignore[attr-defined]
+        value = None
+        if isinstance(text, str) and metrics.horizontalAdvance(text) > room:
+            value = index.data(VALUE_ROLE)
+        if not isinstance(value, float):  # it fits (the common case): Qt draws it
             super().paint(painter, option, index)
             return
         opt = QStyleOptionViewItem(option)
@@ -132,41 +139,71 @@ class MatrixTableView(QTableView):
         self._unfitted = True  # columns wait for the table to be shown
         self._highlights: tuple[Highlights, str, Callable[[], int]] | None = None
         self.horizontalScrollBar().valueChanged.connect(lambda _v: self.fit_columns())
+        self.verticalScrollBar().valueChanged.connect(lambda _v: self.fit_columns())
 
     def setModel(self, model: MatrixModel) -> None:  # type: ignore[override]
         super().setModel(model)
         self.selectionModel().currentChanged.connect(self._emit_current)
         model.modelReset.connect(self.fit_columns)
         model.layoutChanged.connect(self.fit_columns)
-        model.dataChanged.connect(lambda *_: self.fit_columns())
+        model.dataChanged.connect(lambda first, last, *_: self.fit_columns(first, last))
         model.headerDataChanged.connect(lambda *_: self.fit_columns())
         self._unfitted = True
         self.fit_columns()
 
-    def fit_columns(self) -> None:
+    def fit_columns(
+        self, first: QModelIndex | None = None, last: QModelIndex | None = None
+    ) -> None:
         """Columns on screen as wide as their numbers and labels, after every change.
 
-        Only the visible columns are measured (Qt looks at the visible rows and a few
-        more), so a 768-column table costs no more than a small one; hidden tables fit
-        when shown and columns scrolled into view when they appear. Cells that are
-        still too narrow draw fewer digits (NumberDelegate), never a cut exponent.
+        Only what is on screen is measured: the visible columns (of the changed block
+        `first`..`last`, if given) over the visible rows, so a 768 x 768 table costs no
+        more than a small one. Hidden tables fit when shown, rows and columns scrolled
+        into view when they appear. A cell that is still too narrow draws fewer
+        digits (NumberDelegate), never a cut exponent.
         """
+        model = self.model()
+        if model is None:
+            return
         if not self.isVisible():
             self._unfitted = True
             return
         self._unfitted = False
-        columns = self.model().columnCount() if self.model() is not None else 0
+        rows, columns = model.rowCount(), model.columnCount()
+        if not rows or not columns:
+            return
+        top = max(self.rowAt(0), 0)
+        bottom = self.rowAt(self.viewport().height() - 1)
+        bottom = rows - 1 if bottom < 0 else bottom
+        low = first.column() if first is not None and first.isValid() else 0
+        high = last.column() if last is not None and last.isValid() else columns - 1
         fitted: set[int] = set()
         for _ in range(4):  # narrower columns can bring more of them into view
-            first = max(self.columnAt(0), 0)
-            last = self.columnAt(self.viewport().width() - 1)
-            last = columns - 1 if last < 0 else last
-            todo = [c for c in range(first, last + 1) if c not in fitted]
+            left = max(self.columnAt(0), low)
+            right = self.columnAt(self.viewport().width() - 1)
+            right = min(columns - 1 if right < 0 else right, high)
+            todo = [c for c in range(left, right + 1) if c not in fitted]
             if not todo:
                 break
             for column in todo:
-                self.resizeColumnToContents(column)
+                self._fit_column(column, top, bottom)
                 fitted.add(column)
+
+    def _fit_column(self, column: int, top: int, bottom: int) -> None:
+        """Width of the widest of rows top..bottom (and the header), as Qt would size it."""
+        model = self.model()
+        metrics = self.fontMetrics()
+        widest, widest_row = -1, -1
+        for row in range(top, bottom + 1):
+            text = model.data(model.index(row, column))
+            advance = metrics.horizontalAdvance(text) if isinstance(text, str) else 0
+            if advance > widest:
+                widest, widest_row = advance, row
+        need = self.horizontalHeader().sectionSizeHint(column)
+        if widest_row >= 0:
+            need = max(need, self.sizeHintForIndex(model.index(widest_row, column)).width())
+        if need != self.columnWidth(column):
+            self.setColumnWidth(column, need)
 
     def showEvent(self, event: QShowEvent) -> None:
         super().showEvent(event)
