@@ -90,16 +90,16 @@ class NumberDelegate(QStyledItemDelegate):
             value = index.data(VALUE_ROLE)
         if not isinstance(value, float):  # it fits (the common case): Qt draws it
             super().paint(painter, option, index)
-            return
-        opt = QStyleOptionViewItem(option)
-        self.initStyleOption(opt, index)
-        opt.text = self.shown_text(opt, value)  # type: ignore[attr-defined]
-        widget = opt.widget  # type: ignore[attr-defined]
-        style = widget.style() if widget is not None else QApplication.style()
-        style.drawControl(QStyle.ControlElement.CE_ItemViewItem, opt, painter, widget)
+        else:
+            opt = QStyleOptionViewItem(option)
+            self.initStyleOption(opt, index)
+            opt.text = self.shown_text(opt, value)  # type: ignore[attr-defined]
+            widget = opt.widget  # type: ignore[attr-defined]
+            style = widget.style() if widget is not None else QApplication.style()
+            style.drawControl(QStyle.ControlElement.CE_ItemViewItem, opt, painter, widget)
         marks = self._view.cell_marks(index.row(), index.column())
         if marks:
-            paint_marks(painter, opt.rect, marks)  # type: ignore[attr-defined]
+            paint_marks(painter, option.rect, marks)  # type: ignore[attr-defined]
 
     def eventFilter(self, editor: QObject, event: QEvent) -> bool:
         if event.type() == QEvent.Type.KeyPress and isinstance(editor, QWidget):
