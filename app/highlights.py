@@ -9,9 +9,17 @@ result cells it reaches (`feeds`, the direct set). After an edit, the cells whos
 value changed beyond rounding flash for a moment (QSettings "flash_changed_cells"
 turns it off). Tables and the pipeline ask `state(matrix, head, row, col)` when
 they paint and repaint on `changed`.
+
+Other parts can highlight blocks of cells by name, independently of the focus
+(`set_blocks`: the walk-through outlines the cells of its step); those cells carry
+the STEP flag, and `attach_heatmap` outlines them in a heatmap.
 """
 
 from __future__ import annotations
+
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass
+from typing import Protocol
 
 import numpy as np
 from PySide6.QtCore import QObject, QRect, QSettings, Qt, QTimer, Signal
@@ -35,6 +43,7 @@ from .view_state import Cell, ViewState
 OUTLINE = 1  # the cell is in the focused cell's dependency set
 FLASH = 2  # the cell's value just changed
 FOCUS = 4  # the focused cell itself
+STEP = 8  # the cell is in a block set by name (a walk-through step)
 
 FLASH_SETTING = "flash_changed_cells"
 FLASH_MS = 700
@@ -65,6 +74,39 @@ def changed_cells(old: np.ndarray, new: np.ndarray, dtype: np.dtype) -> np.ndarr
     return np.where(finite, differ, (new != old) & ~(np.isnan(new) & np.isnan(old)))
 
 
+@dataclass(frozen=True)
+class Block:
+    """Every (row, col) of rows x cols of one matrix (of one head, or of all: None)."""
+
+    matrix: str
+    rows: frozenset[int]
+    cols: frozenset[int]
+    head: int | None = None
+
+    @classmethod
+    def of(
+        cls, matrix: str, rows: Iterable[int], cols: Iterable[int], head: int | None = None
+    ) -> Block:
+        return cls(matrix, frozenset(rows), frozenset(cols), head)
+
+    def covers_head(self, head: int | None) -> bool:
+        return self.head is None or head is None or self.head == head
+
+    def contains(self, row: int, col: int, head: int | None) -> bool:
+        return self.covers_head(head) and row in self.rows and col in self.cols
+
+
+def _runs(indices: Iterable[int]) -> list[tuple[int, int]]:
+    """Sorted indices as (start, length) runs: [0, 1, 2, 5] -> [(0, 3), (5, 1)]."""
+    runs: list[tuple[int, int]] = []
+    for i in sorted(indices):
+        if runs and runs[-1][0] + runs[-1][1] == i:
+            runs[-1] = (runs[-1][0], runs[-1][1] + 1)
+        else:
+            runs.append((i, 1))
+    return runs
+
+
 class Highlights(QObject):
     """The focused cell, its outlined dependency set, and the cells flashing after an edit."""
 
@@ -85,6 +127,7 @@ class Highlights(QObject):
         self._own: CellRef | None = None  # a focused cell the view state cannot hold
         self._outlined: dict[Key, np.ndarray] = {}
         self._flashing: dict[Key, np.ndarray] = {}
+        self._blocks: dict[str, tuple[Block, ...]] = {}  # source -> its blocks (STEP)
         self._previous = self._snapshot(results.result)
         self._flash_timer = QTimer(self, singleShot=True, interval=FLASH_MS)
         self._flash_timer.timeout.connect(self._end_flash)
@@ -154,6 +197,8 @@ class Highlights(QObject):
         mask = self._flashing.get(key)
         if mask is not None and row < mask.shape[0] and col < mask.shape[1] and mask[row, col]:
             flags |= FLASH
+        if any(b.contains(row, col, key[1]) for b in self.blocks(matrix)):
+            flags |= STEP
         focus = self.focus()
         if focus is not None and (focus.matrix, focus.head, focus.row, focus.col) == (
             *key,
@@ -189,6 +234,36 @@ class Highlights(QObject):
             return {}  # the matrix shrank or went away under the focused cell
         lay = layout(preset, result)
         return {(m, h): cells.mask_of(m, h, lay.shape(m)) for m, h in cells.matrices()}
+
+    # Blocks set by name (STEP) ----------------------------------------------
+    def set_blocks(self, source: str, blocks: Iterable[Block]) -> None:
+        """Replace the blocks `source` highlights (an empty list clears them)."""
+        new = tuple(blocks)
+        if new == self._blocks.get(source, ()):
+            return
+        if new:
+            self._blocks[source] = new
+        else:
+            self._blocks.pop(source, None)
+        self.changed.emit()
+
+    def clear_blocks(self, source: str) -> None:
+        self.set_blocks(source, ())
+
+    def blocks(self, matrix: str | None = None) -> tuple[Block, ...]:
+        """Every block (of one matrix), from every source."""
+        every = (b for blocks in self._blocks.values() for b in blocks)
+        return tuple(b for b in every if matrix is None or b.matrix == matrix)
+
+    def block_rects(self, matrix: str, head: int | None) -> list[tuple[int, int, int, int]]:
+        """The blocks of `matrix` in `head` as (row, col, rows, cols) rectangles."""
+        return [
+            (r, c, rows, cols)
+            for b in self.blocks(matrix)
+            if b.covers_head(head)
+            for r, rows in _runs(b.rows)
+            for c, cols in _runs(b.cols)
+        ]
 
     # What flashes -----------------------------------------------------------
     def _snapshot(self, result: AttentionResult) -> dict[str, np.ndarray] | None:
@@ -244,11 +319,17 @@ OUTLINE_COLOR = QColor(255, 140, 0)
 OUTLINE_INNER = QColor(0, 0, 0, 160)
 FOCUS_COLOR = QColor(220, 20, 60)
 FLASH_COLOR = QColor(255, 215, 0, 140)
+STEP_TINT = QColor(255, 140, 0, 60)  # a walk-through step's cells: tinted, thin orange edge
+STEP_RIM = QColor(0, 0, 0, 190)  # the heatmap draws the orange line on a dark rim
 
 
 def paint_marks(painter: QPainter, rect: QRect, marks: int) -> None:
     """Draw a cell's marks over what it already shows (tables and the pipeline)."""
     painter.save()
+    if marks & STEP:
+        painter.fillRect(rect, STEP_TINT)
+        painter.setPen(QPen(OUTLINE_COLOR, 1))
+        painter.drawRect(rect.adjusted(0, 0, -1, -1))
     if marks & FLASH:
         painter.fillRect(rect, FLASH_COLOR)
     if marks & (OUTLINE | FOCUS):
@@ -259,3 +340,29 @@ def paint_marks(painter: QPainter, rect: QRect, marks: int) -> None:
         painter.setPen(QPen(OUTLINE_INNER, 1))
         painter.drawRect(rect.adjusted(2, 2, -3, -3))
     painter.restore()
+
+
+class OutlinedView(Protocol):
+    def set_highlight(self, rects: Iterable[tuple[int, int, int, int]]) -> None: ...
+
+
+def attach_heatmap(
+    highlights: Highlights,
+    view: OutlinedView,
+    shown: Callable[[], tuple[str, int] | None],
+    *redraws: object,
+) -> Callable[[], None]:
+    """Outline in `view` the STEP blocks of the matrix it shows.
+
+    shown: (matrix name, head) of what the view draws now, or None (nothing to outline).
+    redraws: signals after which the view shows another matrix. Returns the refresh.
+    """
+
+    def refresh(*_: object) -> None:
+        what = shown()
+        view.set_highlight(() if what is None else highlights.block_rects(*what))
+
+    highlights.changed.connect(refresh)
+    for signal in redraws:
+        signal.connect(refresh)  # type: ignore[attr-defined]
+    return refresh

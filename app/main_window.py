@@ -41,7 +41,7 @@ from .desktop import APP_NAME
 from .document import Document
 from .files import ExportableView, FileController
 from .heatmap import SEQUENTIAL_COLORMAPS, WEIGHT_RANGES, AllHeadsView, HeatmapView
-from .highlights import Highlights
+from .highlights import Highlights, attach_heatmap
 from .panels.explain import ExplainPanel
 from .panels.inputs import InputsPanel
 from .panels.options import OptionsPanel
@@ -49,6 +49,7 @@ from .panels.results import ResultsPanel, StaleBanner
 from .recompute import Recompute
 from .table_view import MatrixTableView
 from .view_state import Cell, ViewState
+from .walkthrough_window import WalkthroughController
 from .worker import Background
 
 VIEW_MODES = (
@@ -97,6 +98,7 @@ class MainWindow(QMainWindow):
         self.results_panel = ResultsPanel(self.recompute, self.view_state)
         self._attach_highlights()
         self._build_docks()
+        self.walk = WalkthroughController(self, self)
         self._build_status_bar()
         self._build_actions()
 
@@ -118,6 +120,8 @@ class MainWindow(QMainWindow):
         self._restore_settings()
         self._redraw_heatmap()
         self._update_title()
+        if settings is None:  # a person's own start (tests and screenshots pass settings)
+            self.walk.invite_once(self.settings)
 
     # Construction -----------------------------------------------------------
     def _attach_highlights(self) -> None:
@@ -126,6 +130,13 @@ class MainWindow(QMainWindow):
             view.set_highlights(self.highlights, key)
         for key, view in self.results_panel.tables.items():
             view.set_highlights(self.highlights, key, lambda: self.view_state.head)
+        state = self.view_state
+
+        def shown() -> tuple[str, int] | None:  # what the heatmap draws
+            return None if state.mode == "all_heads" else (state.mode, state.head)
+
+        redraws = (state.modeChanged, state.headChanged, self.recompute.resultChanged)
+        attach_heatmap(self.highlights, self.heatmap, shown, *redraws)
 
     def _dock(self, title: str, name: str, widget: QWidget, area: Qt.DockWidgetArea) -> QDockWidget:
         dock = QDockWidget(title, self)
@@ -285,6 +296,7 @@ class MainWindow(QMainWindow):
         file_menu.addAction(self.action_import_csv)
         file_menu.addAction(self.action_export_csv)
         file_menu.addAction(self.action_export_image)
+        file_menu.addAction(self.walk.action_export)
         file_menu.addSeparator()
         file_menu.addAction(self.action_quit)
 
@@ -321,6 +333,9 @@ class MainWindow(QMainWindow):
             view_menu.addAction(dock.toggleViewAction())
 
         help_menu = menu.addMenu("&Help")
+        help_menu.addAction(self.walk.action_walk)
+        help_menu.addAction(self.walk.action_help)
+        help_menu.addSeparator()
         self.action_about = self._action("&About", self.about)
         help_menu.addAction(self.action_about)
 
@@ -343,6 +358,8 @@ class MainWindow(QMainWindow):
         toolbar.addSeparator()
         toolbar.addAction(self.action_export_csv)
         toolbar.addAction(self.action_export_image)
+        toolbar.addSeparator()
+        toolbar.addAction(self.walk.action_walk)
         self._refresh_recent_menu()
 
     # Settings ---------------------------------------------------------------

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import contextlib
 import math
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
 
 import numpy as np
 import pyqtgraph as pg
@@ -20,6 +20,7 @@ from PySide6.QtWidgets import QGraphicsPathItem, QGraphicsRectItem
 
 from selfattn.numbers import CELL_FORMATS, HOVER_DIGITS, cell_texts, significant
 
+from ..highlights import OUTLINE_COLOR, STEP_RIM
 from .axes import MAX_KEY_LABEL_PX, KeyAxis, widest
 from .cell_texts import MAX_TEXT_CELLS, CellTexts, fitting_font_px
 from .colors import mask_colors, mask_lut
@@ -79,6 +80,25 @@ class MatrixPlot:
             item.setZValue(z)
             item.setVisible(False)
             self.plot.addItem(item)
+
+        # Cells app.highlights outlines (a walk-through step): a dark rim, an orange line.
+        self.highlight_rim = QGraphicsPathItem()
+        self.highlight_line = QGraphicsPathItem()
+        for path_item, color, width in (
+            (self.highlight_rim, STEP_RIM, 6),
+            (self.highlight_line, OUTLINE_COLOR, 3),
+        ):
+            pen = QPen(color, width)
+            pen.setCosmetic(True)
+            pen.setJoinStyle(Qt.PenJoinStyle.MiterJoin)
+            path_item.setPen(pen)
+            path_item.setBrush(QBrush(Qt.BrushStyle.NoBrush))
+            path_item.setZValue(3)  # under the selected cell's box
+            path_item.setVisible(False)
+            self.plot.addItem(path_item)
+        # (row, col, rows, cols) rectangles: asked for, and drawn (clipped to the matrix)
+        self._highlight_wanted: tuple[tuple[int, int, int, int], ...] = ()
+        self.highlighted: tuple[tuple[int, int, int, int], ...] = ()
 
         self.cell_texts = CellTexts()  # every cell's value, painted by one item
         self.cell_texts.box_color = self.mask_fill
@@ -147,6 +167,8 @@ class MatrixPlot:
             self.home()
         if self.selected is not None and not (self.selected[0] < n and self.selected[1] < m):
             self.select(-1, -1)
+        if reshaped and self._highlight_wanted:
+            self.set_highlight(self._highlight_wanted)  # the cells the new shape has
 
     def display_levels(self, levels: tuple[float, float]) -> tuple[float, float]:
         """``levels`` in the units of the float32 display copy."""
@@ -401,6 +423,33 @@ class MatrixPlot:
         for item in (self.select_outer, self.select_inner):
             item.setRect(QRectF(col, row, 1, 1))
             item.setVisible(True)
+
+    def set_highlight(self, rects: Iterable[tuple[int, int, int, int]]) -> None:
+        """Outline these (row, col, rows, cols) blocks as regions, clipped to the matrix."""
+        self._highlight_wanted = tuple(rects)
+        n, m = self.shape if self.shape is not None else (0, 0)
+        clipped = []
+        for r, c, rows, cols in self._highlight_wanted:
+            rows, cols = min(r + rows, n) - r, min(c + cols, m) - c
+            if r >= 0 and c >= 0 and rows > 0 and cols > 0:
+                clipped.append((r, c, rows, cols))
+        self.highlighted = tuple(clipped)
+        path = QPainterPath()
+        for r, c, rows, cols in clipped:
+            path.addRect(QRectF(c, r, cols, rows))
+        path = path.simplified()  # the union: one outline around each region
+        for path_item in (self.highlight_rim, self.highlight_line):
+            path_item.setPath(path)
+            path_item.setVisible(bool(clipped))
+
+    def highlighted_cells(self) -> frozenset[tuple[int, int]]:
+        """The outlined (row, col) cells (for tests)."""
+        return frozenset(
+            (i, j)
+            for r, c, rows, cols in self.highlighted
+            for i in range(r, r + rows)
+            for j in range(c, c + cols)
+        )
 
     def apply_palette(self, palette: QPalette) -> None:
         """Axis text in the window text colour; mask fill and hatching from the palette."""

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import math
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 
 import numpy as np
 import pyqtgraph as pg
@@ -145,6 +145,13 @@ class HeatmapView(HeatmapBase):
         """Outline one cell (the view state's selected cell); (-1, -1) clears."""
         self._matrix.select(row, col)
 
+    def set_highlight(self, rects: Iterable[tuple[int, int, int, int]]) -> None:
+        """Outline these (row, col, rows, cols) blocks (app.highlights); none clears."""
+        self._matrix.set_highlight(rects)
+
+    def highlighted_cells(self) -> frozenset[tuple[int, int]]:
+        return self._matrix.highlighted_cells()
+
     def selected_cell(self) -> tuple[int, int] | None:
         """The cell outlined now (what ``select_cell`` last drew), or None."""
         return self._matrix.selected
@@ -250,3 +257,6 @@ class HeatmapView(HeatmapBase):
         layout = self._glw.ci.layout
         if layout.getContentsMargins() != (left + side, top, right + side, bottom):
             layout.setContentsMargins(left + side, top, right + side, bottom)
+            # A narrower view was clamped to the old (wider) margins' minimum width, which
+            # pushed the colour bar out of sight: fit the layout to the view again.
+            self._glw.ci.setGeometry(self._glw.range)
