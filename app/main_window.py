@@ -40,6 +40,7 @@ from .commands import blank_preset
 from .desktop import APP_NAME
 from .document import Document
 from .files import ExportableView, FileController
+from .generate_dock import install_generate_panel
 from .heatmap import SEQUENTIAL_COLORMAPS, WEIGHT_RANGES, AllHeadsView, HeatmapView
 from .highlights import Highlights, attach_heatmap
 from .panels.explain import ExplainPanel
@@ -101,6 +102,7 @@ class MainWindow(QMainWindow):
         self.walk = WalkthroughController(self, self)
         self._build_status_bar()
         self._build_actions()
+        self.generate_panel = install_generate_panel(self)  # its dock, menu entry, button
 
         self.document.fileStateChanged.connect(self._update_title)
         self.document.message.connect(self.show_message)
@@ -439,6 +441,9 @@ class MainWindow(QMainWindow):
             self.heatmap.select_cell(-1, -1)
 
     def _on_heatmap_clicked(self, row: int, col: int) -> None:
+        if self.generate_panel.step_view.active:
+            self.show_message("Open this step as a preset to explain its cells")
+            return
         self.heatmap.set_click_hint(False)
         self.view_state.select(self.view_state.mode, row, col)
         self.explain_dock.raise_()
@@ -449,6 +454,10 @@ class MainWindow(QMainWindow):
 
     # Heatmap ----------------------------------------------------------------
     def _redraw_heatmap(self) -> None:
+        if self.generate_panel.step_view.active:  # a generation step instead of the document
+            self.heatmap_stack.setCurrentWidget(self.heatmap)
+            self.generate_panel.step_view.draw(self.heatmap)
+            return
         r, p = self.recompute.result, self.recompute.result_preset
         state = self.view_state
         state.set_head_count(r.heads)  # may emit headChanged: its redraw comes here too

@@ -230,7 +230,13 @@ class AttentionPick:
 class DecoderStepper:
     """A ``Stepper`` over the numpy decoder: each call extends its key/value cache."""
 
-    def __init__(self, model: DecoderModel, pick: AttentionPick | None = None) -> None:
+    def __init__(
+        self,
+        model: DecoderModel,
+        pick: AttentionPick | None = None,
+        on_layer: Callable[[int, int], None] | None = None,
+    ) -> None:
+        """``on_layer(done, total)`` runs after each layer of a pass (raise to stop a run)."""
         from .models.decoder import KVCache  # noqa: PLC0415 - the reader loads on use
 
         if pick is not None:
@@ -240,6 +246,7 @@ class DecoderStepper:
                 model.check_head(pick.head)
         self.model = model
         self.pick = pick
+        self.on_layer = on_layer
         self.cache: KVCache = KVCache()
 
     @property
@@ -249,7 +256,11 @@ class DecoderStepper:
 
     def __call__(self, new_ids: Sequence[int]) -> StepOutput:
         result = self.model.forward(
-            list(new_ids), keep_attentions=self.pick is not None, cache=self.cache, logits="last"
+            list(new_ids),
+            keep_attentions=self.pick is not None,
+            cache=self.cache,
+            logits="last",
+            on_layer=self.on_layer,
         )
         assert result.logits is not None  # a full pass with logits="last" has them
         attention = None

@@ -23,6 +23,7 @@ from __future__ import annotations
 
 import math
 import threading
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -291,6 +292,7 @@ class DecoderModel:
         keep_projections: bool = False,
         cache: KVCache | None = None,
         logits: str = "all",
+        on_layer: Callable[[int, int], None] | None = None,
     ) -> ForwardResult:
         """Run the new tokens `ids` through the model.
 
@@ -298,6 +300,7 @@ class DecoderModel:
         entering it; no logits). With a `cache` (only when running every layer)
         the tokens continue after the cached ones and the cache is extended.
         `logits`: "all", "last" (only the last position's row) or "none".
+        `on_layer(done, total)` runs after each layer (a caller stops the pass by raising).
         """
         c = self.config
         ids = np.asarray(ids, dtype=np.int64).reshape(-1)
@@ -328,6 +331,8 @@ class DecoderModel:
                 projs.append(p)
             h = (h + p).astype(np.float32)
             h = (h + self.mlp(number, h)).astype(np.float32)
+            if on_layer is not None:
+                on_layer(number, last)
         if cache is not None:
             cache.length = start + ids.size
         out_logits = None

@@ -10,6 +10,7 @@ and W_V blocks and the W_O rows of head H.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from pathlib import Path
 
 import numpy as np
@@ -60,15 +61,31 @@ def rope_option(model: DecoderModel) -> Rope | None:
     return Rope(style=r.style, theta=r.theta, dims=dims, inv_freq=inv)
 
 
-def preset_from_decoder(path: str | Path, layer: int, head: int | None, text: str) -> Preset:
-    """Layer `layer` (and head `head`, from 1) of the decoder at `path`, for `text`."""
+def preset_from_decoder(
+    path: str | Path,
+    layer: int,
+    head: int | None,
+    text: str,
+    *,
+    ids: Sequence[int] | None = None,
+) -> Preset:
+    """Layer `layer` (and head `head`, from 1) of the decoder at `path`, for `text`.
+
+    `ids`: exactly these token ids instead of `text` tokenized (a generated
+    continuation, whose text may tokenize differently); `text` then only names it.
+    """
     model = load_decoder(path)
     model.check_layer(layer)
     if head is not None:
         model.check_head(head)
     c = model.config
-    enc = model.encode(text)
-    out = model.forward(enc.ids, upto_layer=layer)
+    if ids is None:
+        enc = model.encode(text)
+        token_ids, tokens = enc.ids, enc.tokens
+    else:
+        token_ids = tuple(int(i) for i in ids)
+        tokens = tuple(model.tokenizer.id_to_token(i) or f"<{i}>" for i in token_ids)
+    out = model.forward(token_ids, upto_layer=layer)
     x = model.attention_input(layer, out.hidden)
     lw = model.layer(layer)
     d = c.head_dim
@@ -104,7 +121,7 @@ def preset_from_decoder(path: str | Path, layer: int, head: int | None, text: st
     name_model = display_name(model)
     head_label = "all heads" if head is None else f"head {head}"
     name = f"{name_model} layer {layer} {head_label}: {_shorten(text, NAME_TEXT_CHARS)!r}"
-    description = _description(model, name_model, layer, head, which, text, len(enc.ids))
+    description = _description(model, name_model, layer, head, which, text, len(token_ids))
     return Preset(
         inputs=_f64(x),
         w_query=_f64(wq),
@@ -115,7 +132,7 @@ def preset_from_decoder(path: str | Path, layer: int, head: int | None, text: st
         b_key=_f64_or_none(bk),
         b_value=_f64_or_none(bv),
         b_output=_f64_or_none(bo),
-        tokens=enc.tokens,
+        tokens=tokens,
         name=name,
         description=description,
         options=options,

@@ -1,0 +1,145 @@
+"""The generation step the heatmap shows: a preset-like view beside the view state.
+
+While `active`, the window's heatmap draws the attention of one layer and head
+over prompt + continuation up to the selected step instead of the document's
+result. The numbers are the rows `selfattn.generate` recorded (the prompt's pass,
+then each new token's row); this object only places them in one causal matrix.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+from PySide6.QtCore import QObject, Signal
+
+from selfattn.generate import Step
+
+from .generate_run import RunStart
+from .heatmap import HeatmapView
+
+GENERATED_MARK = "▸ "  # before a generated token's label (rows and columns)
+
+
+class StepView(QObject):
+    """Run record (prompt + steps so far), selected step, layer and head (from 1)."""
+
+    changed = Signal()  # anything the heatmap draws moved
+    activeChanged = Signal(bool)
+
+    def __init__(self, parent: QObject | None = None) -> None:
+        super().__init__(parent)
+        self._start: RunStart | None = None
+        self._steps: list[Step] = []
+        self._labels: list[str] = []  # the generated tokens' labels
+        self._step = 0
+        self._layer = 1
+        self._head = 1
+        self._active = False
+
+    # State ---------------------------------------------------------------------
+    @property
+    def start(self) -> RunStart | None:
+        return self._start
+
+    @property
+    def steps(self) -> list[Step]:
+        return self._steps
+
+    @property
+    def step(self) -> int:
+        """The selected step (from 1; 0 = the prompt alone)."""
+        return self._step
+
+    @property
+    def layer(self) -> int:
+        return self._layer
+
+    @property
+    def head(self) -> int:
+        return self._head
+
+    @property
+    def active(self) -> bool:
+        """Whether the heatmap shows the step (rather than the document's result)."""
+        return self._active and self._start is not None
+
+    def reset(self, start: RunStart) -> None:
+        """A new run's prompt pass: no steps yet."""
+        self._start = start
+        self._steps = []
+        self._labels = []
+        self._step = 0
+        self._layer = min(self._layer, start.layers)
+        self._head = min(self._head, start.heads)
+        self.changed.emit()
+
+    def add_step(self, step: Step, label: str) -> None:
+        """A new token; the view follows it when it was showing the newest step."""
+        follow = self._step == len(self._steps)
+        self._steps.append(step)
+        self._labels.append(label)
+        if follow:
+            self._step = len(self._steps)
+        self.changed.emit()
+
+    def set_step(self, step: int) -> None:
+        step = min(max(int(step), 0), len(self._steps))
+        if step != self._step:
+            self._step = step
+            self.changed.emit()
+
+    def set_layer_head(self, layer: int, head: int) -> None:
+        if (layer, head) != (self._layer, self._head):
+            self._layer, self._head = int(layer), int(head)
+            self.changed.emit()
+
+    def set_active(self, active: bool) -> None:
+        if active != self._active:
+            self._active = active
+            self.activeChanged.emit(active)
+            self.changed.emit()
+
+    # What the heatmap draws ----------------------------------------------------------
+    def token_ids(self, step: int | None = None) -> tuple[int, ...]:
+        """Prompt + continuation up to `step` (default: the selected one)."""
+        assert self._start is not None
+        t = self._step if step is None else step
+        return self._start.prompt_ids + tuple(s.token_id for s in self._steps[:t])
+
+    def labels(self) -> list[str]:
+        assert self._start is not None
+        generated = [GENERATED_MARK + label for label in self._labels[: self._step]]
+        return [*self._start.prompt_labels, *generated]
+
+    def matrix(self) -> tuple[np.ndarray, np.ndarray]:
+        """(weights, visible) over prompt + continuation up to the selected step.
+
+        Row i < n is the prompt pass's row i; row n + s - 1 is step s's recorded row."""
+        assert self._start is not None
+        layer, head = self._layer - 1, self._head - 1
+        prompt = self._start.prompt_attention[layer, head]
+        n = prompt.shape[0]
+        size = n + self._step
+        weights = np.zeros((size, size), dtype=np.float64)
+        weights[:n, :n] = prompt
+        for s in self._steps[: self._step]:
+            assert s.attention is not None  # the runner keeps every step's attention
+            row = s.attention[layer, head]
+            weights[s.position, : row.shape[0]] = row
+        visible = np.tril(np.ones((size, size), dtype=bool))
+        return weights, visible
+
+    def title(self) -> str:
+        assert self._start is not None
+        total = len(self._steps)
+        return (
+            f"{self._start.model_name} — step {self._step} of {total}, layer {self._layer}, "
+            f"head {self._head}: weights ({GENERATED_MARK.strip()} = generated)"
+        )
+
+    def draw(self, heatmap: HeatmapView) -> None:
+        weights, visible = self.matrix()
+        labels = self.labels()
+        heatmap.set_matrix(
+            weights, labels, labels, kind="weights", visible=visible, title=self.title()
+        )
+        heatmap.select_cell(-1, -1)

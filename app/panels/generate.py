@@ -1,0 +1,500 @@
+"""The Generate panel: watch a decoder write, and see where each new token looks.
+
+Prompt, number of tokens, greedy or sampled; the run happens on its own thread
+(`app.generate_run`) and its steps arrive one by one. A slider picks a step: the
+bar chart shows that step's ten likeliest next tokens, and the window's heatmap
+shows the chosen layer and head over prompt + continuation so far through the
+`StepView` (`app.generate_view`). "Open this step as a preset" builds that head
+at that step with the decoder preset builder, as one undoable load.
+"""
+
+from __future__ import annotations
+
+import html
+import re
+from collections.abc import Callable
+from pathlib import Path
+
+import numpy as np
+import pyqtgraph as pg
+from PySide6.QtCore import Qt, Signal
+from PySide6.QtGui import QAction, QColor, QShowEvent
+from PySide6.QtWidgets import (
+    QCheckBox,
+    QComboBox,
+    QDockWidget,
+    QDoubleSpinBox,
+    QFileDialog,
+    QFormLayout,
+    QGroupBox,
+    QHBoxLayout,
+    QLabel,
+    QPlainTextEdit,
+    QPushButton,
+    QSlider,
+    QSpinBox,
+    QTextEdit,
+    QVBoxLayout,
+    QWidget,
+)
+
+from selfattn.generate import Step, chat_template_of, open_model, token_cell
+from selfattn.preset import Preset
+from selfattn.sampling import Sampling
+
+from ..document import Document
+from ..generate_run import TOP, GenerationRunner, RunSettings, RunStart
+from ..generate_view import StepView
+from ..worker import Background
+
+DEFAULT_PROMPT = "The capital of France is"
+BUNDLED_MODEL_NAME = "SmolLM2-135M-Instruct"
+BAR_CHOSEN = (230, 120, 30)
+BAR_OTHER = (80, 130, 200)
+
+
+def decoder_of(preset: Preset) -> tuple[str, int, int] | None:
+    """(model name, layer, head) when `preset` is one head of a decoder preset, else None.
+
+    Read from the name and description the decoder preset builder writes."""
+    model = re.match(r"Model: (.+?) \(", preset.description)
+    where = re.search(r" layer (\d+) head (\d+):", preset.name)
+    if model is None or where is None or not preset.options.causal:
+        return None
+    return model.group(1), int(where.group(1)), int(where.group(2))
+
+
+class GeneratePanel(QWidget):
+    """Settings, Generate/Stop, the continuation, the step slider and the top-10 chart."""
+
+    decoderLoaded = Signal(bool)  # the document holds a head of a decoder this panel can run
+    message = Signal(str)
+
+    def __init__(
+        self,
+        document: Document,
+        background: Background,
+        load_preset: Callable[[Preset], None],
+        parent: QWidget | None = None,
+    ) -> None:
+        super().__init__(parent)
+        self._doc = document
+        self._background = background
+        self._load_preset = load_preset
+        self._model: Path | None = None  # None: the bundled SmolLM2
+        self._made: dict[str, Path] = {}  # description of a preset made here -> its model
+        self._described = 0
+        self.runner = GenerationRunner(self)
+        self.step_view = StepView(self)
+        self.stop_reason = ""
+        # set by app.generate_dock when the panel lives in a window
+        self.dock: QDockWidget | None = None
+        self.action: QAction | None = None  # View → Generate…
+        self.tool_action: QAction | None = None  # the toolbar button
+
+        layout = QVBoxLayout(self)
+        layout.setContentsMargins(6, 4, 6, 4)
+        layout.addWidget(self._build_settings())
+        layout.addWidget(self._build_steps(), 1)
+
+        self.runner.started.connect(self._on_started)
+        self.runner.stepMade.connect(self._on_step)
+        self.runner.finished.connect(self._on_finished)
+        self.runner.failed.connect(self._on_failed)
+        self.step_view.changed.connect(self._show_step)
+        document.changed.connect(self._on_document_changed)
+        self._set_running(False)
+        self._needs_describe = True  # read the model when the panel is first shown
+
+    def showEvent(self, event: QShowEvent) -> None:  # Qt API name
+        super().showEvent(event)
+        if self._needs_describe:
+            self._describe()
+
+    # Construction ------------------------------------------------------------------
+    def _build_settings(self) -> QGroupBox:
+        box = QGroupBox("Prompt and settings")
+        form = QFormLayout(box)
+        self.model_combo = QComboBox()
+        self.model_combo.addItem(f"{BUNDLED_MODEL_NAME} (bundled)", None)
+        self.model_combo.addItem("Choose a GGUF file…", "gguf")
+        self.model_combo.addItem("Choose a model folder…", "folder")
+        self.model_combo.activated.connect(self._on_model_chosen)
+        self.model_info = QLabel()
+        self.model_info.setWordWrap(True)
+        self.prompt_edit = QPlainTextEdit(DEFAULT_PROMPT)
+        self.prompt_edit.setFixedHeight(56)
+        self.chat_check = QCheckBox("as a chat message")
+        self.chat_check.setToolTip("Wrap the prompt in the model's chat template (sandboxed)")
+        self.tokens_spin = QSpinBox()
+        self.tokens_spin.setRange(1, 512)
+        self.tokens_spin.setValue(20)
+        self.tokens_spin.setSuffix(" new tokens")
+        self.sample_check = QCheckBox("sample")
+        self.sample_check.setToolTip("Off: greedy (the likeliest token each step)")
+        self.temperature_spin = QDoubleSpinBox()
+        self.temperature_spin.setRange(0.05, 5.0)
+        self.temperature_spin.setSingleStep(0.1)
+        self.temperature_spin.setValue(0.8)
+        self.temperature_spin.setPrefix("T ")
+        self.top_k_spin = QSpinBox()
+        self.top_k_spin.setRange(0, 100000)
+        self.top_k_spin.setPrefix("top-k ")
+        self.top_k_spin.setSpecialValueText("top-k off")
+        self.top_p_spin = QDoubleSpinBox()
+        self.top_p_spin.setRange(0.01, 1.0)
+        self.top_p_spin.setSingleStep(0.05)
+        self.top_p_spin.setValue(1.0)
+        self.top_p_spin.setPrefix("top-p ")
+        self.seed_spin = QSpinBox()
+        self.seed_spin.setRange(0, 2**31 - 1)
+        self.seed_spin.setPrefix("seed ")
+        sampling_row = QHBoxLayout()
+        for w in (
+            self.sample_check,
+            self.temperature_spin,
+            self.top_k_spin,
+            self.top_p_spin,
+            self.seed_spin,
+        ):
+            sampling_row.addWidget(w)
+        self.sample_check.toggled.connect(self._enable_sampling)
+        self._enable_sampling(False)
+        run_row = QHBoxLayout()
+        self.generate_button = QPushButton("Generate")
+        self.generate_button.clicked.connect(self.generate)
+        self.stop_button = QPushButton("Stop")
+        self.stop_button.clicked.connect(self.stop)
+        run_row.addWidget(self.tokens_spin)
+        run_row.addWidget(self.chat_check)
+        run_row.addStretch(1)
+        run_row.addWidget(self.generate_button)
+        run_row.addWidget(self.stop_button)
+        form.addRow("model", self.model_combo)
+        form.addRow("", self.model_info)
+        form.addRow("prompt", self.prompt_edit)
+        form.addRow("", run_row)
+        form.addRow("", sampling_row)
+        return box
+
+    def _build_steps(self) -> QGroupBox:
+        box = QGroupBox("Continuation")
+        layout = QVBoxLayout(box)
+        self.status = QLabel()
+        self.status.setWordWrap(True)
+        self.text_view = QTextEdit()
+        self.text_view.setReadOnly(True)
+        self.text_view.setFixedHeight(70)
+        slider_row = QHBoxLayout()
+        self.slider = QSlider(Qt.Orientation.Horizontal)
+        self.slider.setRange(0, 0)
+        self.slider.setToolTip("The step the chart and the heatmap show")
+        self.slider.valueChanged.connect(self.step_view.set_step)
+        self.step_label = QLabel("step 0 of 0")
+        slider_row.addWidget(QLabel("step"))
+        slider_row.addWidget(self.slider, 1)
+        slider_row.addWidget(self.step_label)
+        head_row = QHBoxLayout()
+        self.layer_spin = QSpinBox()
+        self.layer_spin.setPrefix("layer ")
+        self.layer_spin.setRange(1, 1)
+        self.head_spin = QSpinBox()
+        self.head_spin.setPrefix("head ")
+        self.head_spin.setRange(1, 1)
+        for spin in (self.layer_spin, self.head_spin):
+            spin.valueChanged.connect(self._on_layer_head)
+        self.show_check = QCheckBox("show in the heatmap")
+        self.show_check.setToolTip("The heatmap shows this layer and head at this step")
+        self.show_check.toggled.connect(self.step_view.set_active)
+        self.step_view.activeChanged.connect(self._on_active_changed)
+        self.open_button = QPushButton("Open this step as a preset")
+        self.open_button.setToolTip(
+            "This head over prompt + continuation so far becomes an ordinary, editable preset"
+        )
+        self.open_button.clicked.connect(self.open_step_as_preset)
+        head_row.addWidget(self.layer_spin)
+        head_row.addWidget(self.head_spin)
+        head_row.addWidget(self.show_check)
+        head_row.addStretch(1)
+        head_row.addWidget(self.open_button)
+        self.chart = pg.PlotWidget(background=self.palette().base().color())
+        self.chart.setMinimumHeight(180)
+        self.chart.setMouseEnabled(False, False)
+        self.chart.hideButtons()
+        self.chart.setMenuEnabled(False)
+        self.chart.setLabel("bottom", "probability of the next token")
+        for side in ("left", "bottom"):
+            self.chart.getAxis(side).setTextPen(self._text_colour())
+            self.chart.getAxis(side).setPen(self._text_colour())
+        self.chart.setXRange(0, 1, padding=0.02)
+        self.chart.invertY(True)
+        self.bars = pg.BarGraphItem(x0=[], y=[], height=0.7, width=[])
+        self.chart.addItem(self.bars)
+        self._bar_texts: list[pg.TextItem] = []
+        layout.addWidget(self.status)
+        layout.addWidget(self.text_view)
+        layout.addLayout(slider_row)
+        layout.addLayout(head_row)
+        layout.addWidget(self.chart, 1)
+        return box
+
+    def _enable_sampling(self, on: bool) -> None:
+        for w in (self.temperature_spin, self.top_k_spin, self.top_p_spin, self.seed_spin):
+            w.setEnabled(on)
+
+    # Model ------------------------------------------------------------------------
+    @property
+    def model(self) -> Path | None:
+        return self._model
+
+    def set_model(self, model: Path | None) -> None:
+        """Run `model` (a GGUF file or a folder; None: the bundled SmolLM2) from now on."""
+        self._model = model
+        self._needs_describe = True
+        if model is None:
+            self.model_combo.setCurrentIndex(0)
+        else:
+            index = self.model_combo.findData(str(model))
+            if index < 0:
+                self.model_combo.addItem(model.name, str(model))
+                index = self.model_combo.count() - 1
+            self.model_combo.setCurrentIndex(index)
+        if self.isVisible():
+            self._describe()
+
+    def _on_model_chosen(self, index: int) -> None:
+        data = self.model_combo.itemData(index)
+        if data in ("gguf", "folder"):
+            if data == "gguf":
+                path, _ = QFileDialog.getOpenFileName(
+                    self, "A decoder's GGUF file", "", "GGUF (*.gguf);;All files (*)"
+                )
+            else:
+                path = QFileDialog.getExistingDirectory(self, "A decoder checkpoint folder")
+            if path:
+                self.set_model(Path(path))
+            else:
+                self.set_model(self._model)
+            return
+        self.set_model(None if data is None else Path(data))
+
+    def _describe(self) -> None:
+        """Read the model's shape and chat template on the worker (never on the GUI thread)."""
+        self._needs_describe = False
+        self._described += 1
+        number, model = self._described, self._model
+        self.model_info.setText("Reading the model…")
+        self.chat_check.setEnabled(False)
+
+        def read() -> tuple[str, int, int, int, bool]:
+            m = open_model(model)
+            c = m.config
+            template, _special = chat_template_of(m)
+            return m.display_name, c.n_layers, c.n_heads, c.max_positions, template is not None
+
+        def done(info: tuple[str, int, int, int, bool]) -> None:
+            if number != self._described:
+                return
+            name, layers, heads, positions, chat = info
+            self.model_info.setText(
+                f"{name}: {layers} layers × {heads} heads, at most {positions} positions"
+                + ("; has a chat template" if chat else "")
+            )
+            self.layer_spin.setMaximum(layers)
+            self.head_spin.setMaximum(heads)
+            self.chat_check.setEnabled(chat)
+            if not chat:
+                self.chat_check.setChecked(False)
+
+        def failed(exc: BaseException) -> None:
+            if number == self._described:
+                self.model_info.setText(f"⚠ {exc}")
+
+        self._background.submit(read, done, failed)
+
+    # Running ------------------------------------------------------------------------
+    def settings(self) -> RunSettings:
+        sampling = None
+        if self.sample_check.isChecked():
+            sampling = Sampling(
+                temperature=self.temperature_spin.value(),
+                top_k=self.top_k_spin.value() or None,
+                top_p=None if self.top_p_spin.value() >= 1.0 else self.top_p_spin.value(),
+                seed=self.seed_spin.value(),
+            )
+        return RunSettings(
+            model=self._model,
+            text=self.prompt_edit.toPlainText(),
+            chat=self.chat_check.isChecked() and self.chat_check.isEnabled(),
+            max_new_tokens=self.tokens_spin.value(),
+            sampling=sampling,
+        )
+
+    def generate(self) -> None:
+        self.stop_reason = ""
+        self.runner.start(self.settings())
+        self._set_running(True)
+        self.status.setText("Reading the model and running the prompt…")
+
+    def stop(self) -> None:
+        self.runner.stop()
+        self.status.setText("Stopping…")
+
+    @property
+    def running(self) -> bool:
+        return not self.generate_button.isEnabled()
+
+    def shutdown(self) -> None:
+        """The window closes: end the run."""
+        self.runner.stop()
+        self.runner.join(2.0)
+
+    def _set_running(self, running: bool) -> None:
+        self.generate_button.setEnabled(not running)
+        self.stop_button.setEnabled(running)
+
+    def _on_started(self, run: int, start: RunStart) -> None:
+        if run != self.runner.run:
+            return
+        self.layer_spin.setMaximum(start.layers)
+        self.head_spin.setMaximum(start.heads)
+        self.step_view.set_layer_head(self.layer_spin.value(), self.head_spin.value())
+        self.step_view.reset(start)
+        self.show_check.setChecked(True)
+        self.status.setText(f"Generating with {start.model_name}…")
+
+    def _on_step(self, run: int, step: Step, label: str) -> None:
+        if run == self.runner.run:
+            self.step_view.add_step(step, label)
+
+    def _on_finished(self, run: int, reason: str) -> None:
+        if run != self.runner.run:
+            return
+        self.stop_reason = reason
+        self._set_running(False)
+        n = len(self.step_view.steps)
+        why = {
+            "eos": "it wrote the end-of-sequence token",
+            "limit": "the number of new tokens was reached",
+            "stopped": "you pressed Stop",
+        }[reason]
+        self.status.setText(f"{n} new tokens; stopped because {why}.")
+
+    def _on_failed(self, run: int, text: str) -> None:
+        if run != self.runner.run:
+            return
+        self.stop_reason = "failed"
+        self._set_running(False)
+        self.status.setText(f"⚠ {text}")
+        self.message.emit(f"Generation failed: {text}")
+
+    # The selected step ----------------------------------------------------------------
+    def _on_layer_head(self, _value: int) -> None:
+        self.step_view.set_layer_head(self.layer_spin.value(), self.head_spin.value())
+
+    def _on_active_changed(self, active: bool) -> None:
+        self.show_check.blockSignals(True)
+        self.show_check.setChecked(active)
+        self.show_check.blockSignals(False)
+
+    def _show_step(self) -> None:
+        view = self.step_view
+        total = len(view.steps)
+        self.slider.blockSignals(True)
+        self.slider.setRange(0 if total == 0 else 1, total)
+        self.slider.setValue(view.step)
+        self.slider.blockSignals(False)
+        self.step_label.setText(f"step {view.step} of {total}")
+        self.open_button.setEnabled(view.start is not None)
+        self._show_text()
+        self._show_chart()
+
+    def _show_text(self) -> None:
+        view = self.step_view
+        if view.start is None:
+            self.text_view.clear()
+            return
+        prompt = html.escape(view.start.prompt_text)
+        parts = [f'<span style="color: gray">{prompt}</span>']
+        for s in view.steps:
+            text = html.escape(token_cell(s.token))
+            style = "font-weight: bold"
+            if s.step == view.step:
+                style += "; background: #ffd27f; color: black"
+            parts.append(f'<span style="{style}">{text}</span>')
+        self.text_view.setHtml("".join(parts))
+
+    def _show_chart(self) -> None:
+        view = self.step_view
+        for item in self._bar_texts:
+            self.chart.removeItem(item)
+        self._bar_texts = []
+        if view.step == 0:
+            self.bars.setOpts(x0=[], y=[], width=[], brushes=[])
+            return
+        s = view.steps[view.step - 1]
+        probs = list(s.top_probs[:TOP])
+        brushes = [
+            pg.mkBrush(BAR_CHOSEN if i == s.token_id else BAR_OTHER) for i in s.top_ids[:TOP]
+        ]
+        y = np.arange(len(probs))
+        self.bars.setOpts(x0=np.zeros(len(probs)), y=y, width=probs, height=0.7, brushes=brushes)
+        ticks = [
+            (int(i), repr(token_cell(t))[1:-1] or "∅") for i, t in zip(y, s.top_tokens, strict=True)
+        ]
+        self.chart.getAxis("left").setTicks([ticks])
+        for i, p in zip(y, probs, strict=True):
+            label = pg.TextItem(f"{p:.3f}", anchor=(0, 0.5), color=self._text_colour())
+            label.setPos(float(p) + 0.01, float(i))
+            self.chart.addItem(label)
+            self._bar_texts.append(label)
+        self.chart.setYRange(-0.5, max(len(probs), TOP) - 0.5, padding=0)
+        chosen = repr(token_cell(s.token))
+        self.chart.setTitle(f"step {s.step}: chose {chosen} (p = {s.prob:.3f}); top {TOP}")
+
+    def _text_colour(self) -> QColor:
+        return self.palette().text().color()
+
+    # Opening a step ----------------------------------------------------------------------
+    def open_step_as_preset(self) -> None:
+        """Build the selected head at the selected step on the worker; load it (one undo step)."""
+        from selfattn.models.decoder_preset import preset_from_decoder  # noqa: PLC0415
+
+        view = self.step_view
+        if view.start is None:
+            return
+        path, layer, head = view.start.model_path, view.layer, view.head
+        ids = view.token_ids()
+        decode = open_model(path).tokenizer.decode  # cached: the run opened it
+        text = decode(list(ids))
+        self.open_button.setEnabled(False)
+        self.status.setText(f"Building layer {layer} head {head} at step {view.step}…")
+
+        def done(preset: Preset) -> None:
+            self.open_button.setEnabled(True)
+            self._made[preset.description] = path
+            self._load_preset(preset)
+            self.status.setText(f"Opened step {view.step} as a preset: {preset.name}")
+
+        def failed(exc: BaseException) -> None:
+            self.open_button.setEnabled(True)
+            self.status.setText(f"⚠ {exc}")
+
+        self._background.submit(
+            lambda: preset_from_decoder(path, layer, head, text, ids=ids), done, failed
+        )
+
+    # The document ----------------------------------------------------------------------
+    def _on_document_changed(self, _change: object) -> None:
+        """An edit or a load: the heatmap shows the document again; note a decoder head."""
+        self.step_view.set_active(False)
+        preset = self._doc.preset
+        found = decoder_of(preset)
+        model = self._made.get(preset.description)
+        loaded = model is not None or (found is not None and found[0] == BUNDLED_MODEL_NAME)
+        if loaded and found is not None:
+            if model != self._model:
+                self.set_model(model)
+            self.layer_spin.setValue(found[1])
+            self.head_spin.setValue(found[2])
+        self.decoderLoaded.emit(loaded)
