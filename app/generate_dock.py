@@ -6,19 +6,35 @@ The toolbar button shows while the document holds a head of a decoder the panel 
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
+from typing import Protocol
 
 from PySide6.QtCore import Qt
 from PySide6.QtGui import QAction
-from PySide6.QtWidgets import QApplication, QMenu, QToolBar
+from PySide6.QtWidgets import QApplication, QDockWidget, QMenu, QMenuBar, QToolBar, QWidget
 
+from .document import Document
+from .files import FileController
 from .panels.generate import GeneratePanel
-
-if TYPE_CHECKING:
-    from .main_window import MainWindow
+from .worker import Background
 
 
-def install_generate_panel(window: MainWindow) -> GeneratePanel:
+class Host(Protocol):
+    """What the panel needs of the main window (a Protocol: no import of the window)."""
+
+    document: Document
+    background: Background
+    files: FileController
+
+    def _dock(
+        self, title: str, name: str, widget: QWidget, area: Qt.DockWidgetArea
+    ) -> QDockWidget: ...
+    def menuBar(self) -> QMenuBar: ...
+    def findChild(self, kind: type[QToolBar], name: str) -> QToolBar | None: ...
+    def show_message(self, text: str) -> None: ...
+    def _redraw_heatmap(self) -> None: ...
+
+
+def install_generate_panel(window: Host) -> GeneratePanel:
     panel = GeneratePanel(window.document, window.background, window.files.load_model_preset)
     dock = window._dock("Generate", "generate", panel, Qt.DockWidgetArea.RightDockWidgetArea)
     dock.hide()  # opened from View → Generate… or the toolbar
@@ -28,7 +44,7 @@ def install_generate_panel(window: MainWindow) -> GeneratePanel:
         dock.show()
         dock.raise_()
 
-    action = QAction("&Generate…", window)
+    action = QAction("&Generate…", panel)
     action.setShortcut("Ctrl+G")
     action.setStatusTip("Let a decoder continue a prompt and watch where each new token looks")
     action.triggered.connect(lambda _checked=False: show_panel())
@@ -37,7 +53,7 @@ def install_generate_panel(window: MainWindow) -> GeneratePanel:
         if menu.title() == "&View":
             menu.addSeparator()
             menu.addAction(action)
-    tool = QAction("Generate", window)
+    tool = QAction("Generate", panel)
     tool.setToolTip("Continue this decoder's text token by token (the Generate panel)")
     tool.triggered.connect(lambda _checked=False: show_panel())
     tool.setVisible(False)

@@ -14,6 +14,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+from PySide6.QtWidgets import QMenu
 
 from selfattn.models import load_decoder, smollm2_path
 
@@ -148,6 +149,12 @@ def test_open_this_step_as_a_preset_and_undo(qtbot, window):
 
 
 def test_chat_switch_only_with_a_chat_template(qtbot, window):
+    panel = window.generate_panel
+    assert not panel.dock.isVisible()  # closed until asked for: View → Generate…
+    view_menu = next(m for m in window.menuBar().findChildren(QMenu) if m.title() == "&View")
+    assert panel.action in view_menu.actions()
+    panel.action.trigger()
+    assert panel.dock.isVisible()
     panel = _panel(window, TINY)
     qtbot.waitUntil(lambda: "layers" in panel.model_info.text(), timeout=10_000)
     assert not panel.chat_check.isEnabled()  # the tiny checkpoint has no chat template
