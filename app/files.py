@@ -56,6 +56,7 @@ class FileController(QObject):
     busyChanged = Signal(bool)  # a file job (big open, export) started or ended
     recentChanged = Signal()  # the recent-files list changed: rebuild the menu
     bundledOpened = Signal(object)  # the bundled preset now open (name), or None
+    atlasRequested = Signal(object, str)  # Load from model's "whole model": (model, text)
 
     def __init__(
         self,
@@ -205,6 +206,8 @@ class FileController(QObject):
         try:
             if dialog.exec() and dialog.preset is not None:
                 self.load_model_preset(dialog.preset)
+            elif dialog.result() and dialog.atlas_request is not None:
+                self.atlasRequested.emit(*dialog.atlas_request)
         finally:
             dialog.deleteLater()  # parented to the window: without this every use leaks one
 

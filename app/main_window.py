@@ -23,11 +23,13 @@ from PySide6.QtWidgets import (
     QHBoxLayout,
     QLabel,
     QMainWindow,
+    QMenu,
     QMessageBox,
     QProgressBar,
     QScrollArea,
     QSpinBox,
     QStackedWidget,
+    QToolBar,
     QVBoxLayout,
     QWidget,
 )
@@ -36,6 +38,7 @@ from selfattn.bundled import bundled_descriptions
 from selfattn.preset import Preset
 
 from . import about
+from .atlas_view import AtlasView, model_preset_source, open_atlas_of_preset, show_atlas
 from .commands import blank_preset
 from .desktop import APP_NAME
 from .document import Document
@@ -103,6 +106,7 @@ class MainWindow(QMainWindow):
         self._build_status_bar()
         self._build_actions()
         self.generate_panel = install_generate_panel(self)  # its dock, menu entry, button
+        self._build_atlas()
 
         self.document.fileStateChanged.connect(self._update_title)
         self.document.message.connect(self.show_message)
@@ -363,6 +367,33 @@ class MainWindow(QMainWindow):
         toolbar.addSeparator()
         toolbar.addAction(self.walk.action_walk)
         self._refresh_recent_menu()
+
+    def _build_atlas(self) -> None:
+        """The Atlas dock (every layer and head of a model) and its toolbar button."""
+        self.atlas_view = AtlasView(self.background, self.files.load_model_preset)
+        self.atlas_view.message.connect(self.show_message)
+        self.atlas_dock = self._dock(
+            "Atlas", "atlas", self.atlas_view, Qt.DockWidgetArea.RightDockWidgetArea
+        )
+        self.atlas_dock.hide()
+        self.action_atlas = self._action(
+            "Atlas",
+            lambda: open_atlas_of_preset(self),
+            tip="Every layer and head of this preset's model for its text",
+        )
+        toolbar = self.findChild(QToolBar, "toolbar_main")
+        assert toolbar is not None
+        toolbar.addAction(self.action_atlas)
+        for action in self.menuBar().actions():
+            menu = action.menu()
+            if isinstance(menu, QMenu) and action.text() == "&View":
+                menu.addAction(self.atlas_dock.toggleViewAction())
+        self.files.atlasRequested.connect(lambda model, text: show_atlas(self, model, text))
+        shown = lambda *_: self.action_atlas.setVisible(  # noqa: E731
+            model_preset_source(self.document.preset) is not None
+        )
+        self.document.changed.connect(shown)
+        shown()
 
     # Settings ---------------------------------------------------------------
     def _restore_settings(self) -> None:

@@ -16,6 +16,7 @@ from typing import Any
 from PySide6.QtCore import Qt, QTimer
 from PySide6.QtGui import QStandardItemModel
 from PySide6.QtWidgets import (
+    QCheckBox,
     QComboBox,
     QDialog,
     QDialogButtonBox,
@@ -74,6 +75,7 @@ class LoadFromModelDialog(QDialog):
         self._installed: set[str] | None = None  # bundled names installed (None: not known yet)
         self._scan_error = ""  # why looking for models failed, said in the list
         self.preset: Preset | None = None
+        self.atlas_request: tuple[str | None, str] | None = None  # "whole model": (model, text)
         self.info: Any = None  # the ModelInfo of the chosen model, once read
         self._generation = 0  # of loads
         self._describing = 0  # of model descriptions: only the newest counts
@@ -100,6 +102,10 @@ class LoadFromModelDialog(QDialog):
         form.addRow("model", self.model_combo)
         form.addRow("layer", self.layer_spin)
         form.addRow("head", self.head_combo)
+        self.atlas_check = QCheckBox("whole model (atlas): every layer and head at once")
+        self.atlas_check.toggled.connect(lambda on: self.layer_spin.setDisabled(on))
+        self.atlas_check.toggled.connect(lambda on: self.head_combo.setDisabled(on))
+        form.addRow("", self.atlas_check)
         form.addRow("sentence", self.text_edit)
         form.addRow("tokens", self.pieces_label)
         layout.addLayout(form)
@@ -357,6 +363,10 @@ class LoadFromModelDialog(QDialog):
         from selfattn.models import preset_from_model
 
         model, layer, head, text = self.selection()
+        if self.atlas_check.isChecked():  # the window's Atlas view runs the model itself
+            self.atlas_request = (model, text)
+            self.accept()
+            return
         self._generation += 1
         generation = self._generation
         self._set_busy(True, "Running the model up to the chosen layer…")
