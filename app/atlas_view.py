@@ -34,6 +34,7 @@ from PySide6.QtCore import (
     QPointF,
     QSortFilterProxyModel,
     Qt,
+    QTimer,
     Signal,
 )
 from PySide6.QtWidgets import (
@@ -381,6 +382,7 @@ class AtlasView(QWidget):
         split = QSplitter(Qt.Orientation.Horizontal)
         split.addWidget(self.grid)
         split.addWidget(side)
+        side.setSizes([300, 300])
         split.setStretchFactor(0, 3)
         split.setStretchFactor(1, 2)
         layout = QVBoxLayout(self)
@@ -490,7 +492,10 @@ class AtlasView(QWidget):
             return
         self.grid.highlight(self.ranked_heads())
         column = HeadsTableModel.COLUMNS.index(self.chosen_metric())
+        header = self.table.horizontalHeader()
+        header.moveSection(header.visualIndex(column), 2)  # beside layer and head, in view
         self.table.sortByColumn(column, Qt.SortOrder.DescendingOrder)
+        self.table.scrollToTop()
 
     def _table_head(self, index: QModelIndex) -> tuple[int, int]:
         return self.table_model.head_of_row(self.proxy.mapToSource(index).row())
@@ -548,7 +553,8 @@ def show_atlas(window: Any, model: ModelArg, text: str) -> None:
     dock = window.atlas_dock
     if not dock.isVisible():
         dock.show()
-        window.resizeDocks([dock], [int(window.width() * 0.6)], Qt.Orientation.Horizontal)
+        width = int(window.width() * 0.6)  # the grid needs room; after the dock is laid out
+        QTimer.singleShot(0, lambda: window.resizeDocks([dock], [width], Qt.Orientation.Horizontal))
     dock.raise_()
     window.atlas_view.start(model, text)
 
