@@ -155,7 +155,7 @@ class WalkthroughController(QObject):
         self.dock.raise_()
         if not self.panel.active:
             self.panel.start()
-        self.panel.setFocus()
+        self.panel.next_button.setFocus()  # the arrow keys step at once
 
     def close(self) -> None:
         self.dock.close()
