@@ -41,7 +41,7 @@ def test_grouped_heads_label_keys_and_values_by_their_own_heads(window):
     assert _header(inputs["w_value"]) == ["kv1:v1", "kv1:v2"]
 
 
-def test_grouped_heads_show_and_recompute_the_second_head(window):
+def test_grouped_heads_show_explain_and_recompute_the_second_head(window):
     preset = _grouped_preset()
     commands.open_preset(window.document, preset, None)
     expected = selfattn.compute(preset)
@@ -49,6 +49,8 @@ def test_grouped_heads_show_and_recompute_the_second_head(window):
     np.testing.assert_array_equal(
         window.heatmap.image_item.image, expected.weights[1].astype(np.float32)
     )
+    window.heatmap.cellClicked.emit(3, 2)
+    assert "head 2 of 2" in window.explain_panel.title.text()
     # The window of 2 hides key 1 from query 4 (positions 3 - 2 < p_j): weight 0 there.
     assert expected.weights[1][3, 0] == 0
     x = window.inputs_panel.tables["inputs"].matrix_model()
