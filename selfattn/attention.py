@@ -273,6 +273,29 @@ def _check_finite(**arrays: np.ndarray) -> None:
             raise AttentionError(f"{_WHAT[name]} overflows {a.dtype.name}")
 
 
+def _check_scores_finite(q_h: np.ndarray, k_h: np.ndarray, scores: np.ndarray) -> None:
+    """Refuse raw scores that overflowed to +-inf (a -inf would pass for a masked cell).
+
+    Cauchy-Schwarz settles it in O((n + m) d): |q.k| <= |q| |k|; only when that bound
+    reaches the dtype's range is the (H, n, m) matrix itself scanned.
+    """
+    big = float(np.finfo(scores.dtype).max)
+    with np.errstate(over="ignore", invalid="ignore"):
+        q_norm = float(np.max(np.sqrt(np.einsum("hnd,hnd->hn", q_h, q_h, dtype=np.float64))))
+        k_norm = float(np.max(np.sqrt(np.einsum("hmd,hmd->hm", k_h, k_h, dtype=np.float64))))
+        bound = q_norm * k_norm
+    if math.isfinite(bound) and bound < 0.5 * big:
+        return
+    bad = ~np.isfinite(scores)
+    if bad.any():
+        h, i, _ = (int(c[0]) for c in np.nonzero(bad))
+        head = f" in head {h + 1}" if scores.shape[0] > 1 else ""
+        raise AttentionError(
+            f"raw scores of query {i + 1} overflow {scores.dtype.name} "
+            f"(inputs or weights too large){head}"
+        )
+
+
 def _overflow_error(
     scores: np.ndarray, divisor: np.floating, h: int, r0: int, row_max: np.ndarray
 ) -> AttentionError:
@@ -528,6 +551,7 @@ def _attention(
         v_h = np.repeat(v_h, heads // groups, axis=0)  # (H, m, d_v)
     take = buffers.take if buffers is not None else _fresh
     scores = np.matmul(q_h, k_h.transpose(0, 2, 1), out=take((heads, n, m), dt))  # (H, n, m)
+    _check_scores_finite(q_h, k_h, scores)
 
     divisor = scale_value * temperature
     visible, hidden = _mask_arrays(n, m, causal, key_mask, window, q_pos, k_pos)

@@ -536,3 +536,10 @@ def test_invalid_arguments_raise_attention_error(kwargs, match):
             args[key] = kwargs.pop(key)
     with pytest.raises(AttentionError, match=match):
         attention(args["x"], args["w_q"], args["w_k"], args["w_v"], **kwargs)
+
+
+def test_raw_scores_overflowing_to_minus_inf_are_refused_not_masked():
+    """q.k = -1e400 overflows float64 to -inf; it must not pass for a masked key."""
+    x = [[1.0, 0.0], [0.0, 1e200]]
+    with pytest.raises(AttentionError, match="raw scores of query 2 overflow float64"):
+        attention(x, [[1.0, 0.0], [0.0, -1.0]], np.eye(2), np.eye(2))
