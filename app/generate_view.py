@@ -132,8 +132,8 @@ class StepView(QObject):
         assert self._start is not None
         total = len(self._steps)
         return (
-            f"{self._start.model_name} — step {self._step} of {total}, layer {self._layer}, "
-            f"head {self._head}: weights ({GENERATED_MARK.strip()} = generated)"
+            f"Step {self._step} of {total} · layer {self._layer}, head {self._head} "
+            f"({GENERATED_MARK.strip()} generated)"
         )
 
     def draw(self, heatmap: HeatmapView) -> None:
