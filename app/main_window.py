@@ -29,6 +29,7 @@ from PySide6.QtWidgets import (
     QScrollArea,
     QSpinBox,
     QStackedWidget,
+    QTabWidget,
     QToolBar,
     QVBoxLayout,
     QWidget,
@@ -50,6 +51,7 @@ from .panels.explain import ExplainPanel
 from .panels.inputs import InputsPanel
 from .panels.options import OptionsPanel
 from .panels.results import ResultsPanel, StaleBanner
+from .pipeline_view import PipelineView, is_small
 from .recompute import Recompute
 from .table_view import MatrixTableView
 from .view_state import Cell, ViewState
@@ -92,10 +94,10 @@ class MainWindow(QMainWindow):
         )
         about.set_window_icon(self)
 
+        self.highlights = Highlights(self.recompute, self.view_state, self.settings, self)
         self._build_central()
         self.inputs_panel = InputsPanel(self.document, folder=self.files.last_folder)
         self.options_panel = OptionsPanel(self.document)
-        self.highlights = Highlights(self.recompute, self.view_state, self.settings, self)
         self.explain_panel = ExplainPanel(
             self.recompute, self.view_state, highlights=self.highlights
         )
@@ -241,7 +243,20 @@ class MainWindow(QMainWindow):
         self.heatmap_stack = QStackedWidget()
         self.heatmap_stack.addWidget(self.heatmap)
         self.heatmap_stack.addWidget(self.all_heads)
-        layout.addWidget(self.heatmap_stack, 1)
+        self.pipeline = PipelineView(
+            self.document, self.recompute, self.view_state, self.highlights
+        )
+        self.center_tabs = QTabWidget()
+        self.center_tabs.setDocumentMode(True)
+        self.center_tabs.addTab(self.pipeline, "Pipeline")
+        self.center_tabs.addTab(self.heatmap_stack, "Heatmap")
+        p = self.document.preset
+        small = is_small(p.n_tokens, p.n_keys, p.d_model)
+        self.center_tabs.setCurrentWidget(self.pipeline if small else self.heatmap_stack)
+        self.view_state.modeChanged.connect(
+            lambda _mode: self.center_tabs.setCurrentWidget(self.heatmap_stack)
+        )
+        layout.addWidget(self.center_tabs, 1)
         self.heatmap.cellHovered.connect(self._on_cell_hovered)
         self.heatmap.cellClicked.connect(self._on_heatmap_clicked)
         self.all_heads.headClicked.connect(self._on_all_heads_clicked)

@@ -36,6 +36,7 @@ ArrayGetter = Callable[[], np.ndarray | None]
 LabelGetter = Callable[[], Sequence[str]]
 
 _MASKED_BRUSH = QBrush(QColor(128, 128, 128, 60))
+_COLOR_ROLES = (Qt.ItemDataRole.BackgroundRole, Qt.ItemDataRole.ForegroundRole)
 # The float behind a cell, for delegates that fit the number into its column.
 VALUE_ROLE = Qt.ItemDataRole.UserRole + 1
 _ALIGN_ROLE = Qt.ItemDataRole.TextAlignmentRole
@@ -96,6 +97,8 @@ class MatrixModel(QAbstractTableModel):
         self._depends_on = depends_on
         self._col_tips = col_tips
         self._shape = self._current_shape()
+        # (background, text) colours of a cell's value, for coloured tables (the pipeline)
+        self.cell_colors: Callable[[float], tuple[QColor, QColor] | None] | None = None
         changed.connect(self._on_changed)
 
     # Qt model API -----------------------------------------------------------
@@ -109,7 +112,8 @@ class MatrixModel(QAbstractTableModel):
         # Qt asks for a dozen roles per painted cell: answer the others before any lookup.
         if role == _ALIGN_ROLE:
             return _RIGHT_ALIGNED
-        if role not in _VALUE_ROLES or not index.isValid():
+        coloured = self.cell_colors is not None and role in _COLOR_ROLES
+        if (role not in _VALUE_ROLES and not coloured) or not index.isValid():
             return None
         a = self._array()
         if a is None or index.row() >= a.shape[0] or index.column() >= a.shape[1]:
@@ -128,6 +132,10 @@ class MatrixModel(QAbstractTableModel):
             return f"{row}, {col}: {exact_text(value)}{masked}"
         if role == Qt.ItemDataRole.BackgroundRole and math.isinf(value):
             return _MASKED_BRUSH
+        if self.cell_colors is not None and role in _COLOR_ROLES:
+            colors = self.cell_colors(value)
+            if colors is not None:
+                return QBrush(colors[_COLOR_ROLES.index(role)])
         return None
 
     def setData(self, index: Index, value: object, role: int = Qt.ItemDataRole.EditRole) -> bool:

@@ -60,6 +60,7 @@ class ResultsPanel(QWidget):
         layout.addWidget(self.stale_banner)
         self.tabs = QTabWidget()
         self.tabs.setDocumentMode(True)
+        self.tabs.setUsesScrollButtons(False)  # every step's tab in sight (the dock widens)
         layout.addWidget(self.tabs)
         self.tables: dict[str, MatrixTableView] = {}
         for key in RESULT_KEYS:
