@@ -30,8 +30,10 @@ BACKGROUND_LOAD_BYTES = 4 * 1024 * 1024  # files above this parse on the worker 
 
 
 class ExportableView(Protocol):
-    def export_png(self, path: str, width_px: int = 1600) -> None: ...
-    def export_svg(self, path: str) -> None: ...
+    def export_png(
+        self, path: str, width_px: int = 1600, background: str | None = None, tight: bool = False
+    ) -> None: ...
+    def export_svg(self, path: str, background: str | None = None) -> None: ...
 
 
 def as_list(value: object) -> list[str]:
@@ -41,6 +43,15 @@ def as_list(value: object) -> list[str]:
     if isinstance(value, str):
         return [value] if value else []
     return [str(v) for v in value]  # type: ignore[attr-defined]
+
+
+# The export dialog's choices: the format and the background of the picture.
+EXPORT_FILTERS = (
+    "PNG image, white background (*.png)",
+    "PNG image, transparent background (*.png)",
+    "SVG drawing, white background (*.svg)",
+    "SVG drawing, transparent background (*.svg)",
+)
 
 
 def slug(name: str) -> str:
@@ -291,20 +302,22 @@ class FileController(QObject):
         _view, mode = self._heatmap_view()
         suggested = str(Path(self.last_folder()) / f"{slug(self._doc.preset.name)}-{mode}.png")
         path, chosen = QFileDialog.getSaveFileName(
-            self._window, "Export heatmap", suggested, "PNG image (*.png);;SVG drawing (*.svg)"
+            self._window, "Export heatmap", suggested, ";;".join(EXPORT_FILTERS)
         )
         if path:
             if not path.lower().endswith((".png", ".svg")):
                 path += ".svg" if "svg" in chosen.lower() else ".png"
-            self.export_heatmap(Path(path))
+            background = "transparent" if "transparent" in chosen.lower() else "white"
+            self.export_heatmap(Path(path), background)
 
-    def export_heatmap(self, path: Path) -> bool:
+    def export_heatmap(self, path: Path, background: str = "white") -> bool:
+        """A slide-ready picture: no selection outline, white or transparent, tight margins."""
         view, _mode = self._heatmap_view()
         try:
             if path.suffix.lower() == ".svg":
-                view.export_svg(str(path))
+                view.export_svg(str(path), background=background)
             else:
-                view.export_png(str(path), 1800)
+                view.export_png(str(path), 1800, background=background, tight=True)
         except Exception as exc:  # exporters raise assorted errors; the window must stay up
             QMessageBox.critical(self._window, "Export failed", str(exc))
             return False

@@ -52,6 +52,7 @@ from .panels.inputs import InputsPanel
 from .panels.options import OptionsPanel
 from .panels.results import ResultsPanel, StaleBanner
 from .pipeline_view import PipelineView, is_small
+from .preset_info import PresetInfoDialog
 from .recompute import Recompute
 from .table_view import MatrixTableView
 from .view_state import Cell, ViewState
@@ -342,6 +343,17 @@ class MainWindow(QMainWindow):
         edit_menu.addAction(self.action_copy)
         edit_menu.addAction(self.action_paste)
         edit_menu.addAction(self.action_clear)
+        edit_menu.addSeparator()
+        self.action_preset_info = self._action(
+            "&Name and description…",
+            lambda: PresetInfoDialog(self.document, self).exec(),
+            tip="Name and describe this preset (Save As writes both, and proposes the name)",
+        )
+        edit_menu.addAction(self.action_preset_info)
+        self.action_flash = QAction("&Flash changed cells", self, checkable=True)
+        self.action_flash.setChecked(self.highlights.flash_enabled)
+        self.action_flash.toggled.connect(self.highlights.set_flash_enabled)
+        edit_menu.addAction(self.action_flash)
         fill_menu = edit_menu.addMenu("&Fill matrix")
         fill = self.inputs_panel.fill_active
         fill_menu.addAction(self._action("with &zeros", lambda: fill("zeros")))

@@ -14,7 +14,7 @@ from collections.abc import Callable
 
 import numpy as np
 from PySide6.QtCore import QPoint, QRect, QSize, Qt
-from PySide6.QtGui import QColor, QImage, QMouseEvent, QPixmap
+from PySide6.QtGui import QColor, QImage, QMouseEvent, QPixmap, QShowEvent
 from PySide6.QtWidgets import (
     QAbstractItemView,
     QFrame,
@@ -148,6 +148,23 @@ def value_colors(matrix: str, array: Callable[[], np.ndarray | None], dark: bool
     return colors
 
 
+def thumbnail_rgb(matrix: str, values: np.ndarray) -> np.ndarray:
+    """(rows, cols, 3) uint8 colours of a matrix, as value_colors colours each cell; grey
+    where masked (vectorised: a thumbnail stands for a large matrix)."""
+    table = lut(SEQUENTIAL_COLORMAPS[0] if matrix == "weights" else DIVERGING_COLORMAP)
+    finite = np.isfinite(values)
+    clean = np.where(finite, values, 0.0)
+    if matrix == "weights":
+        t = np.clip(clean, 0.0, 1.0)
+    else:
+        top = float(np.max(np.abs(clean), initial=0.0))
+        t = np.full(values.shape, 0.5) if top == 0 else 0.5 + 0.5 * clean / top
+    index = np.minimum((t * 255.999).astype(np.int64), 255)
+    rgb = np.ascontiguousarray(table[index][..., :3], dtype=np.uint8)
+    rgb[~finite] = 128
+    return rgb
+
+
 class Thumbnail(QLabel):
     """A large matrix as a picture, one pixel block per cell; a click focuses that cell."""
 
@@ -168,22 +185,16 @@ class Thumbnail(QLabel):
             self.clear()
             return
         self._shape = (int(a.shape[0]), int(a.shape[1]))
-        colors = value_colors(self._matrix, self._array, False)
-        finite = np.where(np.isfinite(a), a, np.nan)
         rows, cols = self._shape
-        step_r = max(rows // THUMBNAIL, 1)
-        step_c = max(cols // THUMBNAIL, 1)
-        small = finite[::step_r, ::step_c]
-        image = QImage(small.shape[1], small.shape[0], QImage.Format.Format_RGB32)
-        image.fill(QColor(128, 128, 128))
-        for i in range(small.shape[0]):
-            for j in range(small.shape[1]):
-                pair = colors(float(small[i, j]))
-                if pair is not None:
-                    image.setPixelColor(j, i, pair[0])
-        scale = max(1, THUMBNAIL // max(small.shape))
-        pixmap = QPixmap.fromImage(image).scaled(
-            small.shape[1] * scale, small.shape[0] * scale, Qt.AspectRatioMode.IgnoreAspectRatio
+        small = np.asarray(a, dtype=np.float64)[
+            :: max(rows // THUMBNAIL, 1), :: max(cols // THUMBNAIL, 1)
+        ]
+        rgb = thumbnail_rgb(self._matrix, small)
+        height, width = rgb.shape[:2]
+        image = QImage(rgb.tobytes(), width, height, 3 * width, QImage.Format.Format_RGB888)
+        scale = max(1, THUMBNAIL // max(height, width))
+        pixmap = QPixmap.fromImage(image.copy()).scaled(
+            width * scale, height * scale, Qt.AspectRatioMode.IgnoreAspectRatio
         )
         self.setPixmap(pixmap)
         self.setFixedSize(pixmap.size())
@@ -227,6 +238,7 @@ def compact_table(model: MatrixModel) -> MatrixTableView:
     """A table as large as its cells: no scroll bars, columns fitted to the numbers."""
     view = MatrixTableView()
     view.setModel(model)
+    model.setParent(view)  # rebuilt together: no model outlives its table
     view.setAlternatingRowColors(False)
     view.setEditTriggers(QAbstractItemView.EditTrigger.NoEditTriggers)
     view.setHorizontalScrollBarPolicy(Qt.ScrollBarPolicy.ScrollBarAlwaysOff)
@@ -267,6 +279,7 @@ class PipelineView(QScrollArea):
         self.setWidgetResizable(True)
         self.cards: dict[str, Card] = {}
         self._signature: tuple[tuple[str, bool], ...] = ()
+        self._stale = False
         self._rebuild()
         results.resultChanged.connect(self._on_result_changed)
         view_state.headChanged.connect(lambda _head: self._on_head_changed())
@@ -319,9 +332,9 @@ class PipelineView(QScrollArea):
         if not numbers:
             return Thumbnail(matrix, array, lambda r, c: self._highlights.focus_cell(matrix, r, c))
         if matrix in ("inputs", "source_inputs"):
-            model = input_matrix_model(self._document, matrix, self)
+            model = input_matrix_model(self._document, matrix)
         else:
-            model = result_model(self._results, matrix, lambda: self._state.head, self)
+            model = result_model(self._results, matrix, lambda: self._state.head)
         model.cell_colors = value_colors(matrix, array, False)
         view = compact_table(model)
         view.set_highlights(self._highlights, matrix, lambda: self._state.head)
@@ -329,6 +342,18 @@ class PipelineView(QScrollArea):
 
     # Following the document -------------------------------------------------------
     def _on_result_changed(self, _change: Change) -> None:
+        if not self.isVisible():
+            self._stale = True  # redrawn when shown: a hidden pipeline costs no edit time
+            return
+        self._refresh()
+
+    def showEvent(self, event: QShowEvent) -> None:
+        super().showEvent(event)
+        if self._stale:
+            self._refresh()
+
+    def _refresh(self) -> None:
+        self._stale = False
         if self._wanted() != self._signature:
             self._rebuild()
             return

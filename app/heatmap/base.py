@@ -9,18 +9,26 @@ signals without acting on them.
 
 from __future__ import annotations
 
+import contextlib
 import math
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
 
 import pyqtgraph as pg
 from PySide6.QtCore import QEvent, QObject, QPointF, QSize, Qt
-from PySide6.QtGui import QColor
+from PySide6.QtGui import QColor, QPalette
 from PySide6.QtWidgets import QVBoxLayout, QWidget
 
 from .colors import SEQUENTIAL_COLORMAPS, lut, palette_colors
 from .export import ensure_laid_out, export_png, export_svg
 from .levels import bar_label, check_weight_range, display_scale, tick_unit_exponent
 from .matrix_plot import MatrixPlot
+
+# Export backgrounds: None keeps the view's own (its theme's window colour).
+EXPORT_BACKGROUNDS: dict[str | None, QColor | None] = {
+    None: None,
+    "white": QColor(255, 255, 255),
+    "transparent": QColor(0, 0, 0, 0),
+}
 
 
 class EventCallback(QObject):
@@ -137,12 +145,20 @@ class HeatmapBase(QWidget):
     def colormap_name(self) -> str:
         return self._sequential
 
-    def apply_palette(self) -> None:
-        """Take background, text and mask colours from the Qt palette (pyqtgraph does not)."""
-        bg, fg = palette_colors(self)
+    def apply_palette(self, palette: QPalette | None = None) -> None:
+        """Take background, text and mask colours from the Qt palette (pyqtgraph does not).
+
+        palette: another palette than the widget's (a light one while exporting).
+        """
+        if palette is None:
+            bg, fg = palette_colors(self)
+            palette = self.palette()
+        else:
+            bg = palette.color(QPalette.ColorRole.Window)
+            fg = palette.color(QPalette.ColorRole.WindowText)
         self._glw.setBackground(bg)
         for plot in self._matrix_plots():
-            plot.apply_palette(self.palette())
+            plot.apply_palette(palette)
         bar = self._colour_bar()
         if bar is not None:
             for name in ("left", "right", "top", "bottom"):
@@ -152,15 +168,48 @@ class HeatmapBase(QWidget):
         self._palette_changed(fg)
         self._refresh_texts()  # text colours follow the cell colours
 
-    def export_png(self, path: str, width_px: int = 1600) -> None:
-        """Write the view and its colour bar as a PNG at least ``width_px`` wide (slides)."""
-        self._lay_out_for_export()
-        export_png(self._glw, path, width_px)
+    def export_png(
+        self, path: str, width_px: int = 1600, background: str | None = None, tight: bool = False
+    ) -> None:
+        """Write the view and its colour bar as a PNG at least ``width_px`` wide (slides).
 
-    def export_svg(self, path: str) -> None:
+        Never with the on-screen selection outline. background: "white" or
+        "transparent" (dark text on it whatever the theme), None for the view's own;
+        tight: without the empty margins around the drawing.
+        """
+        self._lay_out_for_export()
+        with self._clean_for_export(background) as fill:
+            export_png(self._glw, path, width_px, fill, tight)
+
+    def export_svg(self, path: str, background: str | None = None) -> None:
         """Write an SVG (the matrices themselves are embedded as raster images)."""
         self._lay_out_for_export()
-        export_svg(self._glw, path, self._matrix_plots())
+        with self._clean_for_export(background) as fill:
+            export_svg(self._glw, path, self._matrix_plots(), fill)
+
+    @contextlib.contextmanager
+    def _clean_for_export(self, background: str | None) -> Iterator[QColor | None]:
+        """Hide the selection outline (and use a light palette on white or transparent)."""
+        if background not in EXPORT_BACKGROUNDS:
+            raise ValueError(f"background must be one of {EXPORT_BACKGROUNDS}, not {background!r}")
+        selected = [(plot, plot.selected) for plot in self._matrix_plots()]
+        fill = EXPORT_BACKGROUNDS[background]
+        for plot, _cell in selected:
+            plot.select(-1, -1)
+        if fill is not None:
+            light = QPalette(self.palette())
+            light.setColor(QPalette.ColorRole.Window, QColor(255, 255, 255))
+            light.setColor(QPalette.ColorRole.WindowText, QColor(0, 0, 0))
+            self.apply_palette(light)
+            self._glw.setBackground(fill)
+        try:
+            yield fill
+        finally:
+            for plot, cell in selected:
+                if cell is not None:
+                    plot.select(*cell)
+            if fill is not None:
+                self.apply_palette()
 
     # -- shared machinery ----------------------------------------------------------------
     def _new_colour_bar(self, name: str, width: int) -> pg.ColorBarItem:

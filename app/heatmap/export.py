@@ -8,14 +8,17 @@ from __future__ import annotations
 
 import contextlib
 import importlib
+import math
 import re
 from collections.abc import Iterator, Sequence
 from pathlib import Path
 from typing import Any
 
+import numpy as np
 import pyqtgraph as pg
 from pyqtgraph.exporters import ImageExporter, SVGExporter
-from PySide6.QtCore import QSize
+from PySide6.QtCore import QRect, QSize
+from PySide6.QtGui import QColor, QImage
 from PySide6.QtWidgets import QApplication
 
 from .matrix_plot import MatrixPlot
@@ -33,10 +36,67 @@ def ensure_laid_out(glw: pg.GraphicsLayoutWidget, fallback: QSize) -> None:
     QApplication.processEvents()
 
 
-def export_png(glw: pg.GraphicsLayoutWidget, path: str, width_px: int) -> None:
+def export_png(
+    glw: pg.GraphicsLayoutWidget,
+    path: str,
+    width_px: int,
+    background: QColor | None = None,
+    tight: bool = False,
+) -> None:
+    """background: the picture's fill (None: the view's own; alpha 0: transparent).
+
+    tight: cut the empty margins around the drawing (kept at TIGHT_MARGIN of the
+    width), exporting larger first so the cut picture is still `width_px` wide.
+    """
+    _export_png_once(glw, path, width_px, background)
+    if not tight:
+        return
+    box = content_box(QImage(str(path)), background)
+    if box is None:
+        return
+    image = QImage(str(path))
+    if box.width() < width_px:  # export larger so the cut picture keeps its width
+        grow = width_px / max(box.width(), 1)
+        _export_png_once(glw, path, math.ceil(image.width() * grow), background)
+        image = QImage(str(path))
+        box = content_box(image, background) or image.rect()
+    margin = max(2, round(TIGHT_MARGIN * box.width()))
+    image.copy(box.adjusted(-margin, -margin, margin, margin).intersected(image.rect())).save(
+        str(path)
+    )
+
+
+TIGHT_MARGIN = 0.01  # of the drawing's width, kept around it by a tight export
+
+
+def _export_png_once(
+    glw: pg.GraphicsLayoutWidget, path: str, width_px: int, background: QColor | None
+) -> None:
     exporter = ImageExporter(glw.scene())
     exporter.parameters()["width"] = int(width_px)
+    if background is not None:
+        exporter.parameters()["background"] = background
     exporter.export(str(path))
+
+
+def content_box(image: QImage, background: QColor | None) -> QRect | None:
+    """The smallest rectangle holding every pixel that is not the background colour."""
+    rgba = image.convertToFormat(QImage.Format.Format_RGBA8888)
+    height, width = rgba.height(), rgba.width()
+    pixels = np.frombuffer(rgba.constBits(), dtype=np.uint8, count=rgba.sizeInBytes())
+    pixels = pixels.reshape(height, rgba.bytesPerLine())[:, : width * 4].reshape(height, width, 4)
+    if background is not None and background.alpha() == 0:
+        drawn = pixels[:, :, 3] > 0
+    else:
+        corner = pixels[0, 0].astype(np.int16)
+        drawn = np.abs(pixels.astype(np.int16) - corner).max(axis=2) > 8
+    rows = np.flatnonzero(drawn.any(axis=1))
+    cols = np.flatnonzero(drawn.any(axis=0))
+    if rows.size == 0:
+        return None
+    return QRect(
+        int(cols[0]), int(rows[0]), int(cols[-1] - cols[0] + 1), int(rows[-1] - rows[0] + 1)
+    )
 
 
 @contextlib.contextmanager
@@ -68,12 +128,20 @@ def svg_closed_paths_fix() -> Iterator[None]:
         module.correctCoordinates = original
 
 
-def export_svg(glw: pg.GraphicsLayoutWidget, path: str, plots: Sequence[MatrixPlot]) -> None:
+def export_svg(
+    glw: pg.GraphicsLayoutWidget,
+    path: str,
+    plots: Sequence[MatrixPlot],
+    background: QColor | None = None,
+) -> None:
     with contextlib.ExitStack() as stack:
         for plot in plots:
             stack.enter_context(plot.crisp_rasters())
         with svg_closed_paths_fix():
-            SVGExporter(glw.scene()).export(str(path))
+            exporter = SVGExporter(glw.scene())
+            if background is not None:
+                exporter.parameters()["background"] = background
+            exporter.export(str(path))
     _absolute_background(Path(path))
 
 
