@@ -13,7 +13,7 @@ from __future__ import annotations
 from collections.abc import Callable
 
 import numpy as np
-from PySide6.QtCore import QPoint, QRect, QSize, Qt
+from PySide6.QtCore import QModelIndex, QPoint, QRect, QSize, Qt
 from PySide6.QtGui import QColor, QImage, QMouseEvent, QPixmap, QShowEvent
 from PySide6.QtWidgets import (
     QAbstractItemView,
@@ -40,6 +40,7 @@ from .table_view import MatrixTableView
 from .view_state import ViewState
 
 SMALL = 16  # a matrix up to SMALL x SMALL cells shows its numbers; beyond, a thumbnail
+COLUMN_SLACK = 16  # pixels beside a column's widest text: Qt's margins, never an elided number
 THUMBNAIL = 160  # the longer side of a thumbnail, in pixels
 # (matrix, title) in pipeline order; the rotated and source stages only when present.
 STAGES = (
@@ -234,9 +235,33 @@ class Card(QWidget):
         self.setSizePolicy(QSizePolicy.Policy.Fixed, QSizePolicy.Policy.Fixed)
 
 
+class CompactTable(MatrixTableView):
+    """A table as large as its cells: no scroll bars, every column as wide as its numbers."""
+
+    def fit_columns(
+        self, first: QModelIndex | None = None, last: QModelIndex | None = None
+    ) -> None:
+        """Every column (a compact table is small), whatever changed."""
+        del first, last
+        model = self.model()
+        if model is None:
+            return
+        metrics = self.fontMetrics()
+        for column in range(model.columnCount()):
+            texts = [str(model.index(r, column).data() or "") for r in range(model.rowCount())]
+            texts.append(str(model.headerData(column, Qt.Orientation.Horizontal) or ""))
+            widest = max(metrics.horizontalAdvance(t) for t in texts)
+            self.setColumnWidth(column, widest + COLUMN_SLACK)
+        width = self.verticalHeader().sizeHint().width() + 2 * self.frameWidth()
+        width += sum(self.columnWidth(c) for c in range(model.columnCount()))
+        height = self.horizontalHeader().sizeHint().height() + 2 * self.frameWidth()
+        height += sum(self.rowHeight(r) for r in range(model.rowCount()))
+        self.setFixedSize(width, height)
+
+
 def compact_table(model: MatrixModel) -> MatrixTableView:
-    """A table as large as its cells: no scroll bars, columns fitted to the numbers."""
-    view = MatrixTableView()
+    """A compact, read-only table over `model` (which it owns)."""
+    view = CompactTable()
     view.setModel(model)
     model.setParent(view)  # rebuilt together: no model outlives its table
     view.setAlternatingRowColors(False)
@@ -244,19 +269,7 @@ def compact_table(model: MatrixModel) -> MatrixTableView:
     view.setHorizontalScrollBarPolicy(Qt.ScrollBarPolicy.ScrollBarAlwaysOff)
     view.setVerticalScrollBarPolicy(Qt.ScrollBarPolicy.ScrollBarAlwaysOff)
     view.verticalHeader().setDefaultSectionSize(22)
-
-    def fit() -> None:
-        view.resizeColumnsToContents()
-        width = view.verticalHeader().sizeHint().width() + 2 * view.frameWidth()
-        width += sum(view.columnWidth(c) for c in range(model.columnCount()))
-        height = view.horizontalHeader().sizeHint().height() + 2 * view.frameWidth()
-        height += sum(view.rowHeight(r) for r in range(model.rowCount()))
-        view.setFixedSize(width, height)
-
-    model.modelReset.connect(fit)
-    model.dataChanged.connect(lambda *_: fit())
-    model.headerDataChanged.connect(lambda *_: fit())
-    fit()
+    view.fit_columns()
     return view
 
 
