@@ -251,9 +251,9 @@ class MainWindow(QMainWindow):
         self.center_tabs.setDocumentMode(True)
         self.center_tabs.addTab(self.pipeline, "Pipeline")
         self.center_tabs.addTab(self.heatmap_stack, "Heatmap")
-        p = self.document.preset
-        small = is_small(p.n_tokens, p.n_keys, p.d_model)
-        self.center_tabs.setCurrentWidget(self.pipeline if small else self.heatmap_stack)
+        self._small_preset: bool | None = None
+        self._choose_center_view()
+        self.document.changed.connect(lambda _change: self._choose_center_view())
         self.view_state.modeChanged.connect(
             lambda _mode: self.center_tabs.setCurrentWidget(self.heatmap_stack)
         )
@@ -263,6 +263,14 @@ class MainWindow(QMainWindow):
         self.all_heads.headClicked.connect(self._on_all_heads_clicked)
         self.all_heads.headCellHovered.connect(self._on_head_cell_hovered)
         self.setCentralWidget(central)
+
+    def _choose_center_view(self) -> None:
+        """The pipeline in front for small presets, the heatmap for large ones (when it flips)."""
+        p = self.document.preset
+        small = is_small(p.n_tokens, p.n_keys, p.d_model)
+        if small != self._small_preset:
+            self._small_preset = small
+            self.center_tabs.setCurrentWidget(self.pipeline if small else self.heatmap_stack)
 
     def _action(
         self, text: str, slot: Callable[[], object], shortcut: ShortcutSpec = None, tip: str = ""

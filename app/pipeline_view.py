@@ -244,8 +244,8 @@ class CompactTable(MatrixTableView):
         """Every column (a compact table is small), whatever changed."""
         del first, last
         model = self.model()
-        if model is None:
-            return
+        if model is None or model.rowCount() > SMALL or model.columnCount() > SMALL:
+            return  # grown past a compact table: the pipeline is about to rebuild it
         metrics = self.fontMetrics()
         for column in range(model.columnCount()):
             texts = [str(model.index(r, column).data() or "") for r in range(model.rowCount())]
