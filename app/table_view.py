@@ -202,8 +202,13 @@ class MatrixTableView(QTableView):
         need = self.horizontalHeader().sectionSizeHint(column)
         if widest_row >= 0:
             need = max(need, self.sizeHintForIndex(model.index(widest_row, column)).width())
+        need += 2 * self._text_slack()
         if need != self.columnWidth(column):
             self.setColumnWidth(column, need)
+
+    def _text_slack(self) -> int:
+        """Room for the style's text margins, which sizeHintForIndex can undercount."""
+        return self.style().pixelMetric(QStyle.PixelMetric.PM_FocusFrameHMargin, None, self) + 1
 
     def showEvent(self, event: QShowEvent) -> None:
         super().showEvent(event)
