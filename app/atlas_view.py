@@ -56,6 +56,7 @@ from selfattn.atlas_picture import MAX_THUMB, block_mean
 from selfattn.png import colormap
 from selfattn.preset import Preset
 
+from .atlas_export import export_dialog
 from .heatmap import HeatmapView
 from .worker import Background
 
@@ -347,6 +348,9 @@ class AtlasView(QWidget):
         self.cancel_button = QPushButton("Cancel")
         self.cancel_button.setVisible(False)
         self.cancel_button.clicked.connect(self.cancel)
+        self.export_button = QPushButton("Export…")
+        self.export_button.setToolTip("Write heads.csv, rollout.csv and atlas.png to a folder")
+        self.export_button.clicked.connect(lambda: export_dialog(self, self.atlas))
 
         self.grid = AtlasGrid()
         self.grid.headClicked.connect(self.open_head)
@@ -376,6 +380,7 @@ class AtlasView(QWidget):
         top.addWidget(self.metric_combo)
         top.addWidget(self.progress)
         top.addWidget(self.cancel_button)
+        top.addWidget(self.export_button)
         side = QSplitter(Qt.Orientation.Vertical)
         side.addWidget(self.table)
         side.addWidget(self.rollout)
