@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import argparse
 import sys
+from collections.abc import Callable
 from pathlib import Path
 
 from ..preset import Preset, dumps_preset
@@ -43,18 +44,25 @@ def build() -> Preset:
     return preset.replace(name=NAME, description=DESCRIPTION)
 
 
-def main(argv: list[str] | None = None) -> int:
-    ap = argparse.ArgumentParser(description="Rebuild the bundled real-head lesson.")
+def rebuild(
+    build_lesson: Callable[[], Preset], file: Path, what: str, argv: list[str] | None
+) -> int:
+    """The command line of every lesson builder: write the preset, or `--check` it."""
+    ap = argparse.ArgumentParser(description=f"Rebuild the bundled {what}.")
     ap.add_argument("--check", action="store_true", help="only report whether it is current")
     args = ap.parse_args(argv)
-    text = dumps_preset(build())
+    text = dumps_preset(build_lesson())
     if args.check:
-        current = FILE.is_file() and FILE.read_text(encoding="utf-8") == text
-        print(f"{FILE.name}: {'up to date' if current else 'OUT OF DATE'}")
+        current = file.is_file() and file.read_text(encoding="utf-8") == text
+        print(f"{file.name}: {'up to date' if current else 'OUT OF DATE'}")
         return 0 if current else 1
-    FILE.write_text(text, encoding="utf-8")
-    print(f"wrote {FILE} ({len(text.encode()) / 1024:.0f} KiB)")
+    file.write_text(text, encoding="utf-8")
+    print(f"wrote {file} ({len(text.encode()) / 1024:.0f} KiB)")
     return 0
+
+
+def main(argv: list[str] | None = None) -> int:
+    return rebuild(build, FILE, "real-head lesson", argv)
 
 
 if __name__ == "__main__":

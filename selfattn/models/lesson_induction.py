@@ -13,12 +13,12 @@ causal) that opens without the model; this module rebuilds it:
 
 from __future__ import annotations
 
-import argparse
 import sys
 from pathlib import Path
 
-from ..preset import Preset, dumps_preset
+from ..preset import Preset
 from . import preset_from_model
+from .lesson import rebuild
 
 MODEL = "smollm2"
 LAYER = 19
@@ -59,17 +59,7 @@ def build() -> Preset:
 
 
 def main(argv: list[str] | None = None) -> int:
-    ap = argparse.ArgumentParser(description="Rebuild the bundled induction lesson.")
-    ap.add_argument("--check", action="store_true", help="only report whether it is current")
-    args = ap.parse_args(argv)
-    text = dumps_preset(build())
-    if args.check:
-        current = FILE.is_file() and FILE.read_text(encoding="utf-8") == text
-        print(f"{FILE.name}: {'up to date' if current else 'OUT OF DATE'}")
-        return 0 if current else 1
-    FILE.write_text(text, encoding="utf-8")
-    print(f"wrote {FILE} ({len(text.encode()) / 1024:.0f} KiB)")
-    return 0
+    return rebuild(build, FILE, "induction lesson", argv)
 
 
 if __name__ == "__main__":
