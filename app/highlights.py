@@ -265,6 +265,20 @@ class Highlights(QObject):
             for c, cols in _runs(b.cols)
         ]
 
+    def outline_rects(self, matrix: str, head: int | None) -> list[tuple[int, int, int, int]]:
+        """The outlined cells of `matrix` in `head` as (row, col, 1, cols) runs of each row.
+
+        What a heatmap outlines when the focused cell is an input: the results it feeds.
+        """
+        mask = self._outlined.get(key_of(matrix, 0 if head is None else head))
+        if mask is None:
+            return []
+        return [
+            (r, c, 1, cols)
+            for r in np.flatnonzero(mask.any(axis=1)).tolist()
+            for c, cols in _runs(np.flatnonzero(mask[r]).tolist())
+        ]
+
     # What flashes -----------------------------------------------------------
     def _snapshot(self, result: AttentionResult) -> dict[str, np.ndarray] | None:
         total = sum(
@@ -352,7 +366,7 @@ def attach_heatmap(
     shown: Callable[[], tuple[str, int] | None],
     *redraws: object,
 ) -> Callable[[], None]:
-    """Outline in `view` the STEP blocks of the matrix it shows.
+    """Outline in `view` the STEP blocks and the outlined cells of the matrix it shows.
 
     shown: (matrix name, head) of what the view draws now, or None (nothing to outline).
     redraws: signals after which the view shows another matrix. Returns the refresh.
@@ -360,7 +374,10 @@ def attach_heatmap(
 
     def refresh(*_: object) -> None:
         what = shown()
-        view.set_highlight(() if what is None else highlights.block_rects(*what))
+        if what is None:
+            view.set_highlight(())
+        else:
+            view.set_highlight(highlights.block_rects(*what) + highlights.outline_rects(*what))
 
     highlights.changed.connect(refresh)
     for signal in redraws:

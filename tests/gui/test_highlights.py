@@ -62,6 +62,17 @@ def test_selecting_an_input_cell_outlines_the_results_it_feeds(window):
     assert window.inputs_panel.tables["w_value"].cell_marks(0, 1) & FOCUS
 
 
+def test_heatmap_outlines_the_weights_an_input_cell_feeds(window):
+    # X[3,1] is token 3's: as a query it reaches weight row 3, as a key weight column 3
+    # (a softmax row reads all its keys, so every weight of row 3 and of column 3).
+    window.set_view_mode("weights")
+    _click(window.inputs_panel.tables["inputs"], 2, 0)
+    assert window.heatmap.highlighted_cells() == _all([2], range(3)) | _all(range(3), [2])
+    # W_V feeds no weight: nothing in the heatmap is outlined.
+    _click(window.inputs_panel.tables["w_value"], 0, 1)
+    assert window.heatmap.highlighted_cells() == frozenset()
+
+
 def test_clicking_a_q_cell_outlines_its_row_and_column(window):
     _click(window.results_panel.tables["q"], 0, 0)
     assert _outlined_cells(window) == {
