@@ -153,6 +153,8 @@ class WalkthroughController(QObject):
         """Show the panel (starting at the first step if it was closed)."""
         self.dock.show()
         self.dock.raise_()
+        if self.banner is not None:
+            self.banner.hide()  # the invitation is taken: it would only repeat itself
         if not self.panel.active:
             self.panel.start()
         self.panel.next_button.setFocus()  # the arrow keys step at once
@@ -163,6 +165,9 @@ class WalkthroughController(QObject):
     def focus(self, step: WalkStep, walk: Walkthrough) -> None:
         """Bring forward what `step` is about: its head, heatmap mode, Inputs and Results tabs."""
         w = self._host
+        # A cell clicked before (or during) the previous step would keep its outlines and
+        # its Explain next to this step's: the step is what the window is about now.
+        w.highlights.clear()
         names = [c.matrix for c in step.cells]
         if any(c.head is not None for c in step.cells):
             w.view_state.set_head(walk.head)

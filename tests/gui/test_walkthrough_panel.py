@@ -250,7 +250,20 @@ def test_invitation_opens_the_seed_walkthrough(qtbot, settings, dialogs):
     win.walk.banner.take_button.click()
     assert win.document.preset.name == "Seed example"
     assert win.walk.dock.isVisible() and win.walk.panel.index == 0
+    assert not win.walk.banner.isVisible()  # taken: it does not stay and repeat itself
     win.document.undo_stack.setClean()
+
+
+def test_a_step_replaces_the_cell_clicked_before(window):
+    # X[3,1] clicked first outlines what it feeds and fills Explain; the scores step then
+    # must show its own cells only, not the old focus's outlines beside them.
+    x_table = inputs(window)["inputs"]
+    x_table.setCurrentIndex(x_table.model().index(2, 0))
+    assert window.highlights.focus() is not None
+    walk_to(window, "raw_scores")
+    assert window.highlights.focus() is None
+    assert window.highlights.outlined() == {}
+    assert window.heatmap.highlighted_cells() == {(0, 0), (0, 1), (0, 2)}
 
 
 def test_menus_and_toolbar_have_the_actions(window):
