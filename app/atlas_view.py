@@ -53,6 +53,7 @@ from PySide6.QtWidgets import (
 
 from selfattn.atlas import METRIC_HELP, METRICS, Atlas, build_atlas, top_heads
 from selfattn.atlas_picture import MAX_THUMB, block_mean
+from selfattn.models.origin import ModelOrigin, origin_of
 from selfattn.png import colormap
 from selfattn.preset import Preset
 
@@ -317,7 +318,7 @@ class AtlasView(QWidget):
     def __init__(
         self,
         background: Background,
-        open_preset: Callable[[Preset], None],
+        open_preset: Callable[[Preset, ModelOrigin | None], None],
         parent: QWidget | None = None,
     ) -> None:
         super().__init__(parent)
@@ -539,7 +540,7 @@ class AtlasView(QWidget):
 
         def done(preset: Preset) -> None:
             if opening == self._opening:
-                self._open_preset(preset)
+                self._open_preset(preset, origin_of(model, layer + 1, head + 1, text))
 
         def failed(exc: BaseException) -> None:
             self.message.emit(f"Cannot open layer {layer + 1} head {head + 1}: {exc}")

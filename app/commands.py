@@ -16,6 +16,7 @@ from PySide6.QtGui import QUndoCommand
 from selfattn import edit
 from selfattn.attention import AttentionError
 from selfattn.expr import ExpressionError, parse_number
+from selfattn.models.origin import ModelOrigin
 from selfattn.preset import Preset, PresetError
 
 from .change import Change
@@ -41,6 +42,7 @@ class PresetCommand(QUndoCommand):
         merge_key: str | None = None,
         structure: bool = True,
         path: Path | None | bool = UNCHANGED,
+        origin: ModelOrigin | None | bool = UNCHANGED,
     ) -> None:
         super().__init__(text)
         self._doc = document
@@ -50,6 +52,9 @@ class PresetCommand(QUndoCommand):
         self._structure = structure
         self._path_before: Path | None | bool = document.path if path is not UNCHANGED else False
         self._path_after = path
+        # A load sets where the preset came from (a model, or None); undo gives the old one back.
+        self._origin_before = document.origin if origin is not UNCHANGED else UNCHANGED
+        self._origin_after = origin
 
     def id(self) -> int:  # Qt's name
         return self._merge
@@ -62,10 +67,12 @@ class PresetCommand(QUndoCommand):
         return True
 
     def redo(self) -> None:
-        self._doc.apply(self._after, Change(structure=self._structure), self._path_after)
+        change = Change(structure=self._structure)
+        self._doc.apply(self._after, change, self._path_after, self._origin_after)
 
     def undo(self) -> None:
-        self._doc.apply(self._before, Change(structure=self._structure), self._path_before)
+        change = Change(structure=self._structure)
+        self._doc.apply(self._before, change, self._path_before, self._origin_before)
 
 
 class CellsCommand(QUndoCommand):
@@ -202,8 +209,17 @@ def set_kv_heads(document: Document, kv_heads: int) -> bool:
     return push_preset(document, preset, f"Key/value heads {kv_heads}")
 
 
-def open_preset(document: Document, preset: Preset, path: Path | None, text: str = "") -> None:
+def open_preset(
+    document: Document,
+    preset: Preset,
+    path: Path | None,
+    text: str = "",
+    origin: ModelOrigin | None = None,
+) -> None:
     """Make a loaded preset current (undoable) and mark the document clean.
+
+    `origin`: the model, text, layer and head a model preset was made of; None
+    (a file, New, a bundled preset) clears the document's.
 
     Raises PresetError (and changes nothing) when the preset cannot be computed,
     e.g. finite numbers whose scores overflow.
@@ -213,8 +229,25 @@ def open_preset(document: Document, preset: Preset, path: Path | None, text: str
     except AttentionError as exc:
         raise PresetError(f"{path or preset.name}: {exc}") from None
     label = text or f"Open {path.name if path else preset.name}"
-    document.undo_stack.push(PresetCommand(document, preset, label, None, True, path=path))
+    document.undo_stack.push(
+        PresetCommand(document, preset, label, None, True, path=path, origin=origin)
+    )
     document.mark_opened(path)
+
+
+def move_in_model(document: Document, preset: Preset, origin: ModelOrigin) -> bool:
+    """Replace a model preset by another layer or head of the same model and text.
+
+    One undo step that carries the origin (undo returns to the old layer's preset and
+    origin); the document stays unsaved, at no file. A refused preset changes nothing.
+    """
+    if not _accepted(document, preset, Change(structure=True)):
+        return False
+    text = f"Go to {origin.describe()}"
+    document.undo_stack.push(
+        PresetCommand(document, preset, text, None, True, path=None, origin=origin)
+    )
+    return True
 
 
 def blank_preset() -> Preset:

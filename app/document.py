@@ -16,6 +16,7 @@ from PySide6.QtCore import QObject, Signal
 from PySide6.QtGui import QUndoStack
 
 import selfattn
+from selfattn.models.origin import ModelOrigin
 from selfattn.preset import Preset
 
 from .change import Change
@@ -29,6 +30,7 @@ class Document(QObject):
     changed = Signal(object)  # Change: `preset` is new
     fileStateChanged = Signal()  # path, name or clean state changed: retitle the window
     message = Signal(str)  # a transient message for the status bar (refusals)
+    originChanged = Signal(object)  # ModelOrigin | None: where the preset came from
 
     def __init__(
         self, preset: Preset, parent: QObject | None = None, path: Path | None = None
@@ -41,6 +43,7 @@ class Document(QObject):
         self._saved_path: Path | None = path
         self._last_name = preset.name
         self._checker: Checker | None = None
+        self._origin: ModelOrigin | None = None
 
     def _on_clean_changed(self, clean: bool) -> None:
         if clean:
@@ -53,6 +56,11 @@ class Document(QObject):
     @property
     def preset(self) -> Preset:
         return self._preset
+
+    @property
+    def origin(self) -> ModelOrigin | None:
+        """The model, text, layer and head the preset was loaded from (None: not a model's)."""
+        return self._origin
 
     @property
     def path(self) -> Path | None:
@@ -81,12 +89,22 @@ class Document(QObject):
         """A message for the person (a refusal); shown in the status bar."""
         self.message.emit(text)
 
-    def apply(self, preset: Preset, change: Change, path: Path | None | bool = UNCHANGED) -> None:
+    def apply(
+        self,
+        preset: Preset,
+        change: Change,
+        path: Path | None | bool = UNCHANGED,
+        origin: ModelOrigin | None | bool = UNCHANGED,
+    ) -> None:
         """Make `preset` current and emit `changed` once (undo commands call this).
 
-        path: the file the preset now belongs to, or UNCHANGED.
+        path: the file the preset now belongs to, or UNCHANGED; origin: the model
+        preset's source (None: none), or UNCHANGED (cell edits keep it).
         """
         self._preset = preset
+        if origin is not UNCHANGED and origin != self._origin:
+            self._origin = origin  # type: ignore[assignment]
+            self.originChanged.emit(self._origin)
         if path is not UNCHANGED:
             self._path = path  # type: ignore[assignment]
             self.fileStateChanged.emit()

@@ -18,6 +18,7 @@ from PySide6.QtWidgets import QFileDialog, QInputDialog, QMessageBox, QWidget
 import selfattn
 from selfattn.bundled import load_bundled
 from selfattn.export import export_csv
+from selfattn.models.origin import ModelOrigin
 from selfattn.preset import Preset, PresetError
 
 from . import commands
@@ -216,16 +217,16 @@ class FileController(QObject):
         dialog = LoadFromModelDialog(self._background, self._window)
         try:
             if dialog.exec() and dialog.preset is not None:
-                self.load_model_preset(dialog.preset)
+                self.load_model_preset(dialog.preset, dialog.origin)
             elif dialog.result() and dialog.atlas_request is not None:
                 self.atlasRequested.emit(*dialog.atlas_request)
         finally:
             dialog.deleteLater()  # parented to the window: without this every use leaks one
 
-    def load_model_preset(self, preset: Preset) -> None:
+    def load_model_preset(self, preset: Preset, origin: ModelOrigin | None = None) -> None:
         """A preset made from a real model: undoable like any load, unsaved until saved."""
         try:
-            commands.open_preset(self._doc, preset, None, f"Load {preset.name}")
+            commands.open_preset(self._doc, preset, None, f"Load {preset.name}", origin)
         except PresetError as exc:
             QMessageBox.warning(self._window, "Cannot load from model", str(exc))
             return

@@ -30,6 +30,7 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
+from selfattn.models.origin import ModelOrigin
 from selfattn.preset import Preset
 
 from .worker import Background
@@ -75,6 +76,7 @@ class LoadFromModelDialog(QDialog):
         self._installed: set[str] | None = None  # bundled names installed (None: not known yet)
         self._scan_error = ""  # why looking for models failed, said in the list
         self.preset: Preset | None = None
+        self.origin: ModelOrigin | None = None  # what the preset was made of
         self.atlas_request: tuple[str | None, str] | None = None  # "whole model": (model, text)
         self.info: Any = None  # the ModelInfo of the chosen model, once read
         self._generation = 0  # of loads
@@ -374,6 +376,8 @@ class LoadFromModelDialog(QDialog):
         def done(preset: Preset) -> None:
             if generation == self._generation:
                 self.preset = preset
+                decoder = self.info is not None and self.info.kind == "decoder"
+                self.origin = ModelOrigin(model, text, layer, head, decoder)
                 self._set_busy(False, "")
                 self.accept()
 

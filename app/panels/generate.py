@@ -39,6 +39,7 @@ from PySide6.QtWidgets import (
 )
 
 from selfattn.generate import Step, chat_template_of, open_model, token_cell
+from selfattn.models.origin import ModelOrigin
 from selfattn.preset import Preset
 from selfattn.sampling import Sampling
 
@@ -74,7 +75,7 @@ class GeneratePanel(QWidget):
         self,
         document: Document,
         background: Background,
-        load_preset: Callable[[Preset], None],
+        load_preset: Callable[[Preset, ModelOrigin | None], None],
         parent: QWidget | None = None,
     ) -> None:
         super().__init__(parent)
@@ -473,7 +474,7 @@ class GeneratePanel(QWidget):
         def done(preset: Preset) -> None:
             self.open_button.setEnabled(True)
             self._made[preset.description] = path
-            self._load_preset(preset)
+            self._load_preset(preset, ModelOrigin(str(path), text, layer, head, is_decoder=True))
             self.status.setText(f"Opened step {view.step} as a preset: {preset.name}")
 
         def failed(exc: BaseException) -> None:
