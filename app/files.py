@@ -8,15 +8,16 @@ and CSV exports run off the GUI thread). The window only builds menus that call 
 from __future__ import annotations
 
 from collections.abc import Callable
+from html import escape
 from pathlib import Path
 from typing import Protocol
 
-from PySide6.QtCore import QCoreApplication, QObject, QSettings, QTimer, Signal
-from PySide6.QtGui import QDragEnterEvent, QDropEvent
-from PySide6.QtWidgets import QFileDialog, QInputDialog, QMessageBox, QWidget
+from PySide6.QtCore import QCoreApplication, QObject, QSettings, Qt, QTimer, Signal
+from PySide6.QtGui import QAction, QDragEnterEvent, QDropEvent
+from PySide6.QtWidgets import QComboBox, QFileDialog, QInputDialog, QMessageBox, QWidget
 
 import selfattn
-from selfattn.bundled import load_bundled
+from selfattn.bundled import Lesson, lessons, load_bundled
 from selfattn.export import export_csv
 from selfattn.models.origin import ModelOrigin
 from selfattn.preset import Preset, PresetError
@@ -59,6 +60,34 @@ def slug(name: str) -> str:
     """A file-name-safe version of a preset name."""
     cleaned = "".join(ch if ch.isalnum() or ch in "-_" else "-" for ch in name.strip().lower())
     return "-".join(part for part in cleaned.split("-") if part) or "preset"
+
+
+def lesson_tooltip(lesson: Lesson) -> str:
+    """The summary over the whole description (rich text, so the long description wraps)."""
+    return f"<p><b>{escape(lesson.summary)}</b></p><p>{escape(lesson.description)}</p>"
+
+
+def bundled_actions(parent: QObject, open_bundled: Callable[[str], object]) -> list[QAction]:
+    """File → Open bundled preset: one entry per lesson, "n. Name — summary", in order."""
+    actions = []
+    for lesson in lessons():
+        action = QAction(lesson.label.replace("&", "&&"), parent)  # no mnemonic
+        action.setData(lesson.name)
+        action.setStatusTip(lesson.summary)
+        action.setToolTip(lesson.summary)
+        action.triggered.connect(lambda _checked=False, name=lesson.name: open_bundled(name))
+        actions.append(action)
+    return actions
+
+
+def fill_lesson_combo(combo: QComboBox) -> None:
+    """The toolbar's bundled-preset chooser: an invitation, then the lessons in order."""
+    combo.addItem("Bundled presets…", None)
+    for lesson in lessons():
+        combo.addItem(lesson.label, lesson.name)
+        index = combo.count() - 1
+        combo.setItemData(index, lesson_tooltip(lesson), Qt.ItemDataRole.ToolTipRole)
+        combo.setItemData(index, lesson.summary, Qt.ItemDataRole.StatusTipRole)
 
 
 class FileController(QObject):

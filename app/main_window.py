@@ -35,7 +35,6 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
-from selfattn.bundled import bundled_descriptions
 from selfattn.preset import Preset
 
 from . import about
@@ -43,7 +42,7 @@ from .atlas_view import AtlasView, model_preset_source, open_atlas_of_preset, sh
 from .commands import blank_preset
 from .desktop import APP_NAME
 from .document import Document
-from .files import ExportableView, FileController
+from .files import ExportableView, FileController, bundled_actions, fill_lesson_combo
 from .generate_dock import install_generate_panel
 from .heatmap import SEQUENTIAL_COLORMAPS, WEIGHT_RANGES, AllHeadsView, HeatmapView
 from .highlights import Highlights, attach_heatmap
@@ -196,12 +195,7 @@ class MainWindow(QMainWindow):
         bar = QHBoxLayout()
         self.preset_combo = QComboBox()
         self.preset_combo.setToolTip("Open a bundled preset")
-        self.preset_combo.addItem("Bundled presets…", None)
-        for name, title, description in bundled_descriptions():
-            self.preset_combo.addItem(title or name, name)
-            self.preset_combo.setItemData(
-                self.preset_combo.count() - 1, description, Qt.ItemDataRole.ToolTipRole
-            )
+        fill_lesson_combo(self.preset_combo)
         self.preset_combo.activated.connect(self._on_preset_combo)
         self.mode_combo = QComboBox()
         for label, mode in VIEW_MODES:
@@ -304,10 +298,7 @@ class MainWindow(QMainWindow):
         file_menu.addAction(self.action_new)
         file_menu.addAction(self.action_open)
         self.bundled_menu = file_menu.addMenu("Open &bundled preset")
-        for name, title, description in bundled_descriptions():
-            act = self._action(f"{title or name}  ({name})", partial(files.open_bundled, name))
-            act.setStatusTip(description[:160])
-            self.bundled_menu.addAction(act)
+        self.bundled_menu.addActions(bundled_actions(self, files.open_bundled))
         self.action_from_model = self._action(
             "Load from &model…",
             files.load_from_model_dialog,

@@ -23,7 +23,7 @@ import numpy as np
 
 from . import __version__
 from .attention import DTYPES, AttentionResult
-from .bundled import bundled_names, load_bundled, resolve_preset
+from .bundled import lessons, load_bundled, resolve_preset
 from .export import FORMATS, write_csv
 from .numbers import significant
 from .preset import Preset, compute
@@ -128,29 +128,21 @@ def _cmd_compute(args: argparse.Namespace) -> int:
     return 0
 
 
-def _first_sentence(text: str, limit: int = 100) -> str:
-    text = one_line(text)
-    end = text.find(". ")
-    if end != -1:
-        text = text[: end + 1]
-    return text if len(text) <= limit else text[: limit - 1] + "\u2026"
-
-
 def _cmd_presets(args: argparse.Namespace) -> int:
-    names = bundled_names()
-    width = max((len(n) for n in names), default=0)
+    """Every bundled preset in lesson order: its name, then "n. Title — summary"."""
+    entries = lessons()
+    width = max((len(lesson.name) for lesson in entries), default=0)
+    digits = len(str(len(entries)))  # numbers line up: " 9." above "10."
     broken = []
-    for name in names:
+    for lesson in entries:
         try:
-            preset = load_bundled(name)
+            load_bundled(lesson.name)
         except ValueError as exc:
-            broken.append(name)
-            sys.stdout.write(f"{name.ljust(width)}  [cannot load: {one_line(exc)}]\n")
+            broken.append(lesson.name)
+            sys.stdout.write(f"{lesson.name.ljust(width)}  [cannot load: {one_line(exc)}]\n")
             continue
-        line = one_line(preset.name)
-        if preset.description:
-            line += " \u2014 " + _first_sentence(preset.description)
-        sys.stdout.write(f"{name.ljust(width)}  {line}\n")
+        pad = " " * (digits - len(str(lesson.number)))
+        sys.stdout.write(f"{lesson.name.ljust(width)}  {pad}{one_line(lesson.label)}\n")
     if broken:
         raise _UsageError(f"bundled preset(s) cannot be loaded: {', '.join(broken)}")
     return 0
