@@ -12,6 +12,7 @@ import sys
 from pathlib import Path
 
 SCREENSHOT_SIZE = (1440, 900)
+STARTUP_MESSAGE_MS = 30_000  # why the last file is not shown: long enough to be read
 
 
 def _parse_args(argv: list[str] | None) -> argparse.Namespace:
@@ -149,13 +150,26 @@ def main(argv: list[str] | None = None) -> int:
     from selfattn.attention import AttentionError
 
     path = Path(args.preset) if args.preset and Path(args.preset).exists() else None
-    try:
-        window = MainWindow(
-            preset, settings=_ephemeral_settings() if args.screenshot else None, path=path
+    settings = _ephemeral_settings() if args.screenshot else None
+    if preset is None:  # no argument: the last file opened or saved, else the seed example
+        from .main_window import app_settings
+        from .startup import first_window
+
+        window, start = first_window(
+            settings if settings is not None else app_settings(),
+            lambda chosen, where: MainWindow(chosen, settings=settings, path=where),
         )
-    except AttentionError as exc:
-        print(f"selfattn-workbench: error: {args.preset}: {exc}", file=sys.stderr)
-        return 2
+        window.files.show_bundled(start.bundled)
+        if start.problem:
+            window.statusBar().showMessage(start.problem, STARTUP_MESSAGE_MS)
+    else:
+        try:
+            window = MainWindow(preset, settings=settings, path=path)
+        except AttentionError as exc:
+            print(f"selfattn-workbench: error: {args.preset}: {exc}", file=sys.stderr)
+            return 2
+        if path is None:  # a bundled preset's name
+            window.files.show_bundled(args.preset)
     if not args.screenshot:
         from . import errors
 

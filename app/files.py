@@ -13,8 +13,17 @@ from pathlib import Path
 from typing import Protocol
 
 from PySide6.QtCore import QCoreApplication, QObject, QSettings, Qt, QTimer, Signal
-from PySide6.QtGui import QAction, QDragEnterEvent, QDropEvent
-from PySide6.QtWidgets import QComboBox, QFileDialog, QInputDialog, QMessageBox, QWidget
+from PySide6.QtGui import QAction, QDragEnterEvent, QDropEvent, QPaintEvent
+from PySide6.QtWidgets import (
+    QComboBox,
+    QFileDialog,
+    QInputDialog,
+    QMessageBox,
+    QStyle,
+    QStyleOptionComboBox,
+    QStylePainter,
+    QWidget,
+)
 
 import selfattn
 from selfattn.bundled import Lesson, lessons, load_bundled
@@ -80,14 +89,40 @@ def bundled_actions(parent: QObject, open_bundled: Callable[[str], object]) -> l
     return actions
 
 
-def fill_lesson_combo(combo: QComboBox) -> None:
-    """The toolbar's bundled-preset chooser: an invitation, then the lessons in order."""
-    combo.addItem("Bundled presets…", None)
-    for lesson in lessons():
-        combo.addItem(lesson.label, lesson.name)
-        index = combo.count() - 1
-        combo.setItemData(index, lesson_tooltip(lesson), Qt.ItemDataRole.ToolTipRole)
-        combo.setItemData(index, lesson.summary, Qt.ItemDataRole.StatusTipRole)
+class LessonCombo(QComboBox):
+    """The toolbar's bundled-preset chooser: an invitation, then the lessons in order.
+
+    The closed combo is narrower than a lesson's "n. Name — summary": it ends the
+    text with "…" instead of cutting a word in half.
+    """
+
+    def __init__(self, parent: QWidget | None = None) -> None:
+        super().__init__(parent)
+        self.addItem("Bundled presets…", None)
+        for lesson in lessons():
+            self.addItem(lesson.label, lesson.name)
+            index = self.count() - 1
+            self.setItemData(index, lesson_tooltip(lesson), Qt.ItemDataRole.ToolTipRole)
+            self.setItemData(index, lesson.summary, Qt.ItemDataRole.StatusTipRole)
+
+    def paintEvent(self, event: QPaintEvent) -> None:  # Qt API name
+        del event
+        painter = QStylePainter(self)
+        option = QStyleOptionComboBox()
+        self.initStyleOption(option)
+        painter.drawComplexControl(QStyle.ComplexControl.CC_ComboBox, option)
+        room = self.style().subControlRect(
+            QStyle.ComplexControl.CC_ComboBox,
+            option,
+            QStyle.SubControl.SC_ComboBoxEditField,
+            self,
+        )
+        option.currentText = self.fontMetrics().elidedText(  # type: ignore[attr-defined]
+            option.currentText,  # type: ignore[attr-defined]
+            Qt.TextElideMode.ElideRight,
+            room.width(),
+        )
+        painter.drawControl(QStyle.ControlElement.CE_ComboBoxLabel, option)
 
 
 class FileController(QObject):
@@ -237,6 +272,10 @@ class FileController(QObject):
         self.message.emit(f"Opened “{preset.name}”")
         self.bundledOpened.emit(name)
         return True
+
+    def show_bundled(self, name: str | None) -> None:
+        """Tell the views which bundled preset the window started with (None: a file)."""
+        self.bundledOpened.emit(name)
 
     def load_from_model_dialog(self) -> None:
         from .model_dialog import LoadFromModelDialog  # only when asked: it is a big dialog

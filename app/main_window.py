@@ -42,7 +42,7 @@ from .atlas_view import AtlasView, model_preset_source, open_atlas_of_preset, sh
 from .commands import blank_preset
 from .desktop import APP_NAME
 from .document import Document
-from .files import ExportableView, FileController, bundled_actions, fill_lesson_combo
+from .files import ExportableView, FileController, LessonCombo, bundled_actions
 from .generate_dock import install_generate_panel
 from .heatmap import SEQUENTIAL_COLORMAPS, WEIGHT_RANGES, AllHeadsView, HeatmapView
 from .highlights import Highlights, attach_heatmap
@@ -193,9 +193,8 @@ class MainWindow(QMainWindow):
         layout = QVBoxLayout(central)
         layout.setContentsMargins(6, 4, 6, 4)
         bar = QHBoxLayout()
-        self.preset_combo = QComboBox()
+        self.preset_combo = LessonCombo()
         self.preset_combo.setToolTip("Open a bundled preset")
-        fill_lesson_combo(self.preset_combo)
         self.preset_combo.activated.connect(self._on_preset_combo)
         self.mode_combo = QComboBox()
         for label, mode in VIEW_MODES:
@@ -222,7 +221,7 @@ class MainWindow(QMainWindow):
             combo.setSizeAdjustPolicy(
                 QComboBox.SizeAdjustPolicy.AdjustToMinimumContentsLengthWithIcon
             )
-            combo.setMinimumContentsLength(14 if combo is self.preset_combo else 8)
+            combo.setMinimumContentsLength(32 if combo is self.preset_combo else 8)
         bar.addWidget(self.preset_combo)
         bar.addStretch(1)
         bar.addWidget(QLabel("Show"))
