@@ -51,6 +51,7 @@ from .panels.inputs import InputsPanel
 from .panels.options import OptionsPanel
 from .panels.results import ResultsPanel, StaleBanner
 from .pipeline_view import PipelineView, is_small
+from .precision_menu import install_precision_menu
 from .preset_info import PresetInfoDialog
 from .recompute import Recompute
 from .table_view import MatrixTableView
@@ -109,6 +110,7 @@ class MainWindow(QMainWindow):
         self._build_actions()
         self.generate_panel = install_generate_panel(self)  # its dock, menu entry, button
         self._build_atlas()
+        self.precision_actions = install_precision_menu(self)  # View → Number precision
 
         self.document.fileStateChanged.connect(self._update_title)
         self.document.message.connect(self.show_message)

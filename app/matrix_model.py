@@ -2,7 +2,10 @@
 
 `MatrixModel` reads a matrix of the current preset (editable) or of the latest
 result (read-only) each time Qt asks for a cell, so only the cells on screen are
-ever formatted. Edits go to the document as undoable commands (app/commands.py).
+ever formatted, at the person's precision (View → Number precision); the tooltip
+always has the full value. Edits go to the document as undoable commands
+(app/commands.py); a refused one is remembered at its cell (REFUSED_ROLE, the
+reason in the tooltip) until that cell is next written.
 """
 
 from __future__ import annotations
@@ -17,6 +20,7 @@ from PySide6.QtCore import (
     QObject,
     QPersistentModelIndex,
     Qt,
+    QTimer,
     SignalInstance,
 )
 from PySide6.QtGui import QBrush, QColor
@@ -24,7 +28,13 @@ from PySide6.QtGui import QBrush, QColor
 from selfattn import edit
 from selfattn.labels import dim_labels as _dim_labels
 from selfattn.labels import head_col_labels, kv_col_labels
-from selfattn.numbers import editor_text, significant
+from selfattn.numbers import (
+    DEFAULT_PRECISION,
+    check_precision,
+    display_text,
+    editor_text,
+    significant,
+)
 
 from . import commands
 from .change import Change
@@ -39,6 +49,9 @@ _MASKED_BRUSH = QBrush(QColor(128, 128, 128, 60))
 _COLOR_ROLES = (Qt.ItemDataRole.BackgroundRole, Qt.ItemDataRole.ForegroundRole)
 # The float behind a cell, for delegates that fit the number into its column.
 VALUE_ROLE = Qt.ItemDataRole.UserRole + 1
+# True while a refused edit's cell is outlined (the delegate draws a red frame).
+REFUSED_ROLE = Qt.ItemDataRole.UserRole + 2
+REFUSAL_OUTLINE_MS = 1800  # long enough to see where, short enough not to linger
 _ALIGN_ROLE = Qt.ItemDataRole.TextAlignmentRole
 _RIGHT_ALIGNED = int(Qt.AlignmentFlag.AlignRight | Qt.AlignmentFlag.AlignVCenter)
 _VALUE_ROLES = frozenset(
@@ -48,8 +61,10 @@ _VALUE_ROLES = frozenset(
         Qt.ItemDataRole.ToolTipRole,
         Qt.ItemDataRole.BackgroundRole,
         VALUE_ROLE,
+        REFUSED_ROLE,
     }
 )
+Cell = tuple[int, int]
 
 
 def format_number(value: float, digits: int = 6) -> str:
@@ -64,8 +79,6 @@ def exact_text(value: float) -> str:
 
 class MatrixModel(QAbstractTableModel):
     """A 2-D array of the document as a table (queries/rows down, columns across)."""
-
-    digits = 6
 
     def __init__(
         self,
@@ -99,6 +112,10 @@ class MatrixModel(QAbstractTableModel):
         self._shape = self._current_shape()
         # (background, text) colours of a cell's value, for coloured tables (the pipeline)
         self.cell_colors: Callable[[float], tuple[QColor, QColor] | None] | None = None
+        self.precision = DEFAULT_PRECISION  # selfattn.numbers.PRECISIONS; set_precision
+        self._refusals: dict[Cell, str] = {}  # refused edits' reasons, until rewritten
+        self._outlined: dict[Cell, int] = {}  # cells outlined now -> which refusal
+        self._refusal_count = 0
         changed.connect(self._on_changed)
 
     # Qt model API -----------------------------------------------------------
@@ -120,16 +137,20 @@ class MatrixModel(QAbstractTableModel):
             return None
         value = float(a[index.row(), index.column()])
         if role == Qt.ItemDataRole.DisplayRole:
-            return format_number(value, self.digits)
+            return display_text(value, self.precision)
         if role == VALUE_ROLE:
             return value
+        if role == REFUSED_ROLE:
+            return (index.row(), index.column()) in self._outlined
         if role == Qt.ItemDataRole.EditRole:
             return exact_text(value)
         if role == Qt.ItemDataRole.ToolTipRole:
             row = self._header_label(Qt.Orientation.Vertical, index.row())
             col = self._header_label(Qt.Orientation.Horizontal, index.column())
             masked = " (masked)" if math.isinf(value) else ""
-            return f"{row}, {col}: {exact_text(value)}{masked}"
+            tip = f"{row}, {col}: {exact_text(value)}{masked}"
+            reason = self._refusals.get((index.row(), index.column()))
+            return tip if reason is None else f"{tip}\n{reason}"
         if role == Qt.ItemDataRole.BackgroundRole and math.isinf(value):
             return _MASKED_BRUSH
         if self.cell_colors is not None and role in _COLOR_ROLES:
@@ -144,10 +165,26 @@ class MatrixModel(QAbstractTableModel):
             return False
         if not index.isValid():
             return False
-        if isinstance(value, int | float) and not isinstance(value, bool):
-            block = np.array([[float(value)]])
-            return commands.set_cells(doc, self.key, index.row(), index.column(), block)
-        return commands.set_cell_text(doc, self.key, index.row(), index.column(), str(value))
+        row, col = index.row(), index.column()
+        reasons: list[str] = []
+
+        def heard(text: str) -> None:  # the document's report of a refusal
+            reasons.append(text)
+
+        doc.message.connect(heard)
+        try:
+            if isinstance(value, int | float) and not isinstance(value, bool):
+                block = np.array([[float(value)]])
+                accepted = commands.set_cells(doc, self.key, row, col, block)
+            else:
+                accepted = commands.set_cell_text(doc, self.key, row, col, str(value))
+        finally:
+            doc.message.disconnect(heard)
+        if accepted:
+            self._forget_refusals(row, col, 1, 1)
+        else:
+            self.refuse(row, col, reasons[-1] if reasons else "Refused. The old value stays.")
+        return accepted
 
     def flags(self, index: Index) -> Qt.ItemFlag:
         if not index.isValid():
@@ -170,6 +207,49 @@ class MatrixModel(QAbstractTableModel):
             if 0 <= section < len(tips):
                 return f"{label}: {tips[section]}"
         return label
+
+    # Precision and refusals -------------------------------------------------
+    def set_precision(self, precision: str) -> None:
+        """Write every cell at one of selfattn.numbers.PRECISIONS (views re-fit columns)."""
+        if check_precision(precision) == self.precision:
+            return
+        self.precision = precision
+        rows, cols = self._shape
+        if rows and cols:
+            self.dataChanged.emit(
+                self.index(0, 0), self.index(rows - 1, cols - 1), [Qt.ItemDataRole.DisplayRole]
+            )
+
+    def refuse(self, row: int, col: int, reason: str) -> None:
+        """Show a refused edit at its cell: outlined for a moment, the reason in its tooltip."""
+        cell = (row, col)
+        self._refusals[cell] = reason
+        self._refusal_count += 1
+        self._outlined[cell] = token = self._refusal_count
+        QTimer.singleShot(REFUSAL_OUTLINE_MS, self, lambda: self._end_outline(cell, token))
+        self._emit_cell(cell)
+
+    def refusal(self, row: int, col: int) -> str | None:
+        """The reason the last edit of a cell was refused, until the cell is written."""
+        return self._refusals.get((row, col))
+
+    def _end_outline(self, cell: Cell, token: int) -> None:
+        if self._outlined.get(cell) == token:  # not outlined again since
+            del self._outlined[cell]
+            self._emit_cell(cell)
+
+    def _forget_refusals(self, row: int, col: int, rows: int, cols: int) -> None:
+        """The cells of a block were written: their refusals are history."""
+        for cell in [c for c in self._refusals if row <= c[0] < row + rows]:
+            if col <= cell[1] < col + cols:
+                del self._refusals[cell]
+                self._outlined.pop(cell, None)
+                self._emit_cell(cell)
+
+    def _emit_cell(self, cell: Cell) -> None:
+        if cell[0] < self._shape[0] and cell[1] < self._shape[1]:
+            index = self.index(*cell)
+            self.dataChanged.emit(index, index, [REFUSED_ROLE, Qt.ItemDataRole.ToolTipRole])
 
     # Helpers ----------------------------------------------------------------
     def array(self) -> np.ndarray | None:
@@ -200,12 +280,15 @@ class MatrixModel(QAbstractTableModel):
         if shape != self._shape:
             self.beginResetModel()
             self._shape = shape
+            self._refusals.clear()  # another matrix: the cells they named are gone
+            self._outlined.clear()
             self.endResetModel()
             return
         if shape == (0, 0):
             return
         if change.rect is not None and change.matrix == self.key and self.key is not None:
             r, c, rows, cols = change.rect
+            self._forget_refusals(r, c, rows, cols)
             self.dataChanged.emit(self.index(r, c), self.index(r + rows - 1, c + cols - 1))
         else:
             self.dataChanged.emit(self.index(0, 0), self.index(shape[0] - 1, shape[1] - 1))

@@ -2,7 +2,8 @@
 
 X → Q, K, V → raw scores → scaled scores → weights → context → output. A matrix up
 to SMALL x SMALL cells is a compact coloured table with its numbers (the same
-MatrixModel as the Results tables, so the same digits and tooltips); a larger one
+MatrixModel as the Results tables, so the same precision and tooltips: the view
+state's number precision, the full value in every tooltip); a larger one
 is a thumbnail picture. Clicking any cell focuses it (Highlights): Explain
 explains it and the cells it depends on, or feeds, are outlined here and in the
 tables. The numbers come from the document's result; the view computes nothing.
@@ -350,6 +351,7 @@ class PipelineView(QScrollArea):
             model = result_model(self._results, matrix, lambda: self._state.head)
         model.cell_colors = value_colors(matrix, array, False)
         view = compact_table(model)
+        view.follow_precision(self._state)  # columns re-fit when the precision changes
         view.set_highlights(self._highlights, matrix, lambda: self._state.head)
         return view
 

@@ -1,13 +1,22 @@
 """A table view with spreadsheet habits: copy/paste blocks as TSV, Delete sets zeros,
-Enter commits and moves down, Tab moves right, columns as wide as their numbers."""
+Enter commits and moves down, Tab moves right, columns as wide as their numbers
+(at the view state's number precision), a refused edit outlined in red at its cell."""
 
 from __future__ import annotations
 
 from collections.abc import Callable
 
 import numpy as np
-from PySide6.QtCore import QEvent, QModelIndex, QObject, QPersistentModelIndex, Qt, Signal
-from PySide6.QtGui import QGuiApplication, QKeyEvent, QKeySequence, QPainter, QShowEvent
+from PySide6.QtCore import QEvent, QModelIndex, QObject, QPersistentModelIndex, QRect, Qt, Signal
+from PySide6.QtGui import (
+    QColor,
+    QGuiApplication,
+    QKeyEvent,
+    QKeySequence,
+    QPainter,
+    QPen,
+    QShowEvent,
+)
 from PySide6.QtWidgets import (
     QAbstractItemView,
     QApplication,
@@ -20,13 +29,19 @@ from PySide6.QtWidgets import (
 )
 
 from selfattn.clipboard import ClipboardError, format_block, parse_block
+from selfattn.numbers import DEFAULT_PRECISION, display_text
 
 from . import commands
 from .highlights import Highlights, paint_marks
-from .matrix_model import VALUE_ROLE, MatrixModel, exact_text, format_number
+from .matrix_model import REFUSED_ROLE, VALUE_ROLE, MatrixModel, exact_text, format_number
+from .view_state import ViewState
 
 Index = QModelIndex | QPersistentModelIndex
 FULL_DIGITS = 6  # significant digits a table shows when the column is wide enough
+# A refused edit's frame: pure red reads on white and on a dark base alike, and the
+# tint inside tells it from the (crimson) outline of the focused cell.
+REFUSED_PEN = QColor(230, 20, 20)
+REFUSED_TINT = QColor(255, 0, 0, 56)
 
 # Keys that, like in a spreadsheet, commit an edit and move: (row step, column step).
 _MOVES = {
@@ -50,17 +65,32 @@ def _move_for(event: QKeyEvent) -> tuple[int, int] | None:
     return _MOVES.get((Qt.Key(event.key()), shift))
 
 
-def fit_number(value: float, fits: Callable[[str], bool]) -> str:
-    """The number with as many significant digits as `fits` allows (at most FULL_DIGITS).
+def fit_number(value: float, fits: Callable[[str], bool], precision: str | None = None) -> str:
+    """The number at `precision` if it `fits`, else with as many significant digits as
+    fit (at most FULL_DIGITS).
 
     Digits go, never the sign or the exponent: 9.188e-08 narrows to 9.19e-08 and 9e-08,
     not to "9.1880…". When not even one digit fits, "#" (the tooltip has the value).
     """
+    if precision is not None:
+        text = display_text(value, precision)
+        if fits(text):
+            return text
     for digits in range(FULL_DIGITS, 0, -1):
         text = format_number(value, digits)
         if fits(text):
             return text
     return "#"
+
+
+def paint_refused(painter: QPainter, rect: QRect) -> None:
+    """A refused edit's cell: a red tint inside a 3-pixel red frame, over its marks."""
+    painter.save()
+    painter.fillRect(rect, REFUSED_TINT)
+    painter.setBrush(Qt.BrushStyle.NoBrush)
+    painter.setPen(QPen(REFUSED_PEN, 3))
+    painter.drawRect(rect.adjusted(1, 1, -2, -2))
+    painter.restore()
 
 
 class NumberDelegate(QStyledItemDelegate):
@@ -79,7 +109,8 @@ class NumberDelegate(QStyledItemDelegate):
         margin = style.pixelMetric(QStyle.PixelMetric.PM_FocusFrameHMargin, None, widget) + 1
         room = option.rect.width() - 2 * margin  # type: ignore[attr-defined]
         metrics = option.fontMetrics  # type: ignore[attr-defined]
-        return fit_number(value, lambda text: metrics.horizontalAdvance(text) <= room)
+        precision = self._view.precision()
+        return fit_number(value, lambda text: metrics.horizontalAdvance(text) <= room, precision)
 
     def paint(self, painter: QPainter, option: QStyleOptionViewItem, index: Index) -> None:
         text = index.data(Qt.ItemDataRole.DisplayRole)
@@ -100,6 +131,8 @@ class NumberDelegate(QStyledItemDelegate):
         marks = self._view.cell_marks(index.row(), index.column())
         if marks:
             paint_marks(painter, option.rect, marks)  # type: ignore[attr-defined]
+        if index.data(REFUSED_ROLE):
+            paint_refused(painter, option.rect)  # type: ignore[attr-defined]
 
     def eventFilter(self, editor: QObject, event: QEvent) -> bool:
         if event.type() == QEvent.Type.KeyPress and isinstance(editor, QWidget):
@@ -138,11 +171,13 @@ class MatrixTableView(QTableView):
         self.setItemDelegate(NumberDelegate(self))
         self._unfitted = True  # columns wait for the table to be shown
         self._highlights: tuple[Highlights, str, Callable[[], int]] | None = None
+        self._precision = DEFAULT_PRECISION
         self.horizontalScrollBar().valueChanged.connect(lambda _v: self.fit_columns())
         self.verticalScrollBar().valueChanged.connect(lambda _v: self.fit_columns())
 
     def setModel(self, model: MatrixModel) -> None:  # type: ignore[override]
         super().setModel(model)
+        model.set_precision(self._precision)
         self.selectionModel().currentChanged.connect(self._emit_current)
         model.modelReset.connect(self.fit_columns)
         model.layoutChanged.connect(self.fit_columns)
@@ -242,6 +277,22 @@ class MatrixTableView(QTableView):
         """
         self._highlights = (highlights, matrix, head)
         highlights.changed.connect(self.viewport().update)
+
+    def precision(self) -> str:
+        """The number precision the cells are written at (selfattn.numbers.PRECISIONS)."""
+        return self._precision
+
+    def set_precision(self, precision: str) -> None:
+        """Write the numbers at `precision`; the columns re-fit to the new texts."""
+        self._precision = precision
+        model = self.model()
+        if isinstance(model, MatrixModel):
+            model.set_precision(precision)  # its dataChanged re-fits the columns
+
+    def follow_precision(self, state: ViewState) -> None:
+        """Take the view state's precision now and whenever it changes."""
+        self.set_precision(state.precision)
+        state.precisionChanged.connect(self.set_precision)
 
     def cell_marks(self, row: int, col: int) -> int:
         """Highlights' OUTLINE | FLASH | FOCUS flags of a cell (0 without highlights)."""

@@ -1,4 +1,4 @@
-"""What the person is looking at: the view mode, the head and the selected cell.
+"""What the person is looking at: the view mode, the head, the selected cell, the precision.
 
 One small observable object, so the heatmap, the all-heads grid, Results and Explain
 never keep their own copy and never sync each other: they send requests here
@@ -12,6 +12,7 @@ from dataclasses import dataclass
 from PySide6.QtCore import QObject, Signal
 
 from selfattn.attention import AttentionResult
+from selfattn.numbers import DEFAULT_PRECISION, check_precision
 
 # What the central view can show: one head's matrix, or every head's weights at once.
 MODES = ("weights", "scaled_scores", "scores", "all_heads")
@@ -29,11 +30,12 @@ class Cell:
 
 
 class ViewState(QObject):
-    """Mode, head (0-based) and selected cell, each with its own change signal."""
+    """Mode, head (0-based), selected cell and number precision, each with its own signal."""
 
     modeChanged = Signal(str)
     headChanged = Signal(int)
     cellChanged = Signal(object)  # Cell or None
+    precisionChanged = Signal(str)  # one of selfattn.numbers.PRECISIONS
 
     def __init__(self, parent: QObject | None = None) -> None:
         super().__init__(parent)
@@ -41,6 +43,7 @@ class ViewState(QObject):
         self._head = 0
         self._heads = 1
         self._cell: Cell | None = None
+        self._precision = DEFAULT_PRECISION
 
     @property
     def mode(self) -> str:
@@ -58,6 +61,17 @@ class ViewState(QObject):
     @property
     def cell(self) -> Cell | None:
         return self._cell
+
+    @property
+    def precision(self) -> str:
+        """How numbers are written in the tables, heatmap cells and pipeline."""
+        return self._precision
+
+    def set_precision(self, precision: str) -> None:
+        """Show numbers at one of selfattn.numbers.PRECISIONS everywhere."""
+        if check_precision(precision) != self._precision:
+            self._precision = precision
+            self.precisionChanged.emit(precision)
 
     def set_mode(self, mode: str) -> None:
         if mode not in MODES:

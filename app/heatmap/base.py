@@ -76,6 +76,7 @@ class HeatmapBase(QWidget):
         self._levels = (0.0, 1.0)  # colour levels in true units (float64)
         self._weight_range = "fixed"
         self._hovered = self.NO_CELL
+        self._precision: str | None = None  # numbers.PRECISIONS; None: compact cells
         self._glw.scene().sigMouseMoved.connect(self._on_mouse_moved)
         self._glw.scene().sigMouseClicked.connect(self._on_mouse_clicked)
         self._leave_filter = EventCallback(QEvent.Type.Leave, self._on_leave)
@@ -111,6 +112,11 @@ class HeatmapBase(QWidget):
     def _clicked_at(self, scene_pos: QPointF) -> None:
         raise NotImplementedError
 
+    def _hover_tip(self, cell: tuple[int, ...]) -> str:
+        """The tooltip over a hovered cell (the full value); "" for none."""
+        del cell
+        return ""
+
     # -- public API ----------------------------------------------------------------------
     @property
     def graphics_widget(self) -> pg.GraphicsLayoutWidget:
@@ -144,6 +150,15 @@ class HeatmapBase(QWidget):
 
     def colormap_name(self) -> str:
         return self._sequential
+
+    def set_precision(self, precision: str | None) -> None:
+        """Print cell values at one of numbers.PRECISIONS (None: the compact cells)."""
+        if precision != self._precision:
+            self._precision = precision
+            self._refresh_texts()
+
+    def precision(self) -> str | None:
+        return self._precision
 
     def apply_palette(self, palette: QPalette | None = None) -> None:
         """Take background, text and mask colours from the Qt palette (pyqtgraph does not).
@@ -252,7 +267,9 @@ class HeatmapBase(QWidget):
             bar.getAxis("left").setLabel(label)
 
     def _refresh_texts(self) -> None:
-        """Recolour (and refit) the cell texts after a colour or palette change."""
+        """Recolour (and refit) the cell texts after a colour, palette or precision change."""
+        for plot in self._matrix_plots():  # also panels built since the precision was set
+            plot.set_precision(self._precision)
         plots = [p for p in self._matrix_plots() if p.values is not None]
         for plot in plots:
             plot.update_texts(self._lut, self._levels, fit=False)
@@ -273,12 +290,14 @@ class HeatmapBase(QWidget):
         cell = self._cell_under(scene_pos)
         if cell != self._hovered:
             self._hovered = cell
+            self._glw.viewport().setToolTip(self._hover_tip(cell))
             self._emit_hovered(cell)
 
     def _on_leave(self) -> None:
         pointing_hand(self._glw, False)
         if self._hovered != self.NO_CELL:
             self._hovered = self.NO_CELL
+            self._glw.viewport().setToolTip("")
             self._emit_hovered(self.NO_CELL)
 
     def _on_mouse_clicked(self, event: object) -> None:

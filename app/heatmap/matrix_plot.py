@@ -18,7 +18,14 @@ from PySide6.QtCore import QPointF, QRectF, Qt
 from PySide6.QtGui import QBrush, QColor, QFont, QFontMetricsF, QPainterPath, QPalette, QPen
 from PySide6.QtWidgets import QGraphicsPathItem, QGraphicsRectItem
 
-from selfattn.numbers import CELL_FORMATS, HOVER_DIGITS, cell_texts, significant
+from selfattn.numbers import (
+    HOVER_DIGITS,
+    cell_formats,
+    cell_texts,
+    display_text,
+    editor_text,
+    significant,
+)
 
 from ..highlights import OUTLINE_COLOR, STEP_RIM
 from .axes import MAX_KEY_LABEL_PX, KeyAxis, widest
@@ -114,6 +121,7 @@ class MatrixPlot:
         self.values: np.ndarray | None = None  # what we were handed, not copied
         self.visible: np.ndarray | None = None  # the visibility we were handed
         self.kind = "weights"  # decides the cells' number formats
+        self.precision: str | None = None  # the person's (numbers.PRECISIONS); None: compact
         self.selected: tuple[int, int] | None = None
         self._tick_key: tuple[object, ...] | None = None  # labels and flags the ticks show
         self._tick_state: tuple[object, ...] | None = None  # steps and rotation shown
@@ -352,7 +360,7 @@ class MatrixPlot:
             return
         cell_px = 1.0 / px
         plots = [p for p in self.peers if p.n_texts > 0 and p.values is not None]
-        formats = CELL_FORMATS[self.kind]
+        formats = cell_formats(self.kind, self.precision)
         chosen, spec = 0.0, formats[0]
         for spec in formats:  # shorter numbers before giving up on printing values
             longest = max((p._cell_strings(spec)[1] for p in plots), key=len)
@@ -364,6 +372,12 @@ class MatrixPlot:
                 p.cell_texts.set_strings(p._cell_strings(spec)[0], chosen, cell_px)
             else:
                 p.cell_texts.hide_strings()
+
+    def set_precision(self, precision: str | None) -> None:
+        """Cells tried at ``precision`` first (numbers.cell_formats); call fit_texts after."""
+        if precision != self.precision:
+            self.precision = precision
+            self._strings.clear()
 
     def texts_shown(self) -> list[str]:
         """The strings currently visible in the cells, row by row (for tests and a11y)."""
@@ -473,14 +487,30 @@ class MatrixPlot:
 
 
 def cell_readout(
-    plot: MatrixPlot, row_labels: Sequence[str], col_labels: Sequence[str], row: int, col: int
+    plot: MatrixPlot,
+    row_labels: Sequence[str],
+    col_labels: Sequence[str],
+    row: int,
+    col: int,
+    *,
+    full: bool = False,
 ) -> str:
-    """The hover readout of a cell: full labels, value, and "(masked)" when masked."""
+    """The hover readout of a cell: full labels, value, and "(masked)" when masked.
+
+    The value is at the plot's precision (6 significant digits without one); ``full``
+    adds a line with the round-trip value (the tooltip).
+    """
     values, mask = plot.values, plot.display_mask
     if values is None or mask is None:
         return ""
     if not (0 <= row < values.shape[0] and 0 <= col < values.shape[1]):
         return ""
-    value = significant(float(values[row, col]), HOVER_DIGITS)
+    number = float(values[row, col])
+    if plot.precision is None:
+        value = significant(number, HOVER_DIGITS)
+    else:
+        value = display_text(number, plot.precision)
     text = f"query '{row_labels[row]}' → key '{col_labels[col]}': {value}"
-    return text + " (masked)" if mask[row, col] else text
+    if mask[row, col]:
+        text += " (masked)"
+    return f"{text}\nfull value: {editor_text(number)}" if full else text

@@ -160,6 +160,10 @@ class HeatmapView(HeatmapBase):
         """Status-bar readout for a cell, with the full labels and value."""
         return cell_readout(self._matrix, self._row_labels, self._col_labels, row, col)
 
+    def hover_tip(self, row: int, col: int) -> str:
+        """Tooltip of a cell: the readout and its full (round-trip) value."""
+        return cell_readout(self._matrix, self._row_labels, self._col_labels, row, col, full=True)
+
     def cell_center(self, row: int, col: int, fx: float = 0.5, fy: float = 0.5) -> QPointF:
         """Where a cell's centre (or the point at fractions fx, fy of it) is on this widget."""
         scene = self._matrix.vb.mapViewToScene(QPointF(col + fx, row + fy))
@@ -199,6 +203,9 @@ class HeatmapView(HeatmapBase):
 
     def _clickable_at(self, scene_pos: QPointF) -> bool:
         return self._matrix.cell_at(scene_pos)[0] >= 0  # cells can be clicked
+
+    def _hover_tip(self, cell: tuple[int, ...]) -> str:
+        return self.hover_tip(*cell) if cell[0] >= 0 else ""
 
     def _emit_hovered(self, cell: tuple[int, ...]) -> None:
         self.cellHovered.emit(*cell)
