@@ -141,7 +141,8 @@ class NumberDelegate(QStyledItemDelegate):
             if move is not None:
                 self.commitData.emit(editor)
                 self.closeEditor.emit(editor, QStyledItemDelegate.EndEditHint.NoHint)
-                self._view.move_current(*move)
+                if not self._view.currentIndex().data(REFUSED_ROLE):
+                    self._view.move_current(*move)  # a refused cell keeps the cursor: retype it
                 return True
         return super().eventFilter(editor, event)
 

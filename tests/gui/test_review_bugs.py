@@ -205,6 +205,21 @@ def test_enter_commits_and_moves_down_tab_moves_right(window):
     assert (view.currentIndex().row(), view.currentIndex().column()) == (2, 1)
 
 
+def test_a_refused_entry_keeps_the_cursor_on_its_cell(window):
+    # Enter after "abc" must not walk away from the cell that still holds the old value:
+    # the person retypes it where the red outline and the reason are.
+    view = window.inputs_panel.tables["inputs"]
+    window.inputs_panel.tabs.setCurrentWidget(view)
+    model = view.matrix_model()
+    view.setCurrentIndex(model.index(1, 0))
+    _type_into(view, "abc", Qt.Key.Key_Return)
+    assert window.document.preset.inputs[1, 0] == 0  # the old value stays
+    assert (view.currentIndex().row(), view.currentIndex().column()) == (1, 0)
+    _type_into(view, "5", Qt.Key.Key_Return)
+    assert window.document.preset.inputs[1, 0] == 5
+    assert (view.currentIndex().row(), view.currentIndex().column()) == (2, 0)
+
+
 def test_ctrl_y_redoes(window):
     assert QKeySequence("Ctrl+Y") in window.action_redo.shortcuts()
     assert QKeySequence("Ctrl+Shift+Z") in window.action_redo.shortcuts()
