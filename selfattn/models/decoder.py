@@ -283,6 +283,16 @@ class DecoderModel:
         gated = silu(_linear(n, lw.w_gate, None)) * _linear(n, lw.w_up, lw.b_up)
         return _linear(gated, lw.w_down, lw.b_down)
 
+    def run_layer(
+        self, number: int, h: np.ndarray, positions: np.ndarray, cache: KVCache | None = None
+    ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """Layer `number` on the residual stream h: (h after it, weights, projection)."""
+        x = self.attention_input(number, h)
+        w, p = self.attention(number, x, positions, cache)
+        h = (h + p).astype(np.float32)
+        h = (h + self.mlp(number, h)).astype(np.float32)
+        return h, w, p
+
     def forward(
         self,
         ids: np.ndarray | list[int] | tuple[int, ...],
@@ -323,14 +333,11 @@ class DecoderModel:
         attns: list[np.ndarray] = []
         projs: list[np.ndarray] = []
         for number in range(1, last + 1):
-            x = self.attention_input(number, h)
-            w, p = self.attention(number, x, positions, cache)
+            h, w, p = self.run_layer(number, h, positions, cache)
             if keep_attentions:
                 attns.append(w)
             if keep_projections:
                 projs.append(p)
-            h = (h + p).astype(np.float32)
-            h = (h + self.mlp(number, h)).astype(np.float32)
             if on_layer is not None:
                 on_layer(number, last)
         if cache is not None:

@@ -19,6 +19,7 @@ from ..preset import Options, Preset, Rope
 from .decoder import DecoderModel, load_decoder
 from .discover import smollm2_path
 from .errors import ModelError
+from .layer_cache import decoder_hidden_before
 
 NAME_TEXT_CHARS = 40
 DESCRIPTION_TEXT_CHARS = 2000
@@ -85,8 +86,7 @@ def preset_from_decoder(
     else:
         token_ids = tuple(int(i) for i in ids)
         tokens = tuple(model.tokenizer.id_to_token(i) or f"<{i}>" for i in token_ids)
-    out = model.forward(token_ids, upto_layer=layer)
-    x = model.attention_input(layer, out.hidden)
+    x = model.attention_input(layer, decoder_hidden_before(model, token_ids, layer))
     lw = model.layer(layer)
     d = c.head_dim
     group = c.n_heads // c.n_kv_heads

@@ -15,6 +15,7 @@ import numpy as np
 
 from ..preset import Options, Preset
 from .errors import ModelError
+from .layer_cache import bert_hidden_before
 
 NAME_TEXT_CHARS = 40
 DESCRIPTION_TEXT_CHARS = 2000
@@ -75,7 +76,7 @@ def preset_from_model(
     if head is not None:
         ckpt.check_head(head)
     enc = ckpt.encode(text)
-    h = ckpt.hidden_before(enc, layer)  # (n, hidden) float32
+    h = bert_hidden_before(ckpt, enc, layer)  # (n, hidden) float32, kept for the next layer
     lw = ckpt.layer(layer)
     c = ckpt.config
 
