@@ -46,6 +46,7 @@ from .files import ExportableView, FileController, LessonCombo, bundled_actions
 from .generate_dock import install_generate_panel
 from .heatmap import SEQUENTIAL_COLORMAPS, WEIGHT_RANGES, AllHeadsView, HeatmapView
 from .highlights import Highlights, attach_heatmap
+from .model_nav import install_model_nav
 from .panels.explain import ExplainPanel
 from .panels.inputs import InputsPanel
 from .panels.options import OptionsPanel
@@ -111,6 +112,7 @@ class MainWindow(QMainWindow):
         self.generate_panel = install_generate_panel(self)  # its dock, menu entry, button
         self._build_atlas()
         self.precision_actions = install_precision_menu(self)  # View → Number precision
+        self.model_nav = install_model_nav(self)  # layer/head bar while a model preset is shown
 
         self.document.fileStateChanged.connect(self._update_title)
         self.document.message.connect(self.show_message)

@@ -22,6 +22,7 @@ from .colors import SEQUENTIAL_COLORMAPS, lut, palette_colors
 from .export import ensure_laid_out, export_png, export_svg
 from .levels import bar_label, check_weight_range, display_scale, tick_unit_exponent
 from .matrix_plot import MatrixPlot
+from .stale import StaleVeil
 
 # Export backgrounds: None keeps the view's own (its theme's window colour).
 EXPORT_BACKGROUNDS: dict[str | None, QColor | None] = {
@@ -81,6 +82,7 @@ class HeatmapBase(QWidget):
         self._glw.scene().sigMouseClicked.connect(self._on_mouse_clicked)
         self._leave_filter = EventCallback(QEvent.Type.Leave, self._on_leave)
         self._glw.viewport().installEventFilter(self._leave_filter)
+        self._stale_veil = StaleVeil(self)
 
     # -- what subclasses provide -------------------------------------------------------
     def _matrix_plots(self) -> Sequence[MatrixPlot]:
@@ -121,6 +123,16 @@ class HeatmapBase(QWidget):
     @property
     def graphics_widget(self) -> pg.GraphicsLayoutWidget:
         return self._glw
+
+    def set_stale(self, stale: bool, note: str = "") -> None:
+        """Grey the picture out (with `note`) while new numbers are computed, or show it again."""
+        if stale:
+            self._stale_veil.show_over(note)
+        else:
+            self._stale_veil.hide()
+
+    def is_stale(self) -> bool:
+        return not self._stale_veil.isHidden()
 
     def levels(self) -> tuple[float, float]:
         """The colour levels in use, in the values' own units."""
