@@ -160,12 +160,26 @@ class MatrixModel(QAbstractTableModel):
         return None
 
     def setData(self, index: Index, value: object, role: int = Qt.ItemDataRole.EditRole) -> bool:
-        doc = self.document
-        if doc is None or self.key is None or role != Qt.ItemDataRole.EditRole:
+        doc, key = self.document, self.key
+        if doc is None or key is None or role != Qt.ItemDataRole.EditRole:
             return False
         if not index.isValid():
             return False
         row, col = index.row(), index.column()
+        if isinstance(value, int | float) and not isinstance(value, bool):
+            block = np.array([[float(value)]])
+            return self.attempt(row, col, lambda: commands.set_cells(doc, key, row, col, block))
+        text = str(value)
+        return self.attempt(row, col, lambda: commands.set_cell_text(doc, key, row, col, text))
+
+    def attempt(self, row: int, col: int, edit: Callable[[], bool]) -> bool:
+        """Run an edit starting at cell (row, col); if it is refused, show it there.
+
+        The reason is what the document reports (its status-bar message).
+        """
+        doc = self.document
+        if doc is None:
+            return False
         reasons: list[str] = []
 
         def heard(text: str) -> None:  # the document's report of a refusal
@@ -173,11 +187,7 @@ class MatrixModel(QAbstractTableModel):
 
         doc.message.connect(heard)
         try:
-            if isinstance(value, int | float) and not isinstance(value, bool):
-                block = np.array([[float(value)]])
-                accepted = commands.set_cells(doc, self.key, row, col, block)
-            else:
-                accepted = commands.set_cell_text(doc, self.key, row, col, str(value))
+            accepted = edit()
         finally:
             doc.message.disconnect(heard)
         if accepted:

@@ -15,6 +15,7 @@ from PySide6.QtGui import (
     QKeySequence,
     QPainter,
     QPen,
+    QResizeEvent,
     QShowEvent,
 )
 from PySide6.QtWidgets import (
@@ -251,6 +252,11 @@ class MatrixTableView(QTableView):
         if self._unfitted:
             self.fit_columns()
 
+    def resizeEvent(self, event: QResizeEvent) -> None:
+        """Columns a wider table brings into view fit too (not left at the default width)."""
+        super().resizeEvent(event)
+        self.fit_columns()
+
     def move_current(self, rows: int, cols: int) -> None:
         """Move the current cell like a spreadsheet (Enter: down, Tab: right), no wrapping."""
         model = self.model()
@@ -359,19 +365,21 @@ class MatrixTableView(QTableView):
         if model.key is None:
             self.message.emit("Refused: result tables are read-only")
             return False
+        current = self.currentIndex()
+        r, c = (current.row(), current.column()) if current.isValid() else (0, 0)
         try:
             block = parse_block(text)
         except ClipboardError as exc:
             self.message.emit(f"Refused paste: {exc}")
+            model.refuse(r, c, f"Refused paste: {exc}")
             return False
-        current = self.currentIndex()
-        r, c = (current.row(), current.column()) if current.isValid() else (0, 0)
         if block.shape == (1, 1):
             rect = self.selected_rect()
             if rect is not None and rect[2:] != (1, 1):  # one value fills the selection
                 return self._fill_selection(rect, float(block[0, 0]), "Paste into selection")
-        assert model.document is not None
-        return commands.set_cells(model.document, model.key, r, c, block)
+        document, key = model.document, model.key
+        assert document is not None
+        return model.attempt(r, c, lambda: commands.set_cells(document, key, r, c, block))
 
     def _fill_selection(self, rect: tuple[int, int, int, int], value: float, text: str) -> bool:
         """Set exactly the selected cells (also a Ctrl+click selection) as one undo step."""

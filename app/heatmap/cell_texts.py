@@ -1,7 +1,11 @@
 """The numbers printed inside the cells: one item paints them all, at a size that fits.
 
 The texts themselves come from ``selfattn.numbers`` (one module for every number the
-program shows); this module picks the font size and draws them.
+program shows); this module picks the font size and draws them. Which texts: the
+person's precision first (View → Number precision; ``numbers.cell_formats``), then
+shorter formats in turn when no readable size fits the cells — "3 decimals" becomes
+2 decimals for weights, 3 then 2 significant digits for scores, and nothing at all
+when even those do not fit; the hover readout and tooltip keep every digit.
 """
 
 from __future__ import annotations

@@ -10,12 +10,14 @@ from __future__ import annotations
 import math
 
 import heatmap_helpers as hh
+import numpy as np
 import pytest
-from PySide6.QtCore import Qt
+from PySide6.QtCore import QObject, Qt, Signal
 
 from app.main_window import MainWindow
-from app.matrix_model import VALUE_ROLE
+from app.matrix_model import VALUE_ROLE, MatrixModel
 from app.precision_menu import SETTING
+from app.table_view import MatrixTableView
 from selfattn.bundled import load_bundled
 from selfattn.numbers import MINUS
 
@@ -234,3 +236,32 @@ def test_view_state_refuses_an_unknown_precision(window) -> None:
     with pytest.raises(ValueError, match="decimals3"):
         window.view_state.set_precision("exact")
     assert window.view_state.precision == "significant6"
+
+
+class _Source(QObject):
+    changed = Signal(object)
+
+
+def test_columns_a_widened_table_brings_into_view_fit_their_numbers(qtbot) -> None:
+    source = _Source()
+    values = np.full((4, 12), 0.25)
+    model = MatrixModel(
+        source.changed,
+        lambda: values,
+        lambda: [f"r{i}" for i in range(4)],
+        lambda: [f"c{j}" for j in range(12)],
+    )
+    view = MatrixTableView()
+    qtbot.addWidget(view)
+    view.setModel(model)
+    view.set_precision("decimals3")
+    view.resize(160, 200)  # only the first columns in sight
+    view.show()
+    qtbot.waitExposed(view)
+    view.resize(900, 200)  # the rest come into view without a scroll
+    hh.settle()
+    metrics = view.fontMetrics()
+    widest = metrics.horizontalAdvance("0.250")
+    for column in range(12):
+        assert view.columnWidth(column) <= widest + 30, column  # fitted, not the default
+        assert metrics.horizontalAdvance("0.250") <= view.columnWidth(column) - 2

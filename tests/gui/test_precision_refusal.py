@@ -124,3 +124,16 @@ def test_result_tables_and_read_only_cells_have_no_refusal(window) -> None:
     assert view.model().setData(index, "abc") is False  # read-only: not an edit at all
     assert not index.data(REFUSED_ROLE)
     assert "\n" not in index.data(TOOLTIP)
+
+
+def test_a_refused_paste_is_shown_at_the_cell_it_was_pasted_to(window, inputs) -> None:
+    model = inputs.model()
+    inputs.setCurrentIndex(model.index(1, 1))
+    assert not inputs.paste_text("1e300\t1")  # the scores would overflow
+    assert model.index(1, 1).data(REFUSED_ROLE) is True
+    assert "overflow" in model.index(1, 1).data(TOOLTIP)
+    assert "overflow" in window.statusBar().currentMessage()
+    inputs.setCurrentIndex(model.index(2, 0))
+    assert not inputs.paste_text("1\tnot a number")
+    assert model.refusal(2, 0).startswith("Refused paste:")
+    assert model.refusal(1, 1) is not None  # another cell's refusal stays until rewritten
