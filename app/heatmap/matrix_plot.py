@@ -498,7 +498,7 @@ def cell_readout(
     """The hover readout of a cell: full labels, value, and "(masked)" when masked.
 
     The value is at the plot's precision (6 significant digits without one); ``full``
-    adds a line with the round-trip value (the tooltip).
+    adds a line with the round-trip value (the tooltip) when the readout has fewer digits.
     """
     values, mask = plot.values, plot.display_mask
     if values is None or mask is None:
@@ -513,4 +513,7 @@ def cell_readout(
     text = f"query '{row_labels[row]}' → key '{col_labels[col]}': {value}"
     if mask[row, col]:
         text += " (masked)"
-    return f"{text}\nfull value: {editor_text(number)}" if full else text
+    exact = editor_text(number)
+    if not full or not math.isfinite(number) or value.replace("\N{MINUS SIGN}", "-") == exact:
+        return text  # the readout has every digit already
+    return f"{text}\nfull value: {exact}"

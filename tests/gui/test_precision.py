@@ -187,6 +187,9 @@ def test_the_heatmap_tooltip_has_the_full_value(window, qtbot) -> None:
     assert tip.splitlines()[0] == "query 'input_1' → key 'input_2': 0.432"
     full = tip.splitlines()[1].removeprefix("full value: ")
     assert float(full) == value and full == repr(value)
+    _choose(window, "full")  # the readout has every digit: no second line
+    assert heatmap.hover_tip(0, 1) == f"query 'input_1' → key 'input_2': {value!r}"
+    _choose(window, "decimals3")
     hh.move_mouse(heatmap.graphics_widget, hh.viewport_pos(heatmap, 0.5, 1.5))
     qtbot.waitUntil(lambda: heatmap.graphics_widget.viewport().toolTip() == tip)
     hh.move_mouse(heatmap.graphics_widget, hh.viewport_pos(heatmap, 2.5, 2.5))
