@@ -34,6 +34,9 @@ _FUNCTIONS: dict[str, Callable[[float], float]] = {
     "abs": abs,
 }
 _CONSTANTS = {"pi": math.pi, "e": math.e}
+# The program shows real minus signs, × and ÷ (tables, Explain); text copied from it
+# and typed back must read as the same arithmetic.
+_TYPOGRAPHY = str.maketrans({"\N{MINUS SIGN}": "-", "\N{MULTIPLICATION SIGN}": "*", "÷": "/"})
 
 
 class ExpressionError(ValueError):
@@ -42,7 +45,7 @@ class ExpressionError(ValueError):
 
 def parse_number(text: str) -> float:
     """The finite float a cell's text stands for, or ExpressionError saying why not."""
-    stripped = text.strip()
+    stripped = text.strip().translate(_TYPOGRAPHY)
     if not stripped:
         raise ExpressionError("empty cell: type a number")
     if len(stripped) > MAX_EXPRESSION_CHARS:
