@@ -14,11 +14,11 @@ from __future__ import annotations
 
 import os
 import struct
-import tempfile
 import zlib
-from pathlib import Path
 
 import numpy as np
+
+from .atomic import write_bytes_atomically
 
 SIGNATURE = b"\x89PNG\r\n\x1a\n"
 MAX_SIDE = 1 << 15  # refuse absurd pictures before allocating them
@@ -112,15 +112,7 @@ def write_png(path: str | os.PathLike[str], pixels: np.ndarray) -> None:
     """Write `pixels` as a PNG file; a temporary file is renamed over the target, so a
     failure never leaves a half-written picture."""
     data = encode_png(pixels)  # refuse bad pixels before touching the disk
-    target = Path(path)
-    fd, tmp = tempfile.mkstemp(prefix=f".{target.name}.", suffix=".tmp", dir=target.parent)
-    try:
-        with os.fdopen(fd, "wb") as f:
-            f.write(data)
-        os.replace(tmp, target)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
+    write_bytes_atomically(path, data)
 
 
 def heatmap_png(matrix: np.ndarray, vmin: float = 0.0, vmax: float = 1.0, cell: int = 1) -> bytes:

@@ -13,16 +13,15 @@ themselves are in `selfattn.preset_model`, the field checks and size limits in
 
 from __future__ import annotations
 
-import contextlib
 import json
 import os
-import tempfile
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 
 from . import preset_checks as _checks
+from .atomic import write_bytes_atomically
 from .attention import DTYPES, AttentionError
 from .preset_checks import (
     MAX_FILE_BYTES,
@@ -500,27 +499,10 @@ def save_preset(preset: Preset, path: str | os.PathLike[str]) -> None:
         raise PresetError(f"cannot save: {exc}") from None
     except (ValueError, TypeError) as exc:  # NaN cell, lone surrogate in a label
         raise PresetError(f"{path}: cannot save: {exc}") from None
-    directory = path.parent if str(path.parent) else Path(".")
-    tmp_name = None
     try:
-        fd, tmp_name = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=directory)
-        with os.fdopen(fd, "wb") as fh:
-            fh.write(data)
-            fh.flush()
-            os.fsync(fh.fileno())
-        if path.exists():
-            with contextlib.suppress(OSError):
-                os.chmod(tmp_name, path.stat().st_mode & 0o777)
-        else:
-            os.chmod(tmp_name, 0o644)
-        os.replace(tmp_name, path)
-        tmp_name = None
+        write_bytes_atomically(path, data, sync=True)
     except OSError as exc:
         raise PresetError(f"{path}: cannot save: {exc.strerror or exc}") from None
-    finally:
-        if tmp_name is not None:
-            with contextlib.suppress(OSError):
-                os.unlink(tmp_name)
 
 
 __all__ = [

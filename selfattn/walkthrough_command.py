@@ -12,9 +12,9 @@ from __future__ import annotations
 import argparse
 import os
 import sys
-import tempfile
 from pathlib import Path
 
+from .atomic import write_text_atomically
 from .bundled import resolve_preset
 from .walkthrough import walkthrough
 from .worksheet import FORMATS, render
@@ -33,18 +33,7 @@ def _query_number(text: str) -> int:
 
 def write_atomically(path: str | os.PathLike[str], text: str) -> None:
     """Write UTF-8 text through a temporary file beside the target, then rename."""
-    target = Path(path)
-    fd, tmp = tempfile.mkstemp(prefix=f".{target.name}.", suffix=".tmp", dir=target.parent)
-    try:
-        umask = os.umask(0)
-        os.umask(umask)
-        os.chmod(tmp, 0o666 & ~umask)  # mkstemp's 0600 would hide a worksheet meant to share
-        with os.fdopen(fd, "w", encoding="utf-8", newline="\n") as f:
-            f.write(text)
-        os.replace(tmp, target)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
+    write_text_atomically(path, text)
 
 
 def _run(args: argparse.Namespace) -> int:
