@@ -12,6 +12,7 @@ import numpy as np
 from PySide6.QtCore import QObject, Signal
 
 from selfattn.generate import Step
+from selfattn.token_display import display_tokens
 
 from .generate_run import RunStart
 from .heatmap import HeatmapView
@@ -106,9 +107,11 @@ class StepView(QObject):
         return self._start.prompt_ids + tuple(s.token_id for s in self._steps[:t])
 
     def labels(self) -> list[str]:
+        """Prompt + generated labels as shown (readable, generated ones marked)."""
         assert self._start is not None
-        generated = [GENERATED_MARK + label for label in self._labels[: self._step]]
-        return [*self._start.prompt_labels, *generated]
+        n = len(self._start.prompt_labels)
+        shown = display_tokens([*self._start.prompt_labels, *self._labels[: self._step]])
+        return [*shown[:n], *(GENERATED_MARK + label for label in shown[n:])]
 
     def matrix(self) -> tuple[np.ndarray, np.ndarray]:
         """(weights, visible) over prompt + continuation up to the selected step.

@@ -35,6 +35,7 @@ from selfattn.numbers import (
     editor_text,
     significant,
 )
+from selfattn.token_display import display_tokens
 
 from . import commands
 from .change import Change
@@ -270,7 +271,7 @@ class MatrixModel(QAbstractTableModel):
         key = 0 if orientation == Qt.Orientation.Vertical else 1
         names = self._label_cache.get(key)
         if names is None:
-            names = (self._row_labels if key == 0 else self._col_labels)()
+            names = display_tokens((self._row_labels if key == 0 else self._col_labels)())
             self._label_cache[key] = names
         return str(names[i]) if 0 <= i < len(names) else str(i + 1)
 
