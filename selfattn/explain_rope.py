@@ -66,37 +66,47 @@ def rotation_step(
     for t in range(r // 2):
         a, b = base + int(first[t]), base + int(second[t])
         angle = float(np.float64(position) * inv_freq[t])  # as rope_angles computes it
-        cos = float(np.cos(np.float64(angle)).astype(dtype))  # rounded like the rotation's
-        sin = float(np.sin(np.float64(angle)).astype(dtype))
-        u, w = float(before[row, a]), float(before[row, b])
-        new_u, new_w = float(after[row, a]), float(after[row, b])
+        cos = dtype.type(np.cos(np.float64(angle)))  # rounded like the rotation's
+        sin = dtype.type(np.sin(np.float64(angle)))
+        u, w = dtype.type(before[row, a]), dtype.type(before[row, b])
         la, lb = f"{name}{a - base + 1}", f"{name}{b - base + 1}"
         terms.append(
             Term(
-                label=f"pair {t + 1} ({la}, {lb}): angle = p × inv_freq{t + 1}",
+                label=f"pair {t + 1}: angle",
                 value=angle,
                 operands=(float(position), float(inv_freq[t])),
                 op="×",
             )
         )
-        terms.append(Term(label=f"cos(angle {t + 1})", value=cos))
-        terms.append(Term(label=f"sin(angle {t + 1})", value=sin))
-        for label, value, operands, op, col in (
-            (f"rotated {la} = {la} cos − {lb} sin", new_u, (u, cos, w, sin), "rot−", a),
-            (f"rotated {lb} = {lb} cos + {la} sin", new_w, (w, cos, u, sin), "rot+", b),
-        ):
+        # u' = u cos − w sin and w' = w cos + u sin, one product a line (as in Explain of a
+        # rotated cell): four numbers and a result on one line would not fit the panel.
+        for own, other, sign, col in ((la, lb, -1, a), (lb, la, 1, b)):
+            x, y = (u, w) if own == la else (w, u)
+            own_cell = CellRef(which, None, row, col)
+            other_cell = CellRef(which, None, row, a if col == b else b)
+            products = (x * cos, y * sin)  # the rotation's own arithmetic, in its dtype
+            rotated = float(after[row, col])
+            terms.append(
+                Term(f"{own} × cos", float(products[0]), (float(x), float(cos)), "×", (own_cell,))
+            )
             terms.append(
                 Term(
-                    label=label,
-                    value=value,
-                    operands=operands,
-                    op=op,
-                    refs=(CellRef(which, None, row, col), CellRef(f"{which}_rot", None, row, col)),
+                    f"{other} × {'−' if sign < 0 else ''}sin",
+                    float(sign * products[1]),
+                    (float(y), float(sign * sin)),
+                    "×",
+                    (other_cell,),
                 )
             )
-            x0, x1, x2, x3 = (dtype.type(v) for v in operands)  # the rotation's own arithmetic
-            computed = float(x0 * x1 - x2 * x3 if op == "rot−" else x0 * x1 + x2 * x3)
-            notes.extend(_quotient_note(result, computed, value))
+            terms.append(
+                Term(
+                    label=f"rotated {own} = sum",
+                    value=rotated,
+                    refs=(own_cell, CellRef(f"{which}_rot", None, row, col)),
+                )
+            )
+            computed = float(products[0] - products[1] if sign < 0 else products[0] + products[1])
+            notes.extend(_quotient_note(result, computed, rotated))
     whose = f"head {block + 1}" if query else f"key/value head {block + 1}"
     row_text = ", ".join(format_number(float(v)) for v in before[row, base : base + d_k])
     notes.insert(0, f"{matrix} row {row + 1} of {whose} before rotation: {row_text}")
@@ -109,7 +119,8 @@ def rotation_step(
     return Step(
         label=(
             f"Rotate {matrix} row {row + 1} ({who}, {whose}) by its position p = {position}: "
-            f"each pair (u, w) turns by the angle p × inv_freq into (u cos − w sin, w cos + u sin)"
+            "each pair (u, w) turns by the angle p × inv_freq into (u cos − w sin, w cos + u sin); "
+            "below, each pair's angle, then each rotated value as the sum of its two products"
         ),
         terms=tuple(terms),
         result=norm,

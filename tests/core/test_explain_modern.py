@@ -38,23 +38,31 @@ def test_rope_weight_writes_out_each_rotated_pair_by_hand():
     ex = explain_weight(p, compute(p), 0, 1, 0)
     rot_q, rot_k, dot = ex.steps[0], ex.steps[1], ex.steps[2]
     assert rot_q.label.startswith("Rotate Q row 2") and "position p = 1" in rot_q.label
-    angle, cos, sin, first, second = rot_q.terms
+    angle, u_cos, w_sin, first, w_cos, u_sin, second = rot_q.terms
     assert angle.operands == (1.0, 1.0) and angle.value == 1.0 and angle.op == "×"
-    assert cos.value == COS1 and sin.value == SIN1
-    assert first.operands == (0.0, COS1, 1.0, SIN1) and first.op == "rot−"
-    assert first.value == pytest.approx(-SIN1, abs=1e-16)
-    assert second.operands == (1.0, COS1, 0.0, SIN1) and second.op == "rot+"
+    assert angle.label == "pair 1: angle"
+    # rotated q1 = q1 cos − q2 sin = 0 × cos 1 + 1 × (−sin 1)
+    assert (u_cos.label, u_cos.operands, u_cos.value) == ("q1 × cos", (0.0, COS1), 0.0)
+    assert (w_sin.label, w_sin.operands, w_sin.value) == ("q2 × −sin", (1.0, -SIN1), -SIN1)
+    assert first.label == "rotated q1 = sum" and first.value == pytest.approx(-SIN1, abs=1e-16)
+    # rotated q2 = q2 cos + q1 sin = 1 × cos 1 + 0 × sin 1
+    assert (w_cos.label, w_cos.operands, w_cos.value) == ("q2 × cos", (1.0, COS1), COS1)
+    assert (u_sin.label, u_sin.operands, u_sin.value) == ("q1 × sin", (0.0, SIN1), 0.0)
+    assert second.label == "rotated q2 = sum"
     assert second.value == pytest.approx(COS1, abs=1e-16)
     assert first.refs == (CellRef("q", None, 1, 0), CellRef("q_rot", None, 1, 0))
-    assert [t.value for t in rot_k.terms] == [0.0, 1.0, 0.0, 1.0, 0.0]  # angle 0: unchanged
+    assert u_cos.refs == (CellRef("q", None, 1, 0),) and w_sin.refs == (CellRef("q", None, 1, 1),)
+    assert [t.value for t in rot_k.terms] == [0.0, 1.0, 0.0, 1.0, 0.0, 0.0, 0.0]  # angle 0
     assert rot_k.label.startswith("Rotate K row 1 (key 1 't1', key/value head 1)")
     assert "position p = 0" in rot_k.label
     assert dot.terms[0].refs == (CellRef("q_rot", None, 1, 0), CellRef("k_rot", None, 0, 0))
     assert dot.result == pytest.approx(-SIN1, abs=1e-16)
     assert ex.value == pytest.approx(1 / (1 + math.exp(1 + SIN1)), rel=1e-14)
     text = flat(ex.render())
-    assert "0 × 0.5403023059 − 1 × 0.8414709848 = -0.8414709848" in text
-    assert "1 × 0.5403023059 + 0 × 0.8414709848 = 0.5403023059" in text
+    assert "q2 × −sin 1 × -0.8414709848 = -0.8414709848" in text
+    assert "rotated q1 = sum = -0.8414709848" in text
+    assert "q2 × cos 1 × 0.5403023059 = 0.5403023059" in text
+    assert "rotated q2 = sum = 0.5403023059" in text
     assert "Q row 2 of head 1 before rotation: 0, 1" in text
     assert "rotQ[2,q1] × rotK[1,k1] -0.8414709848 × 1 = -0.8414709848" in text
     assert "theta = 10000 and r = 2" in text
@@ -74,17 +82,22 @@ def test_rope_pairs_are_named_by_the_layout():
             options=Options(rope=Rope(style=style, inv_freq=(0.5, 0.25))),
         )  # fmt: skip
         rot_q = explain_score(p, compute(p), 0, 2, 0).steps[0]
-        labels = [t.label for t in rot_q.terms if t.label.startswith("pair")]
-        assert [label.split(":")[0] for label in labels] == [
-            f"pair 1 {pairs[0]}",
-            f"pair 2 {pairs[1]}",
+        u_name, w_name = pairs[0].strip("()").split(", ")
+        assert [t.label for t in rot_q.terms[:4]] == [
+            "pair 1: angle",
+            f"{u_name} × cos",
+            f"{w_name} × −sin",
+            f"rotated {u_name} = sum",
         ]
+        second = [t.label for t in rot_q.terms[7:9]]
+        assert second[0] == "pair 2: angle"
+        assert second[1] == f"{pairs[1].strip('()').split(', ')[0]} × cos"
         angles = [t.value for t in rot_q.terms if t.label.startswith("pair")]
         assert angles == [1.0, 0.5]
         u, w = (1.0, 3.0) if style == "half" else (1.0, 2.0)
-        first = rot_q.terms[3]
-        assert first.operands == (u, COS1, w, SIN1)
-        assert first.value == pytest.approx(u * COS1 - w * SIN1, rel=1e-15)
+        assert rot_q.terms[1].operands == (u, COS1)
+        assert rot_q.terms[2].operands == (w, -SIN1)
+        assert rot_q.terms[3].value == pytest.approx(u * COS1 - w * SIN1, rel=1e-15)
         assert "inv_freq as given" in flat(" ".join(rot_q.notes))
 
 
@@ -102,8 +115,8 @@ def test_float32_rotation_is_explained_with_its_own_rounding():
     p = two_tokens(Rope(theta=3.0), dtype="float32")
     ex = explain_weight(p, compute(p), 0, 1, 0)
     assert "recomputed here" not in ex.render()
-    cos = ex.steps[0].terms[1].value
-    assert cos == float(np.float32(COS1))
+    w_cos = ex.steps[0].terms[4]  # q2 × cos: q2 = 1
+    assert w_cos.operands == (1.0, float(np.float32(COS1)))
 
 
 # Grouped heads -------------------------------------------------------------------------
@@ -182,3 +195,21 @@ def test_a_future_key_inside_the_window_is_blamed_on_the_causal_mask():
     p = windowed(causal=True)
     text = flat(explain_weight(p, compute(p), 0, 1, 2).render())
     assert "Causal mask" in text and "Window" not in text
+
+
+def test_a_64_wide_rope_head_reads_at_the_default_explain_width():
+    """A SmolLM2-sized head (d_k = 64, theta 100000): every line of both rotations fits
+    80 characters (the Explain panel shows about 70-80), ten digits kept."""
+    rng = np.random.default_rng(7)
+    n, d = 9, 64
+    p = Preset(
+        inputs=rng.normal(size=(n, d)), w_query=rng.normal(size=(d, d)) / 8,
+        w_key=rng.normal(size=(d, d)) / 8, w_value=np.eye(d),
+        options=Options(causal=True, rope=Rope(theta=100000.0)),
+    )  # fmt: skip
+    ex = explain_weight(p, compute(p), 0, 7, 3)
+    lines = ex.render(width=76).splitlines()
+    rotation = lines[: next(i for i, t in enumerate(lines) if t.startswith("3. "))]
+    assert len(rotation) > 2 * 32 * 7  # both rows, 32 pairs each, 7 lines a pair
+    assert max(len(t) for t in rotation) <= 80
+    assert "pair 32: angle" in "\n".join(rotation)
