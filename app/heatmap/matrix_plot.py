@@ -26,7 +26,7 @@ from selfattn.numbers import (
     editor_text,
     significant,
 )
-from selfattn.token_display import display_token
+from selfattn.token_display import display_tokens
 
 from ..highlights import OUTLINE_COLOR, STEP_RIM
 from .axes import MAX_KEY_LABEL_PX, KeyAxis, widest
@@ -219,8 +219,8 @@ class MatrixPlot:
         if key == self._tick_key:
             return  # a same-shape edit: labels, axis sizes and ticks stay as they are
         self._tick_key = key
-        self.row_labels = [truncate_label(display_token(str(s))) for s in row_labels]
-        self.col_labels = [truncate_label(display_token(str(s))) for s in col_labels]
+        self.row_labels = [truncate_label(s) for s in display_tokens([str(s) for s in row_labels])]
+        self.col_labels = [truncate_label(s) for s in display_tokens([str(s) for s in col_labels])]
         self.show_ticks = (show_rows, show_cols)
         left, top = self.plot.getAxis("left"), self.plot.getAxis("top")
         left.setStyle(showValues=show_rows)
