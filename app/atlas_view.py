@@ -460,6 +460,10 @@ class AtlasView(QWidget):
             self.progress.setValue(done)
 
     # Showing --------------------------------------------------------------------------
+    def show_computed(self, atlas: Atlas, model: ModelArg, text: str) -> None:
+        """Show an atlas made elsewhere (a generation step's recorded attention)."""
+        self._show(atlas, model, text)
+
     def _show(self, atlas: Atlas, model: ModelArg, text: str) -> None:
         self.atlas, self.model, self.text = atlas, model, text
         n = len(atlas.tokens)

@@ -133,6 +133,7 @@ class FileController(QObject):
     recentChanged = Signal()  # the recent-files list changed: rebuild the menu
     bundledOpened = Signal(object)  # the bundled preset now open (name), or None
     atlasRequested = Signal(object, str)  # Load from model's "whole model": (model, text)
+    generateRequested = Signal(object, str)  # Load from model's "Generate…": (model, text)
 
     def __init__(
         self,
@@ -288,6 +289,8 @@ class FileController(QObject):
                 self.load_model_preset(dialog.preset, dialog.origin)
             elif dialog.result() and dialog.atlas_request is not None:
                 self.atlasRequested.emit(*dialog.atlas_request)
+            elif dialog.result() and dialog.generate_request is not None:
+                self.generateRequested.emit(*dialog.generate_request)
         finally:
             dialog.deleteLater()  # parented to the window: without this every use leaks one
 

@@ -1,17 +1,27 @@
 """Puts the Generate panel into the main window: a dock, View → Generate…, a toolbar button.
 
 One call from `MainWindow.__init__`, so the window's own code stays about the window.
-The toolbar button shows while the document holds a head of a decoder the panel can run.
+The toolbar button is on while the document's preset came from a decoder (its
+`Document.origin`); off, its tooltip says why. Load from model's "Generate…" opens the
+panel with the dialog's model and sentence.
 """
 
 from __future__ import annotations
 
+from collections.abc import Callable
+from pathlib import Path
 from typing import Protocol
 
 from PySide6.QtCore import Qt
 from PySide6.QtGui import QAction
 from PySide6.QtWidgets import QApplication, QDockWidget, QMenu, QMenuBar, QToolBar, QWidget
 
+from selfattn.atlas import atlas_from_attentions
+from selfattn.generate import open_model
+from selfattn.models import resolve_model
+from selfattn.models.errors import ModelError
+
+from .atlas_view import AtlasView
 from .document import Document
 from .files import FileController
 from .panels.generate import GeneratePanel
@@ -24,6 +34,8 @@ class Host(Protocol):
     document: Document
     background: Background
     files: FileController
+    atlas_view: AtlasView  # built after the panel: read when a step changes
+    atlas_dock: QDockWidget
 
     def _dock(
         self, title: str, name: str, widget: QWidget, area: Qt.DockWidgetArea
@@ -54,17 +66,74 @@ def install_generate_panel(window: Host) -> GeneratePanel:
             menu.addSeparator()
             menu.addAction(action)
     tool = QAction("Generate", panel)
-    tool.setToolTip("Continue this decoder's text token by token (the Generate panel)")
     tool.triggered.connect(lambda _checked=False: show_panel())
-    tool.setVisible(False)
     panel.tool_action = tool
     toolbar = window.findChild(QToolBar, "toolbar_main")
     if toolbar is not None:
         toolbar.addAction(tool)
-    panel.decoderLoaded.connect(tool.setVisible)
+
+    def enable_tool(_runnable: bool = False) -> None:
+        why = panel.generation_refusal()
+        tool.setEnabled(not why)
+        tool.setToolTip(why or "Continue this decoder's text token by token (the Generate panel)")
+        tool.setStatusTip(tool.toolTip())
+
+    enable_tool()
+    panel.decoderLoaded.connect(enable_tool)
+
+    def continue_text(model: str | None, text: str) -> None:
+        panel.continue_from(model, text)
+        show_panel()
+
+    window.files.generateRequested.connect(continue_text)
     panel.message.connect(window.show_message)
     panel.step_view.changed.connect(window._redraw_heatmap)
+    panel.step_view.changed.connect(atlas_follower(window, panel))
     app = QApplication.instance()
     if app is not None:
         app.aboutToQuit.connect(panel.shutdown)
     return panel
+
+
+def same_model(model: str | Path | None, path: Path) -> bool:
+    """Whether the atlas's model (as AtlasView keeps it) is the decoder file or folder `path`."""
+    try:
+        kind, found = resolve_model(model)
+    except (ModelError, OSError):
+        return False
+    return kind == "decoder" and found is not None and found.resolve() == path.resolve()
+
+
+def atlas_follower(window: Host, panel: GeneratePanel) -> Callable[[], None]:
+    """A slot for the step view's changes: an open atlas of the run's model shows the
+    selected step (every layer and head over prompt + continuation so far, from the
+    run's recorded rows; nothing is run again)."""
+    shown: list[object] = [None]  # (run start, step) the atlas shows
+
+    def follow() -> None:
+        view = panel.step_view
+        atlas = getattr(window, "atlas_view", None)
+        dock = getattr(window, "atlas_dock", None)
+        if view.start is None or atlas is None or dock is None:
+            return
+        if not dock.isVisible() or atlas.busy or atlas.atlas is None:
+            return
+        key = (id(view.start), view.step)
+        if shown[0] == key:
+            return  # only the layer, head or heatmap switch moved
+        start = view.start
+        if not same_model(atlas.model, start.model_path):
+            return
+        ids = view.token_ids()
+        text = open_model(start.model_path).tokenizer.decode(list(ids))  # cached model
+        made = atlas_from_attentions(
+            view.attentions(),
+            ids,
+            view.raw_labels(),
+            model=start.model_name,
+            source=f"generation step {view.step}: {text!r}",
+        )
+        shown[0] = key
+        atlas.show_computed(made, atlas.model, text)
+
+    return follow

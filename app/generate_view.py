@@ -131,6 +131,25 @@ class StepView(QObject):
         visible = np.tril(np.ones((size, size), dtype=bool))
         return weights, visible
 
+    def raw_labels(self) -> list[str]:
+        """Prompt + generated labels up to the step, as the tokenizer spells them."""
+        assert self._start is not None
+        return [*self._start.prompt_labels, *self._labels[: self._step]]
+
+    def attentions(self) -> np.ndarray:
+        """(layers, heads, size, size): every layer's and head's causal matrix at the step,
+        as `matrix` builds one (for the atlas)."""
+        assert self._start is not None
+        prompt = self._start.prompt_attention
+        layers, heads, n, _ = prompt.shape
+        size = n + self._step
+        out = np.zeros((layers, heads, size, size), dtype=np.float32)
+        out[:, :, :n, :n] = prompt
+        for s in self._steps[: self._step]:
+            assert s.attention is not None
+            out[:, :, s.position, : s.attention.shape[-1]] = s.attention
+        return out
+
     def title(self) -> str:
         assert self._start is not None
         total = len(self._steps)

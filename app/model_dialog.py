@@ -32,6 +32,7 @@ from PySide6.QtWidgets import (
 
 from selfattn.models.origin import ModelOrigin
 from selfattn.preset import Preset
+from selfattn.token_display import display_tokens
 
 from .worker import Background
 
@@ -78,6 +79,7 @@ class LoadFromModelDialog(QDialog):
         self.preset: Preset | None = None
         self.origin: ModelOrigin | None = None  # what the preset was made of
         self.atlas_request: tuple[str | None, str] | None = None  # "whole model": (model, text)
+        self.generate_request: tuple[str | None, str] | None = None  # "Generate…": (model, text)
         self.info: Any = None  # the ModelInfo of the chosen model, once read
         self._generation = 0  # of loads
         self._describing = 0  # of model descriptions: only the newest counts
@@ -100,6 +102,7 @@ class LoadFromModelDialog(QDialog):
         self.text_edit.setPlaceholderText("A sentence to run through the model")
         self.pieces_label = QLabel()
         self.pieces_label.setWordWrap(True)
+        self.pieces_label.setTextFormat(Qt.TextFormat.PlainText)  # "<s>" is a token, not a tag
         self.pieces_label.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
         form.addRow("model", self.model_combo)
         form.addRow("layer", self.layer_spin)
@@ -123,6 +126,14 @@ class LoadFromModelDialog(QDialog):
         )
         self.buttons.button(QDialogButtonBox.StandardButton.Ok).setText("Load")
         self.buttons.accepted.connect(self.load)
+        self.generate_button = self.buttons.addButton(
+            "Generate…", QDialogButtonBox.ButtonRole.ActionRole
+        )
+        self.generate_button.setToolTip(
+            "Open the Generate panel: this decoder continues the sentence token by token"
+        )
+        self.generate_button.clicked.connect(self.generate)
+        self.generate_button.setVisible(False)  # for decoders, once the model is read
         self.buttons.rejected.connect(self.reject)
         layout.addWidget(self.buttons)
         self._preview_timer = QTimer(self, singleShot=True, interval=250)
@@ -292,6 +303,7 @@ class LoadFromModelDialog(QDialog):
         self._describing += 1
         token = self._describing
         self.info = None
+        self.generate_button.setVisible(False)
         self._set_busy(True, "Reading the model…")
 
         def described(info: Any) -> None:
@@ -306,6 +318,7 @@ class LoadFromModelDialog(QDialog):
 
     def _on_described(self, info: Any) -> None:
         self.info = info
+        self.generate_button.setVisible(info.kind == "decoder")
         kv = info.kv_heads
         heads = f"{info.n_heads} heads of {info.head_dim}"
         if kv is not None and kv != info.n_heads:
@@ -338,7 +351,7 @@ class LoadFromModelDialog(QDialog):
 
         def show(pieces: tuple[str, ...]) -> None:
             if token == self._previewing:
-                self.pieces_label.setText(f"{len(pieces)}: " + " ".join(pieces))
+                self.pieces_label.setText(f"{len(pieces)}: " + " ".join(display_tokens(pieces)))
 
         def failed(exc: BaseException) -> None:
             if token == self._previewing:
@@ -360,6 +373,14 @@ class LoadFromModelDialog(QDialog):
             self.head_combo.currentData(),
             self.text_edit.text(),
         )
+
+    def generate(self) -> None:
+        """Close with a request: the Generate panel continues the sentence with this model."""
+        if self.info is None or self.info.kind != "decoder":
+            return
+        model, _layer, _head, text = self.selection()
+        self.generate_request = (model, text)
+        self.accept()
 
     def load(self) -> None:
         from selfattn.models import preset_from_model

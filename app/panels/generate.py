@@ -11,13 +11,12 @@ at that step with the decoder preset builder, as one undoable load.
 from __future__ import annotations
 
 import html
-import re
 from collections.abc import Callable
 from pathlib import Path
 
 import numpy as np
 import pyqtgraph as pg
-from PySide6.QtCore import Qt, Signal
+from PySide6.QtCore import Qt, QTimer, Signal
 from PySide6.QtGui import QAction, QColor, QShowEvent
 from PySide6.QtWidgets import (
     QCheckBox,
@@ -54,21 +53,37 @@ BAR_CHOSEN = (230, 120, 30)
 BAR_OTHER = (80, 130, 200)
 
 
-def decoder_of(preset: Preset) -> tuple[str, int, int] | None:
-    """(model name, layer, head) when `preset` is one head of a decoder preset, else None.
+def generation_model(model: str | None) -> Path | None:
+    """The model the panel runs for a decoder named as ModelOrigin.model names it
+    ("smollm2" or a path; None and the bundled file give None: the bundled SmolLM2)."""
+    from selfattn.models.discover import smollm2_path  # noqa: PLC0415
 
-    Read from the name and description the decoder preset builder writes."""
-    model = re.match(r"Model: (.+?) \(", preset.description)
-    where = re.search(r" layer (\d+) head (\d+):", preset.name)
-    if model is None or where is None or not preset.options.causal:
+    if model is None or model.lower() == "smollm2":
         return None
-    return model.group(1), int(where.group(1)), int(where.group(2))
+    path = Path(model)
+    bundled = smollm2_path()
+    return None if bundled is not None and path == bundled else path
+
+
+def why_no_generation(origin: ModelOrigin | None) -> str:
+    """Why the document's preset cannot be continued ("" when it can)."""
+    if origin is None:
+        return (
+            "This preset was not made from a model. Load a decoder's head with "
+            "File → Load from model… (SmolLM2, Llama, Qwen2, GPT-2), or open View → Generate…"
+        )
+    if not origin.is_decoder:
+        return (
+            "This preset comes from an encoder (BERT family): it does not write text. "
+            "Load a decoder's head (SmolLM2, Llama, Qwen2, GPT-2) to continue its text"
+        )
+    return ""
 
 
 class GeneratePanel(QWidget):
     """Settings, Generate/Stop, the continuation, the step slider and the top-10 chart."""
 
-    decoderLoaded = Signal(bool)  # the document holds a head of a decoder this panel can run
+    decoderLoaded = Signal(bool)  # the document's preset came from a decoder this panel can run
     message = Signal(str)
 
     def __init__(
@@ -83,7 +98,8 @@ class GeneratePanel(QWidget):
         self._background = background
         self._load_preset = load_preset
         self._model: Path | None = None  # None: the bundled SmolLM2
-        self._made: dict[str, Path] = {}  # description of a preset made here -> its model
+        self._own_origin: ModelOrigin | None = None  # of the last step opened here
+        self._wanted: tuple[int, int | None] | None = None  # layer, head to show once known
         self._described = 0
         self.runner = GenerationRunner(self)
         self.step_view = StepView(self)
@@ -104,6 +120,7 @@ class GeneratePanel(QWidget):
         self.runner.failed.connect(self._on_failed)
         self.step_view.changed.connect(self._show_step)
         document.changed.connect(self._on_document_changed)
+        document.originChanged.connect(self._on_origin_changed)
         self._set_running(False)
         self._needs_describe = True  # read the model when the panel is first shown
 
@@ -303,6 +320,7 @@ class GeneratePanel(QWidget):
             )
             self.layer_spin.setMaximum(layers)
             self.head_spin.setMaximum(heads)
+            self._show_wanted()
             self.chat_check.setEnabled(chat)
             if not chat:
                 self.chat_check.setChecked(False)
@@ -359,6 +377,7 @@ class GeneratePanel(QWidget):
             return
         self.layer_spin.setMaximum(start.layers)
         self.head_spin.setMaximum(start.heads)
+        self._show_wanted()
         self.step_view.set_layer_head(self.layer_spin.value(), self.head_spin.value())
         self.step_view.reset(start)
         self.show_check.setChecked(True)
@@ -473,8 +492,9 @@ class GeneratePanel(QWidget):
 
         def done(preset: Preset) -> None:
             self.open_button.setEnabled(True)
-            self._made[preset.description] = path
-            self._load_preset(preset, ModelOrigin(str(path), text, layer, head, is_decoder=True))
+            origin = ModelOrigin(str(path), text, layer, head, is_decoder=True)
+            self._own_origin = origin  # keeps the panel's model and prompt as they are
+            self._load_preset(preset, origin)
             self.status.setText(f"Opened step {view.step} as a preset: {preset.name}")
 
         def failed(exc: BaseException) -> None:
@@ -487,15 +507,45 @@ class GeneratePanel(QWidget):
 
     # The document ----------------------------------------------------------------------
     def _on_document_changed(self, _change: object) -> None:
-        """An edit or a load: the heatmap shows the document again; note a decoder head."""
+        """An edit or a load: the heatmap shows the document again."""
         self.step_view.set_active(False)
-        preset = self._doc.preset
-        found = decoder_of(preset)
-        model = self._made.get(preset.description)
-        loaded = model is not None or (found is not None and found[0] == BUNDLED_MODEL_NAME)
-        if loaded and found is not None:
+
+    def _on_origin_changed(self, origin: ModelOrigin | None) -> None:
+        """A model preset loaded (or undone): a decoder's becomes the panel's model, its
+        text the prompt, its layer and head the ones shown; says whether one can continue."""
+        runnable = not why_no_generation(origin)
+        if origin is not None and runnable and origin != self._own_origin:
+            model = generation_model(origin.model)
             if model != self._model:
                 self.set_model(model)
-            self.layer_spin.setValue(found[1])
-            self.head_spin.setValue(found[2])
-        self.decoderLoaded.emit(loaded)
+            if not self.running:
+                self.prompt_edit.setPlainText(origin.text)
+                self.chat_check.setChecked(False)  # the text is the model's input as it is
+        if origin is not None and runnable:
+            self._wanted = (origin.layer, origin.head)
+            # after the load: the spins redraw the heatmap, whose result is not yet there
+            QTimer.singleShot(0, self._show_wanted)
+        self.decoderLoaded.emit(runnable)
+
+    def _show_wanted(self) -> None:
+        """Select the origin's layer and head (again once the model's sizes are known)."""
+        if self._wanted is None:
+            return
+        layer, head = self._wanted
+        self.layer_spin.setValue(layer)
+        if head is not None:
+            self.head_spin.setValue(head)
+        if self.layer_spin.value() == layer and head in (None, self.head_spin.value()):
+            self._wanted = None  # shown: later model changes leave the spins alone
+
+    def generation_refusal(self) -> str:
+        """Why the toolbar's Generate button is off for the document ("" when it is on)."""
+        return why_no_generation(self._doc.origin)
+
+    def continue_from(self, model: str | None, text: str) -> None:
+        """Ready to continue `text` with `model` ("smollm2" or a path: the model dialog's
+        Generate…)."""
+        self.set_model(generation_model(model))
+        if not self.running:
+            self.prompt_edit.setPlainText(text)
+            self.chat_check.setChecked(False)

@@ -142,10 +142,11 @@ def test_open_this_step_as_a_preset_and_undo(qtbot, window):
     # the heatmap now draws the ordinary preset (its own numbers, editable)
     assert not panel.step_view.active
     np.testing.assert_allclose(window.heatmap.matrix.values, weights)
-    assert panel.tool_action is not None and panel.tool_action.isVisible()  # a decoder head
+    assert panel.tool_action is not None and panel.tool_action.isEnabled()  # a decoder head
     window.document.undo_stack.undo()
     assert window.document.preset is before
-    assert not panel.tool_action.isVisible()
+    assert not panel.tool_action.isEnabled()
+    assert "not made from a model" in panel.tool_action.toolTip()
 
 
 def test_chat_switch_only_with_a_chat_template(qtbot, window):
@@ -177,7 +178,7 @@ def test_smollm2_chat_continuation_equals_transformers(qtbot, window):
     assert panel.step_view.start.prompt_ids == tuple(ref["ids_3"])
     assert [s.token_id for s in steps] == list(ref["new_ids_3"][:3])
     np.testing.assert_allclose([s.prob for s in steps], ref["chosen_probs_3"][:3], atol=1e-4)
-    # a SmolLM2 head opened as a preset shows the toolbar's Generate button
+    # a SmolLM2 head opened as a preset turns the toolbar's Generate button on
     with qtbot.waitSignal(window.document.changed, timeout=60_000):
         panel.open_button.click()
-    assert panel.tool_action.isVisible()
+    assert panel.tool_action.isEnabled()
