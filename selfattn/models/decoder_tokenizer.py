@@ -106,7 +106,8 @@ def _bytes_to_unicode() -> dict[int, str]:
 
 
 def tokenizer_from_gguf(g: GGUFFile) -> DecoderTokenizer:
-    """A byte-level BPE tokenizer from the GGUF metadata (ModelError for other kinds)."""
+    """The tokenizer the GGUF metadata describes: byte-level BPE here, SentencePiece in
+    spm_tokenizer (ModelError for other kinds)."""
     from tokenizers import (
         AddedToken,
         Regex,
@@ -119,10 +120,14 @@ def tokenizer_from_gguf(g: GGUFFile) -> DecoderTokenizer:
 
     origin = g.path.name
     kind = g.get("tokenizer.ggml.model")
+    if kind == "llama":  # SentencePiece (Llama 2, TinyLlama, Mistral v0.1)
+        from .spm_tokenizer import spm_from_gguf  # noqa: PLC0415 - it builds on this module
+
+        return spm_from_gguf(g)
     if kind != "gpt2":
         raise ModelError(
             f"{origin}: tokenizer.ggml.model {kind!r:.40} is not supported "
-            "(only byte-level BPE, 'gpt2')"
+            "(only byte-level BPE, 'gpt2', and SentencePiece, 'llama')"
         )
     tokens = g.get("tokenizer.ggml.tokens")
     merges = g.get("tokenizer.ggml.merges")
