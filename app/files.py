@@ -34,6 +34,10 @@ from selfattn.preset import Preset, PresetError
 from . import commands
 from .desktop import APP_NAME
 from .document import Document
+from .export_dialog import ask_heatmap_export, default_title
+from .heatmap.base import HeatmapBase
+from .heatmap.slides import export_picture, writes_vectors
+from .view_state import ViewState
 from .worker import Background
 
 MAX_RECENT = 8
@@ -54,15 +58,6 @@ def as_list(value: object) -> list[str]:
     if isinstance(value, str):
         return [value] if value else []
     return [str(v) for v in value]  # type: ignore[attr-defined]
-
-
-# The export dialog's choices: the format and the background of the picture.
-EXPORT_FILTERS = (
-    "PNG image, white background (*.png)",
-    "PNG image, transparent background (*.png)",
-    "SVG drawing, white background (*.svg)",
-    "SVG drawing, transparent background (*.svg)",
-)
 
 
 def slug(name: str) -> str:
@@ -371,22 +366,31 @@ class FileController(QObject):
         return True
 
     def export_heatmap_dialog(self) -> None:
-        _view, mode = self._heatmap_view()
-        suggested = str(Path(self.last_folder()) / f"{slug(self._doc.preset.name)}-{mode}.png")
-        path, chosen = QFileDialog.getSaveFileName(
-            self._window, "Export heatmap", suggested, ";;".join(EXPORT_FILTERS)
+        """Ask for file, format, background and title (app.export_dialog), then export."""
+        view, mode = self._heatmap_view()
+        state = self._window.findChild(ViewState)  # which head the picture shows
+        head, heads = (state.head, state.heads) if state is not None else (0, 1)
+        choice = ask_heatmap_export(
+            self._window,
+            self._settings,
+            folder=Path(self.last_folder()),
+            base_name=f"{slug(self._doc.preset.name)}-{mode}",
+            title=default_title(self._doc.preset.name, mode, head, heads),
+            vectors=isinstance(view, HeatmapBase) and writes_vectors(view),
         )
-        if path:
-            if not path.lower().endswith((".png", ".svg")):
-                path += ".svg" if "svg" in chosen.lower() else ".png"
-            background = "transparent" if "transparent" in chosen.lower() else "white"
-            self.export_heatmap(Path(path), background)
+        if choice is not None:
+            self.export_heatmap(choice.path, choice.background, choice.title)
 
-    def export_heatmap(self, path: Path, background: str = "white") -> bool:
-        """A slide-ready picture: no selection outline, white or transparent, tight margins."""
+    def export_heatmap(self, path: Path, background: str = "white", title: str = "") -> bool:
+        """A slide-ready picture: no selection outline, white or transparent, tight margins.
+
+        An SVG of matrices up to 64 x 64 has vector cells (app.heatmap.svg).
+        """
         view, _mode = self._heatmap_view()
         try:
-            if path.suffix.lower() == ".svg":
+            if isinstance(view, HeatmapBase):
+                export_picture(view, str(path), background, title)
+            elif path.suffix.lower() == ".svg":
                 view.export_svg(str(path), background=background)
             else:
                 view.export_png(str(path), 1800, background=background, tight=True)

@@ -1,7 +1,9 @@
-"""Writing a view to PNG or SVG, including a workaround for pyqtgraph's SVG exporter.
+"""Writing a view's scene to PNG or SVG, including a workaround for pyqtgraph's SVG exporter.
 
 SVG export misbehaves on never-shown widgets, so a view is laid out first; small
-matrices are exported with many pixels per cell so viewers do not blur them.
+matrices are exported with many pixels per cell so viewers do not blur them. A PNG
+can be cut to its drawing (tight) and get a title above it. The window's slide-ready
+export of a whole view is ``slides.export_picture``.
 """
 
 from __future__ import annotations
@@ -17,11 +19,13 @@ from typing import Any
 import numpy as np
 import pyqtgraph as pg
 from pyqtgraph.exporters import ImageExporter, SVGExporter
-from PySide6.QtCore import QRect, QSize
-from PySide6.QtGui import QColor, QImage
+from PySide6.QtCore import QRect, QRectF, QSize, Qt
+from PySide6.QtGui import QColor, QFont, QFontMetricsF, QImage, QPainter
 from PySide6.QtWidgets import QApplication
 
 from .matrix_plot import MatrixPlot
+
+TITLE_PX = 20.0  # a picture's title, in screen pixels (scaled with the picture)
 
 
 def ensure_laid_out(glw: pg.GraphicsLayoutWidget, fallback: QSize) -> None:
@@ -42,28 +46,30 @@ def export_png(
     width_px: int,
     background: QColor | None = None,
     tight: bool = False,
+    title: str = "",
 ) -> None:
     """background: the picture's fill (None: the view's own; alpha 0: transparent).
 
     tight: cut the empty margins around the drawing (kept at TIGHT_MARGIN of the
     width), exporting larger first so the cut picture is still `width_px` wide.
+    title: drawn centred above the picture, as large as a 20 px title on screen.
     """
-    _export_png_once(glw, path, width_px, background)
-    if not tight:
-        return
-    box = content_box(QImage(str(path)), background)
-    if box is None:
+    scale = _export_png_once(glw, path, width_px, background)
+    if not tight and not title:
         return
     image = QImage(str(path))
-    if box.width() < width_px:  # export larger so the cut picture keeps its width
-        grow = width_px / max(box.width(), 1)
-        _export_png_once(glw, path, math.ceil(image.width() * grow), background)
-        image = QImage(str(path))
-        box = content_box(image, background) or image.rect()
-    margin = max(2, round(TIGHT_MARGIN * box.width()))
-    image.copy(box.adjusted(-margin, -margin, margin, margin).intersected(image.rect())).save(
-        str(path)
-    )
+    box = content_box(image, background) if tight else None
+    if box is not None:
+        if box.width() < width_px:  # export larger so the cut picture keeps its width
+            grow = width_px / max(box.width(), 1)
+            scale = _export_png_once(glw, path, math.ceil(image.width() * grow), background)
+            image = QImage(str(path))
+            box = content_box(image, background) or image.rect()
+        margin = max(2, round(TIGHT_MARGIN * box.width()))
+        image = image.copy(box.adjusted(-margin, -margin, margin, margin).intersected(image.rect()))
+    if title:
+        image = titled(image, title, TITLE_PX * scale, background, tight)
+    image.save(str(path))
 
 
 TIGHT_MARGIN = 0.01  # of the drawing's width, kept around it by a tight export
@@ -71,12 +77,44 @@ TIGHT_MARGIN = 0.01  # of the drawing's width, kept around it by a tight export
 
 def _export_png_once(
     glw: pg.GraphicsLayoutWidget, path: str, width_px: int, background: QColor | None
-) -> None:
+) -> float:
+    """Export the scene ``width_px`` wide; returns picture pixels per scene pixel."""
     exporter = ImageExporter(glw.scene())
     exporter.parameters()["width"] = int(width_px)
     if background is not None:
         exporter.parameters()["background"] = background
     exporter.export(str(path))
+    return int(width_px) / max(exporter.getSourceRect().width(), 1.0)
+
+
+def titled(
+    image: QImage, title: str, font_px: float, background: QColor | None, tight: bool
+) -> QImage:
+    """``image`` with ``title`` centred in a band above it (wider if the title is)."""
+    font = QFont()
+    font.setPixelSize(max(1, round(font_px)))
+    font.setBold(True)
+    metrics = QFontMetricsF(font)
+    text_w, text_h = math.ceil(metrics.horizontalAdvance(title)), math.ceil(metrics.height())
+    margin = max(2, round(TIGHT_MARGIN * image.width())) if tight else round(font_px)
+    width = max(image.width(), text_w + 2 * margin)
+    band = text_h + margin
+    out = QImage(width, image.height() + band, QImage.Format.Format_ARGB32)
+    fill = background if background is not None else _corner_colour(image)
+    out.fill(fill)
+    painter = QPainter(out)
+    painter.setRenderHint(QPainter.RenderHint.TextAntialiasing, True)
+    painter.setFont(font)
+    dark = fill.alpha() > 0 and fill.lightness() < 128  # the view's own dark background
+    painter.setPen(QColor(255, 255, 255) if dark else QColor(0, 0, 0))
+    painter.drawText(QRectF(0, margin, width, text_h), Qt.AlignmentFlag.AlignCenter, title)
+    painter.drawImage((width - image.width()) // 2, band, image)
+    painter.end()
+    return out
+
+
+def _corner_colour(image: QImage) -> QColor:
+    return image.pixelColor(0, 0) if not image.isNull() else QColor(255, 255, 255)
 
 
 def content_box(image: QImage, background: QColor | None) -> QRect | None:

@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+import contextlib
+from collections.abc import Iterator, Sequence
 
 import numpy as np
 import pyqtgraph as pg
@@ -275,6 +276,17 @@ class AllHeadsView(HeatmapBase):
         super()._lay_out_for_export()
         self._relayout()  # a hidden widget's resize does not reach the resize filter
         super()._lay_out_for_export()
+
+    @contextlib.contextmanager
+    def _clean_for_export(self, background: str | None) -> Iterator[QColor | None]:
+        """Also without the selected head's highlight: it marks the screen's choice."""
+        selected = self._selected
+        self.select_head(-1)
+        try:
+            with super()._clean_for_export(background) as fill:
+                yield fill
+        finally:
+            self.select_head(selected)
 
     # -- HeatmapBase -------------------------------------------------------------------
     def _matrix_plots(self) -> Sequence[MatrixPlot]:

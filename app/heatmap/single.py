@@ -2,8 +2,9 @@
 
 from __future__ import annotations
 
+import contextlib
 import math
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Iterator, Sequence
 
 import numpy as np
 import pyqtgraph as pg
@@ -214,6 +215,20 @@ class HeatmapView(HeatmapBase):
         row, col = self._matrix.cell_at(scene_pos)
         if row >= 0:
             self.cellClicked.emit(row, col)
+
+    @contextlib.contextmanager
+    def _clean_for_export(self, background: str | None) -> Iterator[QColor | None]:
+        """Also without the on-screen title and click hint: an export brings its own title."""
+        hint, title = self._click_hint, self._title
+        self._click_hint, self._title = False, ""
+        self._show_title()
+        self._lay_out_for_export()
+        try:
+            with super()._clean_for_export(background) as fill:
+                yield fill
+        finally:
+            self._click_hint, self._title = hint, title
+            self._show_title()
 
     # -- layout ------------------------------------------------------------------------
     def _colormap_for(self, kind: str) -> str:

@@ -6,7 +6,7 @@ from __future__ import annotations
 import json
 
 from PySide6.QtGui import QImage
-from PySide6.QtWidgets import QFileDialog
+from PySide6.QtWidgets import QDialog, QFileDialog
 
 from app.preset_info import PresetInfoDialog, set_name_and_description
 
@@ -142,18 +142,19 @@ def test_exported_svg_background_as_chosen_and_no_outline(window, tmp_path):
         first_rect = re.search(r"<rect[^>]*>", text).group(0).lower()
         if background == "white":
             assert "#ffffff" in first_rect
-        else:
-            assert re.search(r'fill-opacity="0(\.0*)?"', first_rect), first_rect
+        else:  # no background rectangle: the first one is a cell (vector SVG)
+            assert "#ffffff" not in first_rect, first_rect
 
 
 def test_the_export_dialog_offers_white_and_transparent(window, monkeypatch, tmp_path):
-    chosen = {}
+    from app import export_dialog
 
-    def fake_dialog(_parent, _title, _suggested, filters):
-        chosen["filters"] = filters
-        return str(tmp_path / "slide"), "PNG image, transparent background (*.png)"
+    def choose_transparent(dialog):
+        assert dialog.white_button.isChecked()  # white first, transparent offered
+        dialog.transparent_button.setChecked(True)
+        dialog.path_edit.setText(str(tmp_path / "slide"))
+        return QDialog.DialogCode.Accepted
 
-    monkeypatch.setattr(QFileDialog, "getSaveFileName", staticmethod(fake_dialog))
+    monkeypatch.setattr(export_dialog.ExportDialog, "exec", choose_transparent)
     window.files.export_heatmap_dialog()
-    assert "white background" in chosen["filters"] and "transparent" in chosen["filters"]
     assert QImage(str(tmp_path / "slide.png")).pixelColor(0, 0).alpha() == 0
