@@ -394,7 +394,7 @@ def _draw_bar(w: _Writer, bar: ColourBar, x: float, top: float, bottom: float) -
     lo, hi = bar.levels
     ticks = ET.SubElement(w.root, "path", {"stroke": w.picture.foreground, "stroke-width": "1"})
     marks = []
-    for value in nice_ticks(lo, hi, max(3, int(height / 32))):  # a tick every ~40 px
+    for value in nice_ticks(lo, hi, min(max(int(height / 40), 4), 6)):  # 4 to 6 steps
         y = top + height - (value - lo) / (hi - lo) * height if hi > lo else top + height
         marks.append(f"M{num(x_bar + BAR_W)} {num(y)}h{num(TICK_LEN)}")
         w.text(significant(value, 6), x_bar + BAR_W + TICK_LEN + 3, y, LABEL_PX, anchor="start")
