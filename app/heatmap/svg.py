@@ -226,7 +226,7 @@ class _Writer:
 
 
 def _cell_size(panels: Sequence[Panel]) -> float:
-    """Cells with room around their numbers and, up to 90 px, for key labels side by side.
+    """Cells with 15 px beside their longest number and, up to 90 px, key labels side by side.
 
     Without numbers: about 600 px across the largest matrix (8 to 44 px a cell).
     """
@@ -234,7 +234,7 @@ def _cell_size(panels: Sequence[Panel]) -> float:
     if longest:
         labels = max((text_width(s, LABEL_PX) for s in panels[0].col_labels), default=0.0)
         return float(
-            math.ceil(max(48.0, text_width(longest, CELL_TEXT_PX) / 0.6, min(labels + 8, 90.0)))
+            math.ceil(max(48.0, text_width(longest, CELL_TEXT_PX) + 30, min(labels + 8, 90.0)))
         )
     n = max(max(p.shape) for p in panels)
     return float(min(44.0, max(8.0, round(600.0 / n))))
