@@ -35,8 +35,11 @@ class StaleVeil(QWidget):
         self.update()
 
     def eventFilter(self, obj: QObject, event: QEvent) -> bool:  # Qt API name
-        if obj is self._host and event.type() == QEvent.Type.Resize:
-            self.setGeometry(self._host.rect())
+        # parentWidget(), not self._host: while a view is torn down Qt can call this
+        # through a fresh wrapper that has none of the Python attributes
+        host = self.parentWidget()
+        if host is not None and obj is host and event.type() == QEvent.Type.Resize:
+            self.setGeometry(host.rect())
         return False
 
     def paintEvent(self, _event: QPaintEvent) -> None:  # Qt API name
