@@ -59,6 +59,7 @@ from .table_view import MatrixTableView
 from .view_state import Cell, ViewState
 from .walkthrough_window import WalkthroughController
 from .worker import Background
+from .zoom import install_zoom
 
 VIEW_MODES = (
     ("Weights", "weights"),
@@ -113,6 +114,8 @@ class MainWindow(QMainWindow):
         self._build_atlas()
         self.precision_actions = install_precision_menu(self)  # View → Number precision
         self.model_nav = install_model_nav(self)  # layer/head bar while a model preset is shown
+        self.zoom = install_zoom(self, self.settings)  # View → Zoom; app/zoom.py
+        self.zoom.changed.connect(lambda _factor: self._redraw_heatmap())
 
         self.document.fileStateChanged.connect(self._update_title)
         self.document.message.connect(self.show_message)

@@ -269,7 +269,7 @@ def compact_table(model: MatrixModel) -> MatrixTableView:
     view.setEditTriggers(QAbstractItemView.EditTrigger.NoEditTriggers)
     view.setHorizontalScrollBarPolicy(Qt.ScrollBarPolicy.ScrollBarAlwaysOff)
     view.setVerticalScrollBarPolicy(Qt.ScrollBarPolicy.ScrollBarAlwaysOff)
-    view.verticalHeader().setDefaultSectionSize(22)
+    view.set_row_height(22)
     view.fit_columns()
     return view
 

@@ -32,7 +32,7 @@ from PySide6.QtWidgets import (
 from selfattn.clipboard import ClipboardError, format_block, parse_block
 from selfattn.numbers import DEFAULT_PRECISION, display_text
 
-from . import commands
+from . import commands, zoom
 from .highlights import Highlights, paint_marks
 from .matrix_model import REFUSED_ROLE, VALUE_ROLE, MatrixModel, exact_text, format_number
 from .view_state import ViewState
@@ -168,7 +168,7 @@ class MatrixTableView(QTableView):
         header.setDefaultSectionSize(self.fontMetrics().horizontalAdvance("−0.000123") + 12)
         header.setResizeContentsPrecision(64)
         header.setMinimumSectionSize(36)
-        self.verticalHeader().setDefaultSectionSize(24)
+        self.set_row_height(24)
         self.verticalHeader().setSectionResizeMode(QHeaderView.ResizeMode.Fixed)
         self.setItemDelegate(NumberDelegate(self))
         self._unfitted = True  # columns wait for the table to be shown
@@ -246,6 +246,17 @@ class MatrixTableView(QTableView):
     def _text_slack(self) -> int:
         """Room for the style's text margins, which sizeHintForIndex can undercount."""
         return self.style().pixelMetric(QStyle.PixelMetric.PM_FocusFrameHMargin, None, self) + 1
+
+    def set_row_height(self, px: int) -> None:
+        """Rows `px` tall at actual size; they grow with View → Zoom."""
+        self._row_px = px
+        self.verticalHeader().setDefaultSectionSize(zoom.scaled_px(px))
+
+    def changeEvent(self, event: QEvent) -> None:
+        super().changeEvent(event)
+        if event.type() == QEvent.Type.FontChange:  # zoomed: taller rows, columns re-fit
+            self.set_row_height(self._row_px)
+            self.fit_columns()
 
     def showEvent(self, event: QShowEvent) -> None:
         super().showEvent(event)

@@ -10,7 +10,8 @@ from typing import Any
 
 import pyqtgraph as pg
 from PySide6.QtCore import QRectF, Qt
-from PySide6.QtGui import QFontMetricsF, QPainter
+from PySide6.QtGui import QFont, QFontMetricsF, QPainter
+from PySide6.QtWidgets import QGraphicsScene
 
 KEY_TITLE = "key →"  # keys run left to right
 QUERY_TITLE = "← query"  # turned 90° up the left side, the arrow points down the queries
@@ -91,3 +92,31 @@ def widest(metrics: QFontMetricsF, labels: Sequence[str]) -> float:
     """Pixel width of the widest label (measures only the 20 longest by characters)."""
     longest = sorted(labels, key=len, reverse=True)[:20]
     return max((metrics.horizontalAdvance(s) for s in longest), default=0.0)
+
+
+def follow_application_font(scene: QGraphicsScene, zoom: float) -> None:
+    """Axis titles and plot titles in the application font (after a zoom to ``zoom``).
+
+    Tick labels are painted in it already; a title is a text item that keeps the font
+    it was made with. The matrix's own layout re-measures its labels on the next redraw.
+    """
+    font = QFont()
+    for item in scene.items():
+        if isinstance(item, pg.AxisItem):
+            item.label.setFont(font)
+            item._updateLabel()  # pyqtgraph: re-measures the title, repaints the axis
+        elif isinstance(item, pg.LabelItem):
+            item.item.setFont(font)
+            points = _label_points_at_100(item)  # a plot title has its own size (11pt)
+            if points is not None:
+                item.opts["size"] = f"{points * zoom:.1f}pt"
+            item.setText(item.text)  # re-measures the title
+
+
+def _label_points_at_100(item: pg.LabelItem) -> float | None:
+    """The point size a label was made with (kept on the item at the first zoom)."""
+    if not hasattr(item, "_points_at_100"):
+        size = str(item.opts.get("size", ""))
+        item._points_at_100 = float(size[:-2]) if size.endswith("pt") else None
+    points: float | None = item._points_at_100
+    return points

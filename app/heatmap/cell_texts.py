@@ -17,12 +17,14 @@ from PySide6.QtCore import QPointF, QRectF, Qt
 from PySide6.QtGui import QColor, QFont, QFontMetricsF, QPainter
 from PySide6.QtWidgets import QGraphicsItem, QGraphicsObject
 
+from .. import zoom
+
 MAX_TEXT_CELLS = 16  # values are printed in the cells up to 16 x 16
 
 FONT_PX_CHOICES = (16, 14, 13, 12, 11, 10, 9)  # readable cell text sizes, largest first
 
 
-@functools.lru_cache(maxsize=len(FONT_PX_CHOICES))
+@functools.lru_cache(maxsize=64)
 def cell_font(px: int) -> tuple[QFont, QFontMetricsF]:
     """The cell font at a pixel size and its metrics (built once: fitting runs on resizes)."""
     font = QFont()
@@ -32,7 +34,7 @@ def cell_font(px: int) -> tuple[QFont, QFontMetricsF]:
 
 def fitting_font_px(text: str, cell_px: float) -> float:
     """Largest readable pixel size (16..9) at which ``text`` fits a cell, else 0."""
-    for size in FONT_PX_CHOICES:
+    for size in sorted({zoom.scaled_px(px) for px in FONT_PX_CHOICES}, reverse=True):  # zoomed
         metrics = cell_font(size)[1]
         if metrics.horizontalAdvance(text) <= 0.86 * cell_px and metrics.height() <= 0.7 * cell_px:
             return float(size)

@@ -215,7 +215,7 @@ class MatrixPlot:
         show_rows: bool,
         show_cols: bool,
     ) -> None:
-        key = (tuple(row_labels), tuple(col_labels), show_rows, show_cols)
+        key = (tuple(row_labels), tuple(col_labels), show_rows, show_cols, QFont().toString())
         if key == self._tick_key:
             return  # a same-shape edit: labels, axis sizes and ticks stay as they are
         self._tick_key = key

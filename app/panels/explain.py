@@ -2,14 +2,15 @@
 
 from __future__ import annotations
 
-from PySide6.QtCore import QTimer
-from PySide6.QtGui import QFontDatabase, QResizeEvent
+from PySide6.QtCore import QEvent, QTimer
+from PySide6.QtGui import QResizeEvent
 from PySide6.QtWidgets import QLabel, QPlainTextEdit, QVBoxLayout, QWidget
 
 from selfattn import explain
 from selfattn.explain_inputs import explain_any
 from selfattn.provenance import INPUT_MATRICES
 
+from .. import zoom
 from ..highlights import Highlights
 from ..recompute import Recompute
 from ..view_state import ViewState
@@ -45,7 +46,7 @@ class ExplainPanel(QWidget):
         self.text = QPlainTextEdit()
         self.text.setReadOnly(True)
         self.text.setLineWrapMode(QPlainTextEdit.LineWrapMode.NoWrap)
-        self.text.setFont(QFontDatabase.systemFont(QFontDatabase.SystemFont.FixedFont))
+        self.text.setFont(zoom.fixed_font())
         layout.addWidget(self.title)
         layout.addWidget(self.text, 1)
         results.resultChanged.connect(lambda _change: self._render())
@@ -96,6 +97,12 @@ class ExplainPanel(QWidget):
         """How many monospace characters fit the panel, so prose wraps instead of clipping."""
         advance = max(self.text.fontMetrics().horizontalAdvance("0"), 1)
         return max(60, self.text.viewport().width() // advance - 3)
+
+    def changeEvent(self, event: QEvent) -> None:
+        super().changeEvent(event)
+        if event.type() == QEvent.Type.FontChange:  # View → Zoom: the arithmetic too
+            self.text.setFont(zoom.fixed_font())
+            self._render()
 
     def resizeEvent(self, event: QResizeEvent) -> None:
         super().resizeEvent(event)
