@@ -37,7 +37,7 @@ from PySide6.QtWidgets import (
 
 from selfattn.preset import Preset
 
-from . import about
+from . import about, zoom
 from .atlas_view import AtlasView, model_preset_source, open_atlas_of_preset, show_atlas
 from .commands import blank_preset
 from .desktop import APP_NAME
@@ -84,6 +84,7 @@ class MainWindow(QMainWindow):
         """Raises selfattn.AttentionError when `preset` cannot be computed."""
         super().__init__()
         self.settings = settings if settings is not None else app_settings()
+        zoom.restore(self.settings)  # the saved View → Zoom, before any widget is built
         self.document = Document(preset if preset is not None else blank_preset(), self, path)
         self.recompute = Recompute(self.document, self)
         self.view_state = ViewState(self)

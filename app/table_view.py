@@ -256,6 +256,8 @@ class MatrixTableView(QTableView):
         super().changeEvent(event)
         if event.type() == QEvent.Type.FontChange:  # zoomed: taller rows, columns re-fit
             self.set_row_height(self._row_px)
+            advance = self.fontMetrics().horizontalAdvance("−0.000123")
+            self.horizontalHeader().setDefaultSectionSize(advance + 12)  # as in __init__
             self.fit_columns()
 
     def showEvent(self, event: QShowEvent) -> None:

@@ -107,6 +107,11 @@ def _repolish_style_sheet_widgets(app: QApplication) -> None:
                 inner.style().polish(inner)
 
 
+def restore(settings: QSettings) -> None:
+    """The saved zoom, before a window builds its widgets (they start at the right size)."""
+    set_factor(snap(settings.value(SETTINGS_KEY, 1.0)))
+
+
 def step(direction: int) -> float:
     """The step after (+1) or before (-1) the current factor, within the steps."""
     index = STEPS.index(factor()) + direction
@@ -130,7 +135,9 @@ class ZoomController(QObject):
         self.action_out = self._action("Zoom &out", -1, ("Ctrl+-",))
         self.action_reset = self._action("&Actual size", 0, ("Ctrl+0",))
         _the_state().changed.connect(self._on_changed)  # a QObject slot: gone with the window
-        set_factor(snap(settings.value(SETTINGS_KEY, 1.0)))
+        restore(settings)  # done already when the window called restore() first
+        if factor() != 1.0:
+            self._follow_fonts(factor())  # titles made before the window knew the zoom
         self._enable()
 
     def _action(self, text: str, direction: int, keys: tuple[str, ...]) -> QAction:
@@ -159,14 +166,17 @@ class ZoomController(QObject):
         self.action_reset.setEnabled(now != 1.0)
 
     def _on_changed(self, value: float) -> None:
+        self._follow_fonts(value)
+        self._enable()
+        self.changed.emit(value)
+
+    def _follow_fonts(self, value: float) -> None:
         import pyqtgraph as pg
 
         from .heatmap.axes import follow_application_font  # the heatmap imports this module
 
         for view in self._window.findChildren(pg.GraphicsView):
             follow_application_font(view.scene(), value)
-        self._enable()
-        self.changed.emit(value)
 
 
 def install_zoom(window: QMainWindow, settings: QSettings) -> ZoomController:

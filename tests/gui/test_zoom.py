@@ -127,11 +127,17 @@ def test_zoom_is_remembered_on_the_next_start(window, qtbot, settings):
     zoom_in(window, 3)  # 150 %
     window.close()
     zoom.set_factor(1.0)  # as a fresh program would start
-    again = MainWindow(load_bundled("seed-example"), settings=settings)
+    again = MainWindow(load_bundled("real-previous-token"), settings=settings)
     qtbot.addWidget(again)
+    again.show()
+    qtbot.waitExposed(again)
     assert zoom.factor() == 1.5
     assert sizes(again)["results"] == pytest.approx(1.5 * base["results"], rel=0.02)
     assert sizes(again)["explain"] == pytest.approx(1.5 * base["explain"], rel=0.02)
+    for table in again.results_panel.tables.values():  # headers too, shown or not
+        assert table.horizontalHeader().font().pointSizeF() == pytest.approx(1.5 * base["results"])
+        assert table.horizontalHeader().font() == table.font()
+    assert again.heatmap.plot_item.titleLabel.opts["size"] == "16.5pt"  # 11pt at 100 %
     assert again.zoom.action_reset.isEnabled()
 
 
