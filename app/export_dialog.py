@@ -108,7 +108,7 @@ class ExportDialog(QDialog):
         )
         self.svg_note = QLabel(note)
         self.svg_note.setWordWrap(True)
-        self.svg_note.setEnabled(False)  # greyed: a remark, not a control
+        self.svg_note.setIndent(22)  # under the SVG button's text
         formats = QVBoxLayout()
         formats.addWidget(self.png_button)
         formats.addWidget(self.svg_button)

@@ -14,7 +14,7 @@ from PySide6.QtWidgets import QWidget
 
 from .axes import KEY_TITLE, QUERY_TITLE, KeyAxis
 from .base import HeatmapBase
-from .colors import blend, diverging_colormap, palette_colors
+from .colors import DIVERGING_COLORMAP, blend, diverging_colormap, palette_colors
 from .levels import KINDS, display_mask, matrix_levels
 from .matrix_plot import MatrixPlot, cell_readout
 
@@ -218,13 +218,20 @@ class HeatmapView(HeatmapBase):
 
     @contextlib.contextmanager
     def _clean_for_export(self, background: str | None) -> Iterator[QColor | None]:
-        """Also without the on-screen title and click hint: an export brings its own title."""
+        """Also without the on-screen title and click hint: an export brings its own title.
+
+        Scores on white or transparent take the light theme's diverging map (a white
+        middle) even in a dark theme; leaving restores the palette's own.
+        """
         hint, title = self._click_hint, self._title
         self._click_hint, self._title = False, ""
         self._show_title()
         self._lay_out_for_export()
         try:
             with super()._clean_for_export(background) as fill:
+                if fill is not None and self._kind != "weights":
+                    self._use_colormap(DIVERGING_COLORMAP)
+                    self._refresh_texts()
                 yield fill
         finally:
             self._click_hint, self._title = hint, title

@@ -36,7 +36,7 @@ GAP_Y = 8.0
 BAR_GAP = 18.0  # between the matrices and the colour bar's title
 BAR_W = 18.0
 TICK_LEN = 4.0
-SEAM = 0.5  # overlap of neighbouring cell rectangles
+SEAM = 1.0  # overlap of neighbouring cell rectangles (hidden under the neighbour)
 
 
 def fits_vectors(shape: tuple[int, int] | None) -> bool:
@@ -327,7 +327,7 @@ def _draw_cells(w: _Writer, panel: Panel, x0: float, y0: float, cell: float) -> 
         for j in range(m):
             if not panel.masked[i, j]:
                 # inner cells reach under their right and lower neighbours by SEAM px, so
-                # no background shows through antialiased edges at odd zoom levels
+                # no background shows through two antialiased edges sharing a pixel
                 w.rect(
                     x0 + j * cell,
                     y0 + i * cell,
@@ -404,8 +404,9 @@ def _draw_bar(w: _Writer, bar: ColourBar, x: float, top: float, bottom: float) -
 
 def _document(picture: Picture, w: _Writer) -> str:
     box = w.box
-    x, y = box.left - MARGIN, box.top - MARGIN
-    width, height = box.right - box.left + 2 * MARGIN, box.bottom - box.top + 2 * MARGIN
+    # whole pixels: at 100 % the cells' edges fall on pixel edges
+    x, y = math.floor(box.left - MARGIN), math.floor(box.top - MARGIN)
+    width, height = math.ceil(box.right + MARGIN) - x, math.ceil(box.bottom + MARGIN) - y
     svg = ET.Element(
         "svg",
         {

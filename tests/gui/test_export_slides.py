@@ -420,3 +420,54 @@ def test_svg_cells_stay_sharp_when_rendered_large(view, tmp_path):
         for dy in range(2, 38)
     }
     assert len(colours) == 1
+
+
+@pytest.mark.parametrize("scale", [1.0, 1.37, 2.5])
+def test_no_seams_between_cells_at_any_zoom(view, tmp_path, scale):
+    """Equal weights: every pixel over the matrix has the one cell colour (no lighter lines)."""
+    n = 40
+    view.set_matrix(np.full((n, n), 1 / n), hh.tokens(n), hh.tokens(n), kind="weights")
+    hh.settle()
+    path = tmp_path / "flat.svg"
+    export_picture(view, str(path), "white", "")
+    root = parse(path)
+    x0, y0, _w, _h = view_box(root)
+    cells = cell_rects(root)
+    colour = QColor(cells[0].get("fill"))
+    left = min(float(r.get("x")) for r in cells) - x0
+    top = min(float(r.get("y")) for r in cells) - y0
+    right = max(float(r.get("x")) + float(r.get("width")) for r in cells) - x0
+    bottom = max(float(r.get("y")) + float(r.get("height")) for r in cells) - y0
+    image = render(path, scale)
+    off = {
+        (x, y)
+        for x in range(int(scale * left) + 2, int(scale * right) - 2, 3)
+        for y in range(int(scale * top) + 2, int(scale * bottom) - 2)
+        if image.pixelColor(x, y).rgb() != colour.rgb()
+    }
+    assert not off, sorted(off)[:5]
+
+
+def test_dark_theme_exports_on_white_with_the_light_colours(view, tmp_path):
+    view.setPalette(hh.dark_palette())
+    scores = np.array([[2.0, -4.0], [0.0, 1.0]])
+    view.set_matrix(scores, ["a", "b"], ["c", "d"], kind="scores")
+    hh.settle()
+    path = tmp_path / "dark.svg"
+    export_picture(view, str(path), "white", "T")
+    root = parse(path)
+    cells = sorted(cell_rects(root), key=lambda r: (float(r.get("y")), float(r.get("x"))))
+    # the light theme's diverging map (white middle), not the dark one's black middle
+    assert hex_rgb(cells[2].get("fill")) in lut_colours("CET-D1", 0.0, -4.0, 4.0)
+    labels = [t for t in texts(root) if t.text in {"a", "b", "c", "d", "T", "score"}]
+    assert labels and {t.get("fill") for t in labels} == {"#000000"}  # dark text on white
+    assert view.colorbar.colorMap().name == "CET-D4"  # the screen keeps its dark map
+    export_picture(view, str(tmp_path / "dark.png"), "white", "")
+    image = QImage(str(tmp_path / "dark.png"))
+    light_middle = lut_colours("CET-D1", 0.0, -4.0, 4.0)  # the 0 score's cell colour
+    found = sum(
+        hh.rgb(image.pixelColor(x, y)) in light_middle
+        for x in range(0, image.width(), 4)
+        for y in range(0, image.height(), 4)
+    )
+    assert found > 500  # the white-middle map in the PNG too
