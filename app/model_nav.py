@@ -60,7 +60,7 @@ class ModelNavigator(QWidget):
     """Model name, layer spin box, head combo and a busy bar for the document's model preset."""
 
     message = Signal(str)  # for the status bar (errors, what was opened)
-    busyChanged = Signal(bool)
+    busyChanged = Signal(bool)  # `busy` changed
 
     def __init__(
         self,
@@ -80,8 +80,9 @@ class ModelNavigator(QWidget):
         self._wanted: ModelOrigin | None = None  # the newest request not yet applied
         self._generation = 0  # of requests: an older job's result is dropped
         self._running = False  # a job is on the worker
-        self._busy = False
+        self._computing = False  # a move is being built
         self._drawing = False  # the moved-to preset is still being computed by `recompute`
+        self._stale = False  # what the views and the busy bar show: computing or drawing
         self._model_name = ""
 
         self.model_label = QLabel()
@@ -134,8 +135,8 @@ class ModelNavigator(QWidget):
     # State ----------------------------------------------------------------------------
     @property
     def busy(self) -> bool:
-        """A move is being computed (or its preset is still being drawn)."""
-        return self._busy
+        """A move is being built, or its preset's results are still being computed."""
+        return self._stale
 
     def wanted(self) -> tuple[int, int | None]:
         """(layer, head) the selectors show: the document's, or the one being computed."""
@@ -228,9 +229,7 @@ class ModelNavigator(QWidget):
 
     # Busy and greyed ------------------------------------------------------------------
     def _set_busy(self, busy: bool) -> None:
-        if busy != self._busy:
-            self._busy = busy
-            self.busyChanged.emit(busy)
+        self._computing = busy
         self._show_stale()
 
     def _on_recompute_busy(self, busy: bool) -> None:
@@ -239,12 +238,15 @@ class ModelNavigator(QWidget):
             self._show_stale()
 
     def _show_stale(self) -> None:
-        stale = self._busy or self._drawing
+        stale = self._computing or self._drawing
         self.busy_bar.setVisible(stale)
         wanted = self._wanted
         note = f"Computing {wanted.describe()}…" if wanted is not None else "Computing…"
         for view in self._views:
             view.set_stale(stale, note)
+        if stale != self._stale:
+            self._stale = stale
+            self.busyChanged.emit(stale)
 
     # Following the document -----------------------------------------------------------
     def _on_origin_changed(self, origin: ModelOrigin | None) -> None:

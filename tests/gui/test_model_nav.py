@@ -217,3 +217,24 @@ def test_decoder_next_layer_and_greyed_all_heads_view(qtbot, window):
     assert not window.all_heads.is_stale()
     assert window.document.origin == ModelOrigin("smollm2", text, 3, None, is_decoder=True)
     assert_identical(window.document.preset, preset_from_model("smollm2", 3, None, text))
+
+
+@needs_minilm
+def test_greyed_until_a_background_recompute_draws_the_new_layer(qtbot, window, monkeypatch):
+    from app.recompute import Policy
+
+    monkeypatch.setattr(Policy, "background_min_cells", 1)  # every recompute on the worker
+    load_by_dialog(qtbot, window, 2, 0)  # the whole layer
+    nav = ready_nav(qtbot, window)
+    qtbot.waitUntil(lambda: not window.recompute.busy, timeout=60000)
+    stale_when_drawn: list[bool] = []
+    window.recompute.resultChanged.connect(
+        lambda _c: stale_when_drawn.append(window.heatmap.is_stale())
+    )
+    press(qtbot, window, Qt.Key.Key_PageDown)
+    qtbot.waitUntil(lambda: not nav.busy, timeout=60000)
+    # the new layer's results arrived while the old picture was still greyed, then it cleared
+    assert stale_when_drawn == [True]
+    assert not window.heatmap.is_stale() and not window.recompute.busy
+    assert window.recompute.result_preset is window.document.preset
+    assert window.document.origin.layer == 3
