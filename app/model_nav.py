@@ -336,12 +336,22 @@ class ModelNavigator(QWidget):
             shortcut.setEnabled(on)
 
     def uses_page_keys(self, widget: QWidget | None) -> bool:
-        """Whether `widget` (or what holds it, like a table holds its cell editor) pages."""
+        """Whether `widget` (or what holds it, like a table holds its cell editor) pages.
+
+        Also true inside a panel with its own Page Up/Down shortcuts (the walk-through):
+        two shortcuts for one key would make Qt run neither.
+        """
         own = (self.layer_spin, self.head_combo)
+        keys = {QKeySequence(k) for k in LAYER_KEYS + HEAD_KEYS}
         while widget is not None:
             if widget in own:
                 return False  # on the bar itself the keys move through the model
             if isinstance(widget, PAGE_KEY_WIDGETS):
+                return True
+            children = widget.findChildren(
+                QShortcut, options=Qt.FindChildOption.FindDirectChildrenOnly
+            )
+            if any(sc.key() in keys for sc in children if sc.parent() is not self):
                 return True
             widget = widget.parentWidget()
         return False

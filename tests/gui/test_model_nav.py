@@ -166,6 +166,15 @@ def test_page_keys_stay_with_a_focused_table_and_its_editor(qtbot, window):
     assert nav.uses_page_keys(editor)
     qtbot.keyClick(editor, Qt.Key.Key_PageDown)
     assert not nav.busy and window.document.preset is before
+    # the walk-through panel steps with Page Up/Down itself: there the keys are its own
+    window.walk.open()
+    panel = window.walk.panel
+    panel.next_button.setFocus()
+    qtbot.waitUntil(panel.next_button.hasFocus, timeout=5000)
+    start = panel.index
+    qtbot.keyClick(panel.next_button, Qt.Key.Key_PageDown)
+    assert panel.index == start + 1 and not nav.busy
+    assert window.document.origin.layer == 2
     # the bar's own layer box: Page Down moves through the model there
     assert not nav.uses_page_keys(nav.layer_spin)
     assert not nav.uses_page_keys(window.heatmap)
