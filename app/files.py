@@ -12,7 +12,7 @@ from html import escape
 from pathlib import Path
 from typing import Protocol
 
-from PySide6.QtCore import QCoreApplication, QObject, QSettings, Qt, QTimer, Signal
+from PySide6.QtCore import QCoreApplication, QObject, QSettings, QSize, Qt, QTimer, Signal
 from PySide6.QtGui import QAction, QDragEnterEvent, QDropEvent, QPaintEvent
 from PySide6.QtWidgets import (
     QComboBox,
@@ -99,6 +99,17 @@ class LessonCombo(QComboBox):
             index = self.count() - 1
             self.setItemData(index, lesson_tooltip(lesson), Qt.ItemDataRole.ToolTipRole)
             self.setItemData(index, lesson.summary, Qt.ItemDataRole.StatusTipRole)
+
+    PREFERRED_CHARS = 40  # "n. Name — summ…" where the bar has room; else the minimum
+
+    def sizeHint(self) -> QSize:
+        """Wide enough for most of a lesson's label, shrinking (to the minimum contents
+        length) when a zoomed or narrow window needs the room."""
+        hint = super().sizeHint()
+        extra = self.PREFERRED_CHARS - self.minimumContentsLength()
+        if extra > 0:
+            hint.setWidth(hint.width() + extra * self.fontMetrics().horizontalAdvance("x"))
+        return hint
 
     def paintEvent(self, event: QPaintEvent) -> None:  # Qt API name
         del event

@@ -229,7 +229,7 @@ class MainWindow(QMainWindow):
             combo.setSizeAdjustPolicy(
                 QComboBox.SizeAdjustPolicy.AdjustToMinimumContentsLengthWithIcon
             )
-            combo.setMinimumContentsLength(32 if combo is self.preset_combo else 8)
+            combo.setMinimumContentsLength(14 if combo is self.preset_combo else 8)
         bar.addWidget(self.preset_combo)
         bar.addStretch(1)
         bar.addWidget(QLabel("Show"))
