@@ -19,7 +19,7 @@ from PySide6.QtWidgets import QMessageBox
 
 import selfattn
 from app import commands, errors
-from selfattn import preset as preset_mod
+from selfattn import atomic as atomic_mod
 
 Button = QMessageBox.StandardButton
 
@@ -64,14 +64,14 @@ def _fail_write(monkeypatch, code: int) -> None:
         def fileno(self) -> int:
             return self._fh.fileno()
 
-    monkeypatch.setattr(preset_mod.os, "fdopen", lambda *a, **k: HalfWritten(real_fdopen(*a, **k)))
+    monkeypatch.setattr(atomic_mod.os, "fdopen", lambda *a, **k: HalfWritten(real_fdopen(*a, **k)))
 
 
 def _fail_call(monkeypatch, name: str, code: int) -> None:
     def boom(*_args, **_kwargs):
         raise _oserror(code)
 
-    target = preset_mod.tempfile if name == "mkstemp" else preset_mod.os
+    target = atomic_mod.tempfile if name == "mkstemp" else atomic_mod.os
     monkeypatch.setattr(target, name, boom)
 
 
