@@ -11,11 +11,20 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-from hypothesis import given
+from hypothesis import example, given
 from hypothesis import strategies as st
 
 import selfattn.preset_checks as preset_checks
-from selfattn import Options, Preset, PresetError, compute, load_preset, parse_preset, save_preset
+from selfattn import (
+    AttentionError,
+    Options,
+    Preset,
+    PresetError,
+    compute,
+    load_preset,
+    parse_preset,
+    save_preset,
+)
 from selfattn.bundled import bundled_names, load_bundled, resolve_preset
 from selfattn.cli import main
 from selfattn.preset import dumps_preset, preset_from_dict
@@ -277,9 +286,10 @@ ALL_PATHS = [p for p in _paths(VALID) if p]
 
 
 @given(st.sampled_from(ALL_PATHS), JSON_VALUES)
+@example(("source", "inputs", 0, 1), 5.99e307)  # finite, but its raw scores overflow
 def test_any_single_corruption_is_either_valid_or_a_preset_error(path, value):
     """Fuzz: replacing any one node by any JSON value never escapes as another exception,
-    and whatever is accepted can be computed."""
+    and whatever is accepted is computed or refused as an overflow, naming where."""
     data = copy.deepcopy(VALID)
     node = data
     for part in path[:-1]:
@@ -291,8 +301,12 @@ def test_any_single_corruption_is_either_valid_or_a_preset_error(path, value):
     except PresetError as exc:
         assert str(exc).startswith("fuzz.json: ")
         return
-    # Whatever validation accepts, attention() accepts too (no AttentionError escapes).
-    compute(p)
+    # Whatever validation accepts, attention() computes -- or refuses finite numbers whose
+    # arithmetic overflows the dtype (the file is well formed; the window says the same).
+    try:
+        compute(p)
+    except AttentionError as exc:
+        assert "overflow" in str(exc), exc
 
 
 # --- exact round trips ---------------------------------------------------------------
