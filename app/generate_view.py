@@ -9,15 +9,108 @@ then each new token's row); this object only places them in one causal matrix.
 from __future__ import annotations
 
 import numpy as np
+import pyqtgraph as pg
 from PySide6.QtCore import QObject, Signal
+from PySide6.QtGui import QColor
 
 from selfattn.generate import Step
-from selfattn.token_display import display_tokens
+from selfattn.token_display import display_tokens, visible
 
 from .generate_run import RunStart
 from .heatmap import HeatmapView
 
 GENERATED_MARK = "▸ "  # before a generated token's label (rows and columns)
+BAR_CHOSEN = (230, 120, 30)
+BAR_OTHER = (80, 130, 200)
+CHART_LABEL_CHARS = 14  # longer token labels are cut with "…" (the axis stays narrow)
+CHART_PLACEHOLDER = "no step yet: Generate shows the likeliest next tokens here"
+
+
+def token_text(text: str) -> str:
+    """A generated token's text as the window shows it: "↵" for a newline, "␣" for a
+    space (so " Paris" and "Paris" differ), "∅" for nothing; special tokens as written."""
+    return visible(text) or "∅"
+
+
+def chart_label(text: str) -> str:
+    """`token_text`, cut to CHART_LABEL_CHARS with "…"."""
+    shown = token_text(text)
+    if len(shown) > CHART_LABEL_CHARS:
+        return shown[: CHART_LABEL_CHARS - 1] + "…"
+    return shown
+
+
+class NextTokenChart(pg.PlotWidget):
+    """The top-10 next tokens of one step as horizontal bars, likeliest at the top.
+
+    Before any step it shows a placeholder and no numbers on the token axis (an empty
+    inverted axis would read 1 .. 0 upside down)."""
+
+    def __init__(self, background: QColor, text: QColor, top: int = 10) -> None:
+        super().__init__(background=background)
+        self._text = text
+        self._top = top
+        self.setMinimumSize(120, 130)
+        self.setMouseEnabled(False, False)
+        self.hideButtons()
+        self.setMenuEnabled(False)
+        self.setLabel("bottom", "probability of the next token")
+        for side in ("left", "bottom"):
+            self.getAxis(side).setTextPen(text)
+            self.getAxis(side).setPen(text)
+        self.setXRange(0, 1, padding=0.02)
+        self.invertY(True)
+        self.bars = pg.BarGraphItem(x0=[], y=[], height=0.7, width=[])
+        self.addItem(self.bars)
+        self.placeholder = pg.TextItem(CHART_PLACEHOLDER, anchor=(0.5, 0.5), color=text)
+        self.addItem(self.placeholder)
+        self._bar_texts: list[pg.TextItem] = []
+        self.clear_step()
+
+    def tick_labels(self) -> list[str]:
+        """The token axis's labels, top to bottom (for tests)."""
+        ticks = self.getAxis("left")._tickLevels
+        return [] if not ticks else [label for _y, label in ticks[0]]
+
+    def _remove_texts(self) -> None:
+        for item in self._bar_texts:
+            self.removeItem(item)
+        self._bar_texts = []
+
+    def clear_step(self) -> None:
+        """No step: no bars, no token ticks, the placeholder in the middle."""
+        self._remove_texts()
+        self.bars.setOpts(x0=[], y=[], width=[], brushes=[])
+        self.getAxis("left").setTicks([[]])
+        self.setYRange(-0.5, self._top - 0.5, padding=0)
+        self.placeholder.setPos(0.5, (self._top - 1) / 2)
+        self.placeholder.setVisible(True)
+        self.setTitle("")
+
+    def show_step(self, s: Step) -> None:
+        """Step `s`'s alternatives; the chosen token's bar in orange."""
+        self._remove_texts()
+        self.placeholder.setVisible(False)
+        probs = list(s.top_probs[: self._top])
+        brushes = [
+            pg.mkBrush(BAR_CHOSEN if i == s.token_id else BAR_OTHER) for i in s.top_ids[: self._top]
+        ]
+        y = np.arange(len(probs))
+        self.bars.setOpts(x0=np.zeros(len(probs)), y=y, width=probs, height=0.7, brushes=brushes)
+        ticks = [(int(i), chart_label(t)) for i, t in zip(y, s.top_tokens, strict=True)]
+        self.getAxis("left").setTicks([ticks])
+        for i, p in zip(y, probs, strict=True):
+            inside = p > 0.75  # near 1 the number would leave the plot: write it in the bar
+            label = pg.TextItem(
+                f"{p:.3f}",
+                anchor=(1, 0.5) if inside else (0, 0.5),
+                color="white" if inside else self._text,
+            )
+            label.setPos(float(p) - 0.01 if inside else float(p) + 0.01, float(i))
+            self.addItem(label)
+            self._bar_texts.append(label)
+        self.setYRange(-0.5, max(len(probs), self._top) - 0.5, padding=0)
+        self.setTitle(f"step {s.step}: chose “{token_text(s.token)}” (p = {s.prob:.3f})")
 
 
 class StepView(QObject):

@@ -14,7 +14,6 @@ import html
 from collections.abc import Callable
 from pathlib import Path
 
-import numpy as np
 import pyqtgraph as pg
 from PySide6.QtCore import Qt, QTimer, Signal
 from PySide6.QtGui import QAction, QColor, QShowEvent
@@ -24,12 +23,14 @@ from PySide6.QtWidgets import (
     QDockWidget,
     QDoubleSpinBox,
     QFileDialog,
-    QFormLayout,
+    QFrame,
+    QGridLayout,
     QGroupBox,
     QHBoxLayout,
     QLabel,
     QPlainTextEdit,
     QPushButton,
+    QScrollArea,
     QSlider,
     QSpinBox,
     QTextEdit,
@@ -37,20 +38,19 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
-from selfattn.generate import Step, chat_template_of, open_model, token_cell
+from selfattn.generate import Step, chat_template_of, open_model
 from selfattn.models.origin import ModelOrigin
 from selfattn.preset import Preset
 from selfattn.sampling import Sampling
+from selfattn.token_display import visible
 
 from ..document import Document
 from ..generate_run import TOP, GenerationRunner, RunSettings, RunStart
-from ..generate_view import StepView
+from ..generate_view import NextTokenChart, StepView
 from ..worker import Background
 
 DEFAULT_PROMPT = "The capital of France is"
 BUNDLED_MODEL_NAME = "SmolLM2-135M-Instruct"
-BAR_CHOSEN = (230, 120, 30)
-BAR_OTHER = (80, 130, 200)
 
 
 def generation_model(model: str | None) -> Path | None:
@@ -109,10 +109,25 @@ class GeneratePanel(QWidget):
         self.action: QAction | None = None  # View → Generate…
         self.tool_action: QAction | None = None  # the toolbar button
 
-        layout = QVBoxLayout(self)
+        # In a scroll area: a short window scrolls the panel instead of growing taller
+        # than the screen; across, the rows are narrow enough to need no scrolling.
+        content = QWidget()
+        layout = QVBoxLayout(content)
         layout.setContentsMargins(6, 4, 6, 4)
         layout.addWidget(self._build_settings())
         layout.addWidget(self._build_steps(), 1)
+        self.scroll_area = QScrollArea()
+        self.scroll_area.setWidget(content)
+        self.scroll_area.setWidgetResizable(True)
+        self.scroll_area.setFrameShape(QFrame.Shape.NoFrame)
+        self.scroll_area.setHorizontalScrollBarPolicy(Qt.ScrollBarPolicy.ScrollBarAlwaysOff)
+        self.scroll_area.setMinimumWidth(
+            content.minimumSizeHint().width()
+            + self.scroll_area.verticalScrollBar().sizeHint().width()
+        )
+        outer = QVBoxLayout(self)
+        outer.setContentsMargins(0, 0, 0, 0)
+        outer.addWidget(self.scroll_area)
 
         self.runner.started.connect(self._on_started)
         self.runner.stepMade.connect(self._on_step)
@@ -131,9 +146,15 @@ class GeneratePanel(QWidget):
 
     # Construction ------------------------------------------------------------------
     def _build_settings(self) -> QGroupBox:
+        """Model, prompt, Generate/Stop; the sampling settings only while "sample" is on
+        (rows stay narrow: the panel shares the window with the other docks)."""
         box = QGroupBox("Prompt and settings")
-        form = QFormLayout(box)
+        layout = QVBoxLayout(box)
         self.model_combo = QComboBox()
+        self.model_combo.setSizeAdjustPolicy(
+            QComboBox.SizeAdjustPolicy.AdjustToMinimumContentsLengthWithIcon
+        )
+        self.model_combo.setMinimumContentsLength(12)  # long names are elided, not widening
         self.model_combo.addItem(f"{BUNDLED_MODEL_NAME} (bundled)", None)
         self.model_combo.addItem("Choose a GGUF file…", "gguf")
         self.model_combo.addItem("Choose a model folder…", "folder")
@@ -141,7 +162,7 @@ class GeneratePanel(QWidget):
         self.model_info = QLabel()
         self.model_info.setWordWrap(True)
         self.prompt_edit = QPlainTextEdit(DEFAULT_PROMPT)
-        self.prompt_edit.setFixedHeight(56)
+        self.prompt_edit.setFixedHeight(52)
         self.chat_check = QCheckBox("as a chat message")
         self.chat_check.setToolTip("Wrap the prompt in the model's chat template (sandboxed)")
         self.tokens_spin = QSpinBox()
@@ -167,32 +188,37 @@ class GeneratePanel(QWidget):
         self.seed_spin = QSpinBox()
         self.seed_spin.setRange(0, 2**31 - 1)
         self.seed_spin.setPrefix("seed ")
-        sampling_row = QHBoxLayout()
-        for w in (
-            self.sample_check,
-            self.temperature_spin,
-            self.top_k_spin,
-            self.top_p_spin,
-            self.seed_spin,
-        ):
-            sampling_row.addWidget(w)
+        self.sampling_box = QWidget()
+        sampling_grid = QGridLayout(self.sampling_box)
+        sampling_grid.setContentsMargins(0, 0, 0, 0)
+        sampling_grid.addWidget(self.temperature_spin, 0, 0)
+        sampling_grid.addWidget(self.top_k_spin, 0, 1)
+        sampling_grid.addWidget(self.top_p_spin, 1, 0)
+        sampling_grid.addWidget(self.seed_spin, 1, 1)
         self.sample_check.toggled.connect(self._enable_sampling)
         self._enable_sampling(False)
-        run_row = QHBoxLayout()
         self.generate_button = QPushButton("Generate")
         self.generate_button.clicked.connect(self.generate)
         self.stop_button = QPushButton("Stop")
         self.stop_button.clicked.connect(self.stop)
-        run_row.addWidget(self.tokens_spin)
-        run_row.addWidget(self.chat_check)
+        model_row = QHBoxLayout()
+        model_row.addWidget(QLabel("model"))
+        model_row.addWidget(self.model_combo, 1)
+        how_row = QHBoxLayout()
+        how_row.addWidget(self.tokens_spin)
+        how_row.addWidget(self.sample_check)
+        how_row.addStretch(1)
+        run_row = QHBoxLayout()
         run_row.addStretch(1)
         run_row.addWidget(self.generate_button)
         run_row.addWidget(self.stop_button)
-        form.addRow("model", self.model_combo)
-        form.addRow("", self.model_info)
-        form.addRow("prompt", self.prompt_edit)
-        form.addRow("", run_row)
-        form.addRow("", sampling_row)
+        layout.addLayout(model_row)
+        layout.addWidget(self.model_info)
+        layout.addWidget(self.prompt_edit)
+        layout.addLayout(how_row)
+        layout.addWidget(self.sampling_box)
+        layout.addWidget(self.chat_check)
+        layout.addLayout(run_row)
         return box
 
     def _build_steps(self) -> QGroupBox:
@@ -202,7 +228,8 @@ class GeneratePanel(QWidget):
         self.status.setWordWrap(True)
         self.text_view = QTextEdit()
         self.text_view.setReadOnly(True)
-        self.text_view.setFixedHeight(70)
+        self.text_view.setMinimumHeight(44)
+        self.text_view.setMaximumHeight(90)
         slider_row = QHBoxLayout()
         self.slider = QSlider(Qt.Orientation.Horizontal)
         self.slider.setRange(0, 0)
@@ -221,8 +248,10 @@ class GeneratePanel(QWidget):
         self.head_spin.setRange(1, 1)
         for spin in (self.layer_spin, self.head_spin):
             spin.valueChanged.connect(self._on_layer_head)
-        self.show_check = QCheckBox("show in the heatmap")
-        self.show_check.setToolTip("The heatmap shows this layer and head at this step")
+        self.show_check = QCheckBox("in the heatmap")
+        self.show_check.setToolTip(
+            "The heatmap shows this layer and head at this step (instead of the preset)"
+        )
         self.show_check.toggled.connect(self.step_view.set_active)
         self.step_view.activeChanged.connect(self._on_active_changed)
         self.open_button = QPushButton("Open this step as a preset")
@@ -232,33 +261,27 @@ class GeneratePanel(QWidget):
         self.open_button.clicked.connect(self.open_step_as_preset)
         head_row.addWidget(self.layer_spin)
         head_row.addWidget(self.head_spin)
-        head_row.addWidget(self.show_check)
         head_row.addStretch(1)
-        head_row.addWidget(self.open_button)
-        self.chart = pg.PlotWidget(background=self.palette().base().color())
-        self.chart.setMinimumHeight(180)
-        self.chart.setMouseEnabled(False, False)
-        self.chart.hideButtons()
-        self.chart.setMenuEnabled(False)
-        self.chart.setLabel("bottom", "probability of the next token")
-        for side in ("left", "bottom"):
-            self.chart.getAxis(side).setTextPen(self._text_colour())
-            self.chart.getAxis(side).setPen(self._text_colour())
-        self.chart.setXRange(0, 1, padding=0.02)
-        self.chart.invertY(True)
-        self.bars = pg.BarGraphItem(x0=[], y=[], height=0.7, width=[])
-        self.chart.addItem(self.bars)
-        self._bar_texts: list[pg.TextItem] = []
+        open_row = QHBoxLayout()
+        open_row.addWidget(self.show_check)
+        open_row.addStretch(1)
+        open_button_row = QHBoxLayout()
+        open_button_row.addStretch(1)
+        open_button_row.addWidget(self.open_button)
+        self.chart = NextTokenChart(self.palette().base().color(), self._text_colour(), TOP)
         layout.addWidget(self.status)
         layout.addWidget(self.text_view)
         layout.addLayout(slider_row)
         layout.addLayout(head_row)
+        layout.addLayout(open_row)
+        layout.addLayout(open_button_row)
         layout.addWidget(self.chart, 1)
         return box
 
     def _enable_sampling(self, on: bool) -> None:
         for w in (self.temperature_spin, self.top_k_spin, self.top_p_spin, self.seed_spin):
             w.setEnabled(on)
+        self.sampling_box.setVisible(on)
 
     # Model ------------------------------------------------------------------------
     @property
@@ -434,10 +457,10 @@ class GeneratePanel(QWidget):
         if view.start is None:
             self.text_view.clear()
             return
-        prompt = html.escape(view.start.prompt_text)
+        prompt = html.escape(visible(view.start.prompt_text, spaces=False))
         parts = [f'<span style="color: gray">{prompt}</span>']
         for s in view.steps:
-            text = html.escape(token_cell(s.token))
+            text = html.escape(visible(s.token, spaces=False) or "∅")
             style = "font-weight: bold"
             if s.step == view.step:
                 style += "; background: #ffd27f; color: black"
@@ -446,31 +469,14 @@ class GeneratePanel(QWidget):
 
     def _show_chart(self) -> None:
         view = self.step_view
-        for item in self._bar_texts:
-            self.chart.removeItem(item)
-        self._bar_texts = []
         if view.step == 0:
-            self.bars.setOpts(x0=[], y=[], width=[], brushes=[])
-            return
-        s = view.steps[view.step - 1]
-        probs = list(s.top_probs[:TOP])
-        brushes = [
-            pg.mkBrush(BAR_CHOSEN if i == s.token_id else BAR_OTHER) for i in s.top_ids[:TOP]
-        ]
-        y = np.arange(len(probs))
-        self.bars.setOpts(x0=np.zeros(len(probs)), y=y, width=probs, height=0.7, brushes=brushes)
-        ticks = [
-            (int(i), repr(token_cell(t))[1:-1] or "∅") for i, t in zip(y, s.top_tokens, strict=True)
-        ]
-        self.chart.getAxis("left").setTicks([ticks])
-        for i, p in zip(y, probs, strict=True):
-            label = pg.TextItem(f"{p:.3f}", anchor=(0, 0.5), color=self._text_colour())
-            label.setPos(float(p) + 0.01, float(i))
-            self.chart.addItem(label)
-            self._bar_texts.append(label)
-        self.chart.setYRange(-0.5, max(len(probs), TOP) - 0.5, padding=0)
-        chosen = repr(token_cell(s.token))
-        self.chart.setTitle(f"step {s.step}: chose {chosen} (p = {s.prob:.3f}); top {TOP}")
+            self.chart.clear_step()
+        else:
+            self.chart.show_step(view.steps[view.step - 1])
+
+    @property
+    def bars(self) -> pg.BarGraphItem:
+        return self.chart.bars
 
     def _text_colour(self) -> QColor:
         return self.palette().text().color()
