@@ -398,9 +398,10 @@ class FileController(QObject):
         An SVG of matrices up to 64 x 64 has vector cells (app.heatmap.svg).
         """
         view, _mode = self._heatmap_view()
+        written = ""
         try:
             if isinstance(view, HeatmapBase):
-                export_picture(view, str(path), background, title)
+                written = export_picture(view, str(path), background, title)
             elif path.suffix.lower() == ".svg":
                 view.export_svg(str(path), background=background)
             else:
@@ -408,7 +409,11 @@ class FileController(QObject):
         except Exception as exc:  # exporters raise assorted errors; the window must stay up
             QMessageBox.critical(self._window, "Export failed", str(exc))
             return False
-        self.message.emit(f"Exported heatmap to {path}")
+        how = {
+            "svg": " (cells as vector rectangles)",
+            "svg-raster": " (cells as an embedded image: more than 64 × 64)",
+        }.get(written, "")
+        self.message.emit(f"Exported heatmap to {path}{how}")
         return True
 
     # Recent files ---------------------------------------------------------------

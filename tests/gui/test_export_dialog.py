@@ -159,6 +159,7 @@ def test_window_exports_what_the_dialog_chose(window, monkeypatch, tmp_path):
     shown = window.heatmap.cell_texts()  # the numbers at the window's precision
     assert len(shown) == 9 and all(text in words for text in shown)
     assert root.get("viewBox")
+    assert window.statusBar().currentMessage().endswith("(cells as vector rectangles)")
     assert window.settings.value("export/format") == "svg"
     assert window.settings.value("export/background") == "transparent"
 
