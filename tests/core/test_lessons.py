@@ -11,6 +11,8 @@ import json
 from pathlib import Path
 
 import pytest
+from hypothesis import given
+from hypothesis import strategies as st
 
 from selfattn import bundled
 from selfattn.bundled import lessons, parse_lesson_index, read_lesson_index
@@ -152,3 +154,32 @@ def test_presets_command_prints_the_lessons_in_index_order(capsys):
         data = json.loads((PRESETS / f"{entry['preset']}.json").read_text(encoding="utf-8"))
         assert name == entry["preset"]
         assert rest == f"{number}. {data['name']} — {entry['summary']}"
+
+
+json_values = st.recursive(
+    st.none() | st.booleans() | st.integers() | st.text(max_size=8),
+    lambda inner: st.lists(inner, max_size=4) | st.dictionaries(st.text(max_size=8), inner),
+    max_leaves=12,
+)
+
+
+@given(
+    raw=st.binary(max_size=64)
+    | json_values.map(lambda v: json.dumps({"lessons": v}).encode())
+    | st.lists(
+        st.fixed_dictionaries(
+            {"preset": st.sampled_from(["a", "b", "c", "gone"]), "summary": st.text(max_size=12)}
+        ),
+        max_size=5,
+    ).map(lambda entries: json.dumps({"lessons": entries}).encode())
+)
+def test_any_index_gives_known_presets_once_or_a_problem(raw):
+    """Whatever the file holds: no exception, only existing presets, each once, and a
+    clean result only when every preset is listed."""
+    names = {"a", "b", "c"}
+    entries, problems = parse_lesson_index(raw, names)
+    listed = [name for name, _ in entries]
+    assert set(listed) <= names and len(listed) == len(set(listed))
+    if not problems:
+        assert set(listed) == names
+        assert all(summary.strip() and "\n" not in summary for _, summary in entries)

@@ -4,6 +4,8 @@ tables re-fit, the factor is remembered, Ctrl+0 goes back (app/zoom.py)."""
 from __future__ import annotations
 
 import pytest
+from hypothesis import given
+from hypothesis import strategies as st
 from PySide6.QtCore import Qt
 from PySide6.QtGui import QFont, QKeySequence
 from PySide6.QtWidgets import QApplication
@@ -147,3 +149,15 @@ def test_a_saved_zoom_is_read_as_the_nearest_step(qtbot, settings, dialogs, save
     window = MainWindow(load_bundled("seed-example"), settings=settings)
     qtbot.addWidget(window)
     assert zoom.factor() == factor
+
+
+@given(st.floats(allow_nan=True) | st.text(max_size=6) | st.integers() | st.none())
+def test_snap_gives_the_nearest_step_for_anything(value):
+    got = zoom.snap(value)
+    assert got in zoom.STEPS
+    try:
+        wanted = float(value)
+    except (TypeError, ValueError):
+        return
+    if wanted == wanted:  # not NaN
+        assert all(abs(got - wanted) <= abs(step - wanted) for step in zoom.STEPS)
