@@ -214,11 +214,19 @@ class HeatmapBase(QWidget):
         with self._clean_for_export(background) as fill:
             export_svg(self._glw, path, self._matrix_plots(), fill)
 
+    def show_whole(self) -> None:
+        """Undo any wheel zoom or drag: every matrix whole again (a double-click)."""
+        for plot in self._matrix_plots():
+            plot.home()
+
     @contextlib.contextmanager
     def _clean_for_export(self, background: str | None) -> Iterator[QColor | None]:
-        """Hide the selection outline (and use a light palette on white or transparent)."""
+        """Hide the selection outline (and use a light palette on white or transparent);
+        show every matrix whole, whatever the person zoomed to (the export's resize
+        fits the view again afterwards anyway)."""
         if background not in EXPORT_BACKGROUNDS:
             raise ValueError(f"background must be one of {EXPORT_BACKGROUNDS}, not {background!r}")
+        self.show_whole()
         selected = [(plot, plot.selected) for plot in self._matrix_plots()]
         fill = EXPORT_BACKGROUNDS[background]
         for plot, _cell in selected:
@@ -314,5 +322,8 @@ class HeatmapBase(QWidget):
 
     def _on_mouse_clicked(self, event: object) -> None:
         if event.button() != Qt.MouseButton.LeftButton:  # type: ignore[attr-defined]
+            return
+        if event.double():  # type: ignore[attr-defined]
+            self.show_whole()
             return
         self._clicked_at(event.scenePos())  # type: ignore[attr-defined]

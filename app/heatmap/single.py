@@ -19,6 +19,8 @@ from .levels import KINDS, display_mask, matrix_levels
 from .matrix_plot import MatrixPlot, cell_readout
 
 CLICK_HINT = "click a cell to explain it"
+# After the first click the line stays (the cells do not jump) and says how to move.
+NAVIGATION_HINT = "wheel: zoom · drag: pan · double-click: whole matrix"
 
 
 class HeatmapView(HeatmapBase):
@@ -131,9 +133,10 @@ class HeatmapView(HeatmapBase):
         self._fit_width()
 
     def set_click_hint(self, shown: bool) -> None:
-        """Show or hide the grey "click a cell to explain it" under the title.
+        """Show the grey "click a cell to explain it" under the title, or (False) the
+        zoom hint in its place.
 
-        The window hides it once the person has clicked a cell: by then they know.
+        The window swaps it once the person has clicked a cell: by then they know.
         """
         if bool(shown) != self._click_hint:
             self._click_hint = bool(shown)
@@ -242,15 +245,13 @@ class HeatmapView(HeatmapBase):
         return self._sequential if kind == "weights" else diverging_colormap(self.palette())
 
     def _show_title(self) -> None:
-        """The title, and under it the click hint in a quieter grey, smaller."""
+        """The title, and under it a hint in a quieter grey, smaller: how to explain a
+        cell until the person has clicked one, then how to zoom and get back."""
         bg, fg = palette_colors(self)
         plot = self._plot
-        if not self._click_hint:
-            plot.titleLabel.item.setTextWidth(-1)  # one line: its natural width
-            plot.setTitle(self._title or None, color=fg)
-            return
         grey = blend(bg, fg, 0.55).name()
-        hint = f"<span style='color: {grey}; font-size: 9pt'>{CLICK_HINT}</span>"
+        words = CLICK_HINT if self._click_hint else NAVIGATION_HINT
+        hint = f"<span style='color: {grey}; font-size: 9pt'>{words}</span>"
         text = f"{self._title}<br>{hint}" if self._title else hint
         plot.setTitle(text, color=fg)
         item = plot.titleLabel.item  # centre the two lines on each other
