@@ -55,6 +55,7 @@ from .pipeline_view import PipelineView, is_small
 from .precision_menu import install_precision_menu
 from .preset_info import PresetInfoDialog
 from .recompute import Recompute
+from .shutdown import delete_windows_before_exit
 from .table_view import MatrixTableView
 from .view_state import Cell, ViewState
 from .walkthrough_window import WalkthroughController
@@ -83,6 +84,7 @@ class MainWindow(QMainWindow):
     ) -> None:
         """Raises selfattn.AttentionError when `preset` cannot be computed."""
         super().__init__()
+        delete_windows_before_exit()  # before PySide's exit cleanup (app/shutdown.py)
         self.settings = settings if settings is not None else app_settings()
         zoom.restore(self.settings)  # the saved View → Zoom, before any widget is built
         self.document = Document(preset if preset is not None else blank_preset(), self, path)
