@@ -1,6 +1,6 @@
-"""Export of the Atlas view: heads.csv, rollout.csv and the atlas PNG.
+"""Export of the Atlas view: heads.csv, rollout.csv and the atlas as PNG and SVG.
 
-The bytes come from the same selfattn functions `selfattn atlas --out --png` uses,
+The bytes come from the same selfattn functions `selfattn atlas --out --png --svg` uses,
 so the window's files equal the command line's for the same model and text.
 """
 
@@ -12,24 +12,26 @@ from PySide6.QtWidgets import QFileDialog, QMessageBox, QWidget
 
 from selfattn.atlas import Atlas, heads_csv_text, rollout_csv_text
 from selfattn.atlas_command import HEADS_FILE, ROLLOUT_FILE
-from selfattn.atlas_picture import atlas_image
+from selfattn.atlas_picture import atlas_image, atlas_svg
 from selfattn.png import encode_png
 
 PNG_FILE = "atlas.png"
+SVG_FILE = "atlas.svg"
 
 
 def export_files(atlas: Atlas) -> list[tuple[str, bytes]]:
-    """(file name, bytes) of heads.csv, rollout.csv and atlas.png."""
+    """(file name, bytes) of heads.csv, rollout.csv, atlas.png and atlas.svg."""
     image, _ = atlas_image(atlas.attentions)
     return [
         (HEADS_FILE, heads_csv_text(atlas).encode("utf-8")),
         (ROLLOUT_FILE, rollout_csv_text(atlas).encode("utf-8")),
         (PNG_FILE, encode_png(image)),
+        (SVG_FILE, atlas_svg(atlas).encode("utf-8")),
     ]
 
 
 def write_export(atlas: Atlas, directory: Path) -> list[Path]:
-    """Write the three files into `directory` (made if missing); their paths."""
+    """Write the four files into `directory` (made if missing); their paths."""
     directory.mkdir(parents=True, exist_ok=True)
     written = []
     for name, data in export_files(atlas):

@@ -350,7 +350,9 @@ class AtlasView(QWidget):
         self.cancel_button.setVisible(False)
         self.cancel_button.clicked.connect(self.cancel)
         self.export_button = QPushButton("Export…")
-        self.export_button.setToolTip("Write heads.csv, rollout.csv and atlas.png to a folder")
+        self.export_button.setToolTip(
+            "Write heads.csv, rollout.csv, atlas.png and atlas.svg to a folder"
+        )
         self.export_button.clicked.connect(lambda: export_dialog(self, self.atlas))
 
         self.grid = AtlasGrid()

@@ -1,11 +1,11 @@
 """`selfattn atlas`: every layer and head of a real model for one text, measured.
 
     selfattn atlas [--model PATH|minilm|smollm2] (--text TEXT | --induction K [--seed S])
-                   [--top N] [--out DIR] [--png FILE]
+                   [--top N] [--out DIR] [--png FILE] [--svg FILE]
 
 Prints, per metric, the top heads as an aligned table; `--out DIR` writes
 heads.csv and rollout.csv (DESIGN.md "Model atlas"), `--png FILE` the atlas
-picture. Bad input: exit 2, one `selfattn: error:` line, nothing written — every
+picture, `--svg FILE` the same picture with vector labels (for slides). Bad input: exit 2, one `selfattn: error:` line, nothing written — every
 number and every picture is made before the first file is touched.
 """
 
@@ -60,8 +60,8 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
         "and measure each head: entropy, first_token, previous_token, self, max_weight, "
         "induction, each a mean over query rows. Prints the top heads per metric; --out "
         "writes heads.csv (one row per head) and rollout.csv (attention rollout, Abnar & "
-        "Zuidema 2020), --png the layers x heads picture (colours: weights 0..1). Layers "
-        "and heads are numbered from 1.",
+        "Zuidema 2020), --png the layers x heads picture (colours: weights 0..1), --svg "
+        "the same picture as SVG with vector labels. Layers and heads are numbered from 1.",
     )
     p.add_argument(
         "--model",
@@ -91,6 +91,12 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
     )
     p.add_argument("--out", metavar="DIR", help="write heads.csv and rollout.csv into DIR")
     p.add_argument("--png", metavar="FILE", help="write the atlas picture (PNG)")
+    p.add_argument(
+        "--svg",
+        metavar="FILE",
+        help="write the atlas picture as SVG: the thumbnails as one embedded PNG, the title, "
+        "layer and head numbers as text, each head's metrics as a tooltip",
+    )
     p.set_defaults(handler=run)
 
 
@@ -98,7 +104,7 @@ def run(args: argparse.Namespace) -> int:
     """Build the atlas, then print it and write the files. Raises ModelError on bad input."""
     try:  # the model reader pulls in safetensors and tokenizers
         from . import atlas as atlas_mod  # noqa: PLC0415
-        from .atlas_picture import atlas_image  # noqa: PLC0415
+        from .atlas_picture import atlas_image, atlas_svg  # noqa: PLC0415
         from .png import encode_png  # noqa: PLC0415
     except ImportError as exc:
         raise ModelError(f"atlas is unavailable: {exc}") from None
@@ -114,6 +120,8 @@ def run(args: argparse.Namespace) -> int:
     if args.png is not None:
         image, _ = atlas_image(atlas.attentions)
         files.append((Path(args.png), encode_png(image)))
+    if args.svg is not None:
+        files.append((Path(args.svg), atlas_svg(atlas).encode("utf-8")))
     if files:
         _write_all_or_nothing(files, make_dir=None if args.out is None else Path(args.out))
     _print_atlas(atlas, args.top)
@@ -133,6 +141,9 @@ def _write_all_or_nothing(files: Sequence[tuple[Path, bytes]], make_dir: Path | 
         while not probe.exists() and probe != probe.parent:
             created.append(probe)
             probe = probe.parent
+    umask = os.umask(0)
+    os.umask(umask)
+    mode = 0o666 & ~umask
     staged: list[tuple[Path, Path]] = []
     moved_aside: list[tuple[Path, Path]] = []
     placed: list[Path] = []
@@ -144,6 +155,7 @@ def _write_all_or_nothing(files: Sequence[tuple[Path, bytes]], make_dir: Path | 
                 prefix=f".{target.name}.", suffix=".tmp", dir=target.parent
             )
             staged.append((target, Path(tmp_name)))
+            os.fchmod(fd, mode)  # mkstemp makes 0600; a new file gets the usual mode
             with os.fdopen(fd, "wb") as f:
                 f.write(data)
         for target, staged_file in staged:
