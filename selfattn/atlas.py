@@ -34,6 +34,7 @@ import numpy as np
 from .export import CORNER_PAIRS
 from .models import ModelError, load_checkpoint
 from .models.bert import Checkpoint, encoder_layer
+from .models.blas import with_forward_blas_threads
 from .models.decoder import DecoderModel, is_decoder_path, load_decoder
 from .models.discover import SMOLLM2_INSTALL_HINT, smollm2_path
 from .models.tokenize import Encoding, read_vocab
@@ -237,6 +238,7 @@ def check_size(n_layers: int, n_heads: int, n_tokens: int) -> None:
         )
 
 
+@with_forward_blas_threads
 def bert_attentions(
     ckpt: Checkpoint, enc: Encoding, on_layer: LayerCallback | None = None
 ) -> np.ndarray:
@@ -325,6 +327,7 @@ def _bert_atlas(
     )
 
 
+@with_forward_blas_threads
 def decoder_attentions(
     model: DecoderModel, ids: Sequence[int], on_layer: LayerCallback | None = None
 ) -> np.ndarray:

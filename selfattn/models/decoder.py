@@ -29,6 +29,7 @@ from pathlib import Path
 
 import numpy as np
 
+from .blas import with_forward_blas_threads
 from .decoder_config import DecoderConfig, config_from_gguf, config_from_json, read_json_config
 from .decoder_tokenizer import DecoderTokenizer, tokenizer_from_gguf
 from .decoder_weights import DecoderLayer, GGUFSource, Layout, SafetensorsSource
@@ -293,6 +294,7 @@ class DecoderModel:
         h = (h + self.mlp(number, h)).astype(np.float32)
         return h, w, p
 
+    @with_forward_blas_threads
     def forward(
         self,
         ids: np.ndarray | list[int] | tuple[int, ...],

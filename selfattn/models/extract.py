@@ -14,6 +14,7 @@ from pathlib import Path
 import numpy as np
 
 from ..preset import Options, Preset
+from .blas import with_forward_blas_threads
 from .errors import ModelError
 from .layer_cache import bert_hidden_before
 
@@ -47,6 +48,7 @@ def _f64(a: np.ndarray) -> np.ndarray:
     return out
 
 
+@with_forward_blas_threads
 def preset_from_model(
     model_dir: str | Path | None, layer: int, head: int | None, text: str
 ) -> Preset:
