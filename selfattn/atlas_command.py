@@ -5,8 +5,9 @@
 
 Prints, per metric, the top heads as an aligned table; `--out DIR` writes
 heads.csv and rollout.csv (DESIGN.md "Model atlas"), `--png FILE` the atlas
-picture, `--svg FILE` the same picture with vector labels (for slides). Bad input: exit 2, one `selfattn: error:` line, nothing written — every
-number and every picture is made before the first file is touched.
+picture, `--svg FILE` the same picture with vector labels (for slides). Bad input:
+exit 2, one `selfattn: error:` line, nothing written — every number and every
+picture is made before the first file is touched.
 """
 
 from __future__ import annotations
