@@ -34,7 +34,6 @@ from PySide6.QtCore import (
     QPointF,
     QSortFilterProxyModel,
     Qt,
-    QTimer,
     Signal,
 )
 from PySide6.QtWidgets import (
@@ -313,6 +312,7 @@ class AtlasView(QWidget):
 
     message = Signal(str)
     finished = Signal()  # an atlas is shown (tests, benchmarks)
+    headOpened = Signal()  # a clicked head became the window's preset
     _progress = Signal(int, int, int)  # (run, layers done, layers) from the worker
 
     def __init__(
@@ -547,6 +547,7 @@ class AtlasView(QWidget):
         def done(preset: Preset) -> None:
             if opening == self._opening:
                 self._open_preset(preset, origin_of(model, layer + 1, head + 1, text))
+                self.headOpened.emit()
 
         def failed(exc: BaseException) -> None:
             self.message.emit(f"Cannot open layer {layer + 1} head {head + 1}: {exc}")
@@ -555,50 +556,3 @@ class AtlasView(QWidget):
         self._background.submit(
             lambda: preset_from_model(model, layer + 1, head + 1, text), done, failed
         )
-
-
-# The window's entry points ------------------------------------------------------------
-
-
-def show_atlas(window: Any, model: ModelArg, text: str) -> None:
-    """Show the Atlas dock of `window` (a MainWindow) and start the atlas of model and text."""
-    dock = window.atlas_dock
-    if not dock.isVisible():
-        dock.show()
-        width = int(window.width() * 0.6)  # the grid needs room; after the dock is laid out
-        QTimer.singleShot(0, lambda: window.resizeDocks([dock], [width], Qt.Orientation.Horizontal))
-    dock.raise_()
-    window.atlas_view.start(model, text)
-
-
-def ask_model_path(parent: QWidget, name: str) -> Path | None:
-    """Ask where the model called `name` is: its GGUF file or its checkpoint's config.json."""
-    from PySide6.QtWidgets import QFileDialog  # noqa: PLC0415 - only when asked
-
-    path, _ = QFileDialog.getOpenFileName(
-        parent,
-        f"Where is {name}? Choose its GGUF file or its checkpoint's config.json",
-        "",
-        "Models (*.gguf config.json);;All files (*)",
-    )
-    if not path:
-        return None
-    chosen = Path(path)
-    return chosen.parent if chosen.name == "config.json" else chosen
-
-
-def open_atlas_of_preset(window: Any) -> None:
-    """The toolbar's Atlas button: the atlas of the model and text the preset came from."""
-    source = model_preset_source(window.document.preset)
-    if source is None:
-        window.show_message("This preset did not come from a model: use File → Load from model…")
-        return
-    name, text = source
-    model: ModelArg
-    if name in BUNDLED_BY_NAME:
-        model = BUNDLED_BY_NAME[name]
-    else:
-        model = ask_model_path(window, name)
-        if model is None:
-            return
-    show_atlas(window, model, text)

@@ -35,7 +35,6 @@ class Host(Protocol):
     background: Background
     files: FileController
     atlas_view: AtlasView  # built after the panel: read when a step changes
-    atlas_dock: QDockWidget
 
     def _dock(
         self, title: str, name: str, widget: QWidget, area: Qt.DockWidgetArea
@@ -113,10 +112,9 @@ def atlas_follower(window: Host, panel: GeneratePanel) -> Callable[[], None]:
     def follow() -> None:
         view = panel.step_view
         atlas = getattr(window, "atlas_view", None)
-        dock = getattr(window, "atlas_dock", None)
-        if view.start is None or atlas is None or dock is None:
+        if view.start is None or atlas is None:
             return
-        if not dock.isVisible() or atlas.busy or atlas.atlas is None:
+        if not atlas.isVisible() or atlas.busy or atlas.atlas is None:
             return
         key = (id(view.start), view.step)
         if shown[0] == key:

@@ -23,14 +23,12 @@ from PySide6.QtWidgets import (
     QHBoxLayout,
     QLabel,
     QMainWindow,
-    QMenu,
     QMessageBox,
     QProgressBar,
     QScrollArea,
     QSpinBox,
     QStackedWidget,
     QTabWidget,
-    QToolBar,
     QVBoxLayout,
     QWidget,
 )
@@ -38,7 +36,7 @@ from PySide6.QtWidgets import (
 from selfattn.preset import Preset
 
 from . import about, zoom
-from .atlas_view import AtlasView, model_preset_source, open_atlas_of_preset, show_atlas
+from .atlas_tab import install_atlas
 from .commands import blank_preset
 from .desktop import APP_NAME
 from .document import Document
@@ -404,31 +402,8 @@ class MainWindow(QMainWindow):
         self._refresh_recent_menu()
 
     def _build_atlas(self) -> None:
-        """The Atlas dock (every layer and head of a model) and its toolbar button."""
-        self.atlas_view = AtlasView(self.background, self.files.load_model_preset)
-        self.atlas_view.message.connect(self.show_message)
-        self.atlas_dock = self._dock(
-            "Atlas", "atlas", self.atlas_view, Qt.DockWidgetArea.RightDockWidgetArea
-        )
-        self.atlas_dock.hide()
-        self.action_atlas = self._action(
-            "Atlas",
-            lambda: open_atlas_of_preset(self),
-            tip="Every layer and head of this preset's model for its text",
-        )
-        toolbar = self.findChild(QToolBar, "toolbar_main")
-        assert toolbar is not None
-        toolbar.addAction(self.action_atlas)
-        for action in self.menuBar().actions():
-            menu = action.menu()
-            if isinstance(menu, QMenu) and action.text() == "&View":
-                menu.addAction(self.atlas_dock.toggleViewAction())
-        self.files.atlasRequested.connect(lambda model, text: show_atlas(self, model, text))
-        shown = lambda *_: self.action_atlas.setVisible(  # noqa: E731
-            model_preset_source(self.document.preset) is not None
-        )
-        self.document.changed.connect(shown)
-        shown()
+        """The Atlas tab (every layer and head of a model), its toolbar button and View entry."""
+        self.atlas_view = install_atlas(self)
 
     # Settings ---------------------------------------------------------------
     def _restore_settings(self) -> None:

@@ -35,8 +35,14 @@ def run_atlas(qtbot, window, model=None, text=TEXT):
 
 @needs_model
 def test_minilm_atlas_thumbnails_are_the_weights(qtbot, window):
+    tabs = window.center_tabs
+    # the Atlas tab stays out of the tab bar until an atlas is asked for
+    assert not tabs.isTabVisible(tabs.indexOf(window.atlas_view))
     view = run_atlas(qtbot, window)
-    assert window.atlas_dock.isVisible()
+    assert tabs.isTabVisible(tabs.indexOf(view)) and tabs.tabText(tabs.indexOf(view)) == "Atlas"
+    assert tabs.currentWidget() is view and view.isVisible()
+    # in the middle of the window: wider than the Pipeline/Heatmap tabs' docks around it
+    assert view.width() > window.width() // 2
     truth = build_atlas(None, TEXT)
     n = len(truth.tokens)
     assert truth.attentions.shape == (6, 12, n, n)
@@ -78,6 +84,10 @@ def test_click_head_opens_it_as_one_undo_step(qtbot, window):
     preset = window.document.preset
     assert preset is not before
     assert preset.name.startswith("all-MiniLM-L6-v2 layer 3 head 7")
+    # the opened head is in front (384 wide: the heatmap, as for any large preset), the
+    # atlas one tab away
+    assert window.center_tabs.currentWidget() is window.heatmap_stack
+    assert window.center_tabs.isTabVisible(window.center_tabs.indexOf(view))
     assert preset.options.heads == 1 and list(preset.tokens) == list(view.atlas.tokens)
     np.testing.assert_allclose(
         window.recompute.result.weights[0], view.atlas.attentions[2, 6], atol=1e-5

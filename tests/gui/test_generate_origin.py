@@ -131,7 +131,7 @@ def test_open_atlas_of_the_same_model_follows_the_step(qtbot, window) -> None:
         window.files.atlasRequested.emit(str(TINY_LLAMA), text)
     atlas_view = window.atlas_view
     n = len(TINY_REF["ids_0"])
-    assert window.atlas_dock.isVisible() and len(atlas_view.atlas.ids) == n
+    assert window.atlas_view.isVisible() and len(atlas_view.atlas.ids) == n
     panel = window.generate_panel
     panel.dock.show()
     panel.set_model(TINY_LLAMA)
