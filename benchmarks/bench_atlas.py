@@ -4,7 +4,8 @@ Targets (issue 12): the atlas of all-MiniLM-L6-v2 for 32 tokens at most 0.5 s
 (painted in the window: here the forward pass, metrics and rollout, and that plus
 the atlas picture as PNG bytes); SmolLM2 for 32 tokens at most 2 s after the
 model is loaded. The model is loaded (and every layer's weights copied) before
-timing starts.
+timing starts. The forward passes run on one BLAS thread whatever
+OPENBLAS_NUM_THREADS says (selfattn/models/blas.py, BENCHMARKS.md "Third session").
 """
 
 from __future__ import annotations

@@ -4,8 +4,9 @@ Targets (issue 12): MiniLM for 32 tokens painted at most 0.5 s, SmolLM2 for 32
 tokens at most 2 s after the model is loaded (from `start` to the grid grabbed as
 pixels); with 512 tokens (SmolLM2) the GUI thread answers a 10 ms QTimer within
 100 ms while the worker computes (the figure is the worst gap between ticks).
-On this 2-core machine OpenBLAS's two threads contend with the GUI thread; run
-also with OPENBLAS_NUM_THREADS=1 (the note says which was used).
+The model's forward passes limit themselves to one BLAS thread
+(selfattn/models/blas.py); the note gives OPENBLAS_NUM_THREADS, which now only
+sets the rest (metrics, rollout, painting).
 """
 
 from __future__ import annotations
