@@ -16,6 +16,7 @@ from pathlib import Path
 import numpy as np
 
 from ..preset import Options, Preset, Rope
+from .blas import with_forward_blas_threads
 from .decoder import DecoderModel, load_decoder
 from .discover import smollm2_path
 from .errors import ModelError
@@ -62,6 +63,7 @@ def rope_option(model: DecoderModel) -> Rope | None:
     return Rope(style=r.style, theta=r.theta, dims=dims, inv_freq=inv)
 
 
+@with_forward_blas_threads
 def preset_from_decoder(
     path: str | Path,
     layer: int,

@@ -15,6 +15,7 @@ from threadpoolctl import threadpool_info, threadpool_limits
 from selfattn.atlas import decoder_attentions
 from selfattn.models.blas import FORWARD_BLAS_THREADS, forward_blas_threads
 from selfattn.models.decoder import DecoderModel
+from selfattn.models.decoder_preset import preset_from_decoder
 
 TINY = Path(__file__).resolve().parents[1] / "fixtures" / "decoders" / "tiny-llama"
 
@@ -38,6 +39,23 @@ def test_decoder_passes_run_on_one_thread_and_give_the_count_back():
     assert before == {2} and after == {2}
     assert len(seen) == 2 * model.config.n_layers
     assert all(s == {FORWARD_BLAS_THREADS} for s in seen) and FORWARD_BLAS_THREADS == 1
+
+
+def test_decoder_presets_run_their_layers_on_one_thread(monkeypatch):
+    """The layer-by-layer route of presets (the kept hidden states) is limited too."""
+    model = DecoderModel(TINY)
+    seen: list[set[int]] = []
+    run_layer = DecoderModel.run_layer
+
+    def watched(self, *args, **kwargs):
+        seen.append(blas_threads())
+        return run_layer(self, *args, **kwargs)
+
+    monkeypatch.setattr(DecoderModel, "run_layer", watched)
+    with threadpool_limits(limits=2, user_api="blas"):
+        preset_from_decoder(TINY, model.config.n_layers, 1, "a b c")
+        after = blas_threads()
+    assert seen and all(s == {1} for s in seen) and after == {2}
 
 
 def test_same_numbers_as_without_the_limit():
