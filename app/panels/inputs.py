@@ -27,6 +27,7 @@ from ..change import Change
 from ..document import Document
 from ..matrix_model import TokensModel, input_matrix_model
 from ..table_view import MatrixTableView
+from ..undo_keys import route_undo_keys
 from .fills import fill_matrix, import_matrix_csv
 
 MAX_TOKENS_UI = 8192
@@ -119,6 +120,7 @@ class InputsPanel(QWidget):
         document.changed.connect(self._on_changed)
         self._rebuild_tabs()
         self._sync_controls()
+        route_undo_keys(self)  # Ctrl+Z in a dimension box undoes the document's last step
 
     # Construction helpers ---------------------------------------------------
     def _spin(self, low: int, high: int, tip: str) -> QSpinBox:

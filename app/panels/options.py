@@ -22,6 +22,7 @@ from selfattn.attention import resolve_scale
 from .. import commands
 from ..change import Change
 from ..document import Document
+from ..undo_keys import route_undo_keys
 from .modern_options import ModernOptions
 
 # The slider spans temperatures 0.01 .. 100 on a log scale.
@@ -115,6 +116,7 @@ class OptionsPanel(QWidget):
         self.dtype_combo.currentIndexChanged.connect(self._on_dtype)
         document.changed.connect(self._on_changed)
         self._sync()
+        route_undo_keys(self)  # Ctrl+Z in a box undoes the document's last step
 
     def _on_changed(self, _change: Change) -> None:
         self._sync()
