@@ -20,7 +20,7 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
-from selfattn.preset import MAX_WINDOW, Rope
+from selfattn.preset import MAX_WINDOW, Preset, Rope
 from selfattn.rope import check_rope
 
 from .. import commands
@@ -53,7 +53,10 @@ class ModernOptions:
         self._doc = document
         self._parent = parent
         self._updating = False
-        self._last_rope: Rope | None = None  # restored when RoPE is switched back on
+        # The RoPE just switched off, and the preset that switch made: switching on again
+        # right away restores it. Any other preset without RoPE (another file, a model's
+        # preset left behind) shows and starts from the defaults, theta 10000 and r = d_k.
+        self._switched_off: tuple[Preset, Rope] | None = None
 
         heading = QLabel("<b>Modern attention</b>")
         form.addRow(heading)
@@ -114,13 +117,11 @@ class ModernOptions:
         p = self._doc.preset
         o = p.options
         rope = o.rope
-        if rope is not None:
-            self._last_rope = rope
         self._updating = True
         try:
             styles = [style for _, style in ROPE_CHOICES]
             self.rope_combo.setCurrentIndex(styles.index(rope.style if rope else None))
-            shown = rope or self._last_rope or Rope()
+            shown = rope or self._remembered_rope() or Rope()
             explicit = shown.inv_freq is not None
             self.theta_spin.setValue(float(shown.theta))
             self.theta_spin.setEnabled(rope is not None and not explicit)
@@ -153,6 +154,12 @@ class ModernOptions:
         finally:
             self._updating = False
 
+    def _remembered_rope(self) -> Rope | None:
+        """The RoPE switched off by the last change, if the preset is still the one it made."""
+        if self._switched_off is not None and self._switched_off[0] is self._doc.preset:
+            return self._switched_off[1]
+        return None
+
     # Requests ---------------------------------------------------------------------------
     def _request(self, text: str, merge_key: str | None = None, **changes: object) -> None:
         """Ask for an option change; if refused, show the preset's value again."""
@@ -177,9 +184,12 @@ class ModernOptions:
         current = self._doc.preset.options.rope
         if style is None:
             self._request_rope(None, "RoPE off")
+            if current is not None and self._doc.preset.options.rope is None:
+                self._switched_off = (self._doc.preset, current)
+                self.sync()
             return
         d_k = self._doc.preset.d_k
-        rope = replace(current or self._last_rope or Rope(), style=style)
+        rope = replace(current or self._remembered_rope() or Rope(), style=style)
         if current is None and check_rope(rope, d_k) is not None:
             # The remembered settings do not fit these heads; an odd d_k rotates all
             # but its last column.

@@ -156,10 +156,23 @@ class OptionsPanel(QWidget):
             return
         choice = self.scale_combo.currentData()
         if choice == "custom":
-            value = float(self.custom_scale.value())
+            if self.sender() is self.scale_combo:
+                # Switching to custom keeps the exact divisor in use (sqrt(3), not the
+                # box's 1.732051): the results move only when the person types a value.
+                value = self._current_scale()
+            else:
+                value = float(self.custom_scale.value())
             self._request(f"Scale: divide by {value:g}", "scale", scale=value)
         else:
             self._request(f"Scale: {self.scale_combo.currentText()}", scale=choice)
+
+    def _current_scale(self) -> float:
+        """The exact number the preset's scale divides the scores by."""
+        p = self._doc.preset
+        scale = p.options.scale
+        if isinstance(scale, str):
+            return resolve_scale("none" if scale == "none" else "sqrt_dk", p.d_k)
+        return float(scale)
 
     def _on_slider(self, position: int) -> None:
         if self._updating:

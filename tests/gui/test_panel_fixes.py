@@ -6,12 +6,16 @@ and checks the document's preset or the status bar against values worked out her
 
 from __future__ import annotations
 
+import math
+
+import numpy as np
 import pytest
 from PySide6.QtCore import Qt
 from PySide6.QtTest import QTest
 from PySide6.QtWidgets import QAbstractSpinBox, QApplication
 
 from app import commands
+from selfattn.preset import Options, Preset, Rope
 
 CTRL = Qt.KeyboardModifier.ControlModifier
 SHIFT = Qt.KeyboardModifier.ShiftModifier
@@ -93,3 +97,55 @@ def test_typing_not_yet_entered_is_undone_in_the_box_first(active):
     QTest.keyClick(spin, Qt.Key.Key_Z, CTRL)  # now committed text: the document's step
     assert doc.undo_stack.index() == index - 1
     assert doc.preset.options.causal is False
+
+
+# 2. Switching the scale to "custom" keeps the exact divisor ---------------------------------
+@pytest.mark.parametrize(("start", "divisor"), [("sqrt_dk", math.sqrt(3)), ("none", 1.0)])
+def test_switching_to_custom_keeps_the_exact_divisor(window, start, divisor):
+    doc, panel = window.document, window.options_panel
+    if start != "sqrt_dk":
+        assert commands.set_options(doc, "Scale", scale=start)
+    weights = window.recompute.result.weights.copy()
+    assert window.recompute.result.divisor == divisor * doc.preset.options.temperature
+    panel.scale_combo.setCurrentIndex(panel.scale_combo.findData("custom"))
+    assert doc.preset.options.scale == divisor  # exactly sqrt(3), not 1.732051
+    assert np.array_equal(window.recompute.result.weights, weights)
+    assert panel.custom_scale.isEnabled()
+    panel.custom_scale.setValue(2.0)  # a value the person types replaces it
+    assert doc.preset.options.scale == 2.0
+
+
+# 3. RoPE settings of one preset do not carry over to the next ---------------------------------
+def _even_preset(rope: Rope | None, name: str) -> Preset:
+    rng = np.random.default_rng(3)
+    n, d_model, d_k = 4, 4, 4
+    return Preset(
+        inputs=rng.normal(size=(n, d_model)),
+        w_query=rng.normal(size=(d_model, d_k)),
+        w_key=rng.normal(size=(d_model, d_k)),
+        w_value=rng.normal(size=(d_model, d_k)),
+        name=name,
+        options=Options(causal=True, rope=rope),
+    )
+
+
+def test_a_preset_without_rope_shows_and_starts_from_the_defaults(window):
+    doc, opts = window.document, window.options_panel.modern
+    model_like = _even_preset(Rope(style="half", theta=100000.0, dims=2), "like SmolLM2")
+    commands.open_preset(doc, model_like, None)
+    assert opts.theta_spin.text() == "100000" and opts.dims_spin.value() == 2
+    commands.open_preset(doc, _even_preset(None, "no rope"), None)
+    assert opts.rope_combo.currentData() is None
+    assert opts.theta_spin.text() == "10000"  # Rope's default, not the last model's
+    assert opts.dims_spin.value() == 4  # d_k
+    opts.rope_combo.setCurrentIndex(opts.rope_combo.findData("interleaved"))
+    assert doc.preset.options.rope == Rope(style="interleaved", theta=10000.0, dims=None)
+
+
+def test_switching_rope_off_and_on_again_restores_it_in_the_same_preset(window):
+    doc, opts = window.document, window.options_panel.modern
+    commands.open_preset(doc, _even_preset(Rope(style="half", theta=500.0, dims=2), "r"), None)
+    opts.rope_combo.setCurrentIndex(opts.rope_combo.findData(None))
+    assert doc.preset.options.rope is None
+    opts.rope_combo.setCurrentIndex(opts.rope_combo.findData("half"))
+    assert doc.preset.options.rope == Rope(style="half", theta=500.0, dims=2)
