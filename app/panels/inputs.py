@@ -28,6 +28,7 @@ from ..document import Document
 from ..matrix_model import TokensModel, input_matrix_model
 from ..table_view import MatrixTableView
 from ..undo_keys import route_undo_keys
+from .checked_spin import CheckedSpinBox
 from .fills import fill_matrix, import_matrix_csv
 
 MAX_TOKENS_UI = 8192
@@ -54,13 +55,20 @@ class InputsPanel(QWidget):
         layout.setContentsMargins(4, 4, 4, 4)
 
         dims = QGridLayout()
-        self.spin_tokens = self._spin(1, MAX_TOKENS_UI, "Number of query tokens n (rows of X)")
-        self.spin_d_model = self._spin(1, MAX_WIDTH_UI, "Embedding width d_model (columns of X)")
-        self.spin_d_k = self._spin(1, MAX_WIDTH_UI, "Query/key width per head d_k")
-        self.spin_d_v = self._spin(1, MAX_WIDTH_UI, "Value width per head d_v")
-        self.spin_heads = self._spin(1, 256, "Number of heads H (W_Q has H*d_k columns)")
-        self.spin_source = self._spin(1, MAX_TOKENS_UI, "Number of source tokens m (keys)")
+        self.spin_tokens = self._spin(
+            "tokens", 1, MAX_TOKENS_UI, "Number of query tokens n (rows of X)"
+        )
+        self.spin_d_model = self._spin(
+            "d_model", 1, MAX_WIDTH_UI, "Embedding width d_model (columns of X)"
+        )
+        self.spin_d_k = self._spin("d_k", 1, MAX_WIDTH_UI, "Query/key width per head d_k")
+        self.spin_d_v = self._spin("d_v", 1, MAX_WIDTH_UI, "Value width per head d_v")
+        self.spin_heads = self._spin("heads", 1, 256, "Number of heads H (W_Q has H*d_k columns)")
+        self.spin_source = self._spin(
+            "source", 1, MAX_TOKENS_UI, "Number of source tokens m (keys)"
+        )
         self.spin_kv_heads = self._spin(
+            "kv heads",
             1,
             256,
             "Key/value heads G (grouped-query attention): W_K and W_V have G blocks;\n"
@@ -123,8 +131,8 @@ class InputsPanel(QWidget):
         route_undo_keys(self)  # Ctrl+Z in a dimension box undoes the document's last step
 
     # Construction helpers ---------------------------------------------------
-    def _spin(self, low: int, high: int, tip: str) -> QSpinBox:
-        spin = QSpinBox()
+    def _spin(self, name: str, low: int, high: int, tip: str) -> QSpinBox:
+        spin = CheckedSpinBox(name, self._doc.report)  # says why a number is refused
         spin.setRange(low, high)
         spin.setToolTip(tip)
         spin.setKeyboardTracking(False)  # resize when the person is done typing

@@ -12,11 +12,9 @@ from dataclasses import replace
 from PySide6.QtCore import QLocale
 from PySide6.QtWidgets import (
     QComboBox,
-    QDoubleSpinBox,
     QFormLayout,
     QHBoxLayout,
     QLabel,
-    QSpinBox,
     QWidget,
 )
 
@@ -25,6 +23,7 @@ from selfattn.rope import check_rope
 
 from .. import commands
 from ..document import Document
+from .checked_spin import CheckedDoubleSpinBox, CheckedSpinBox
 
 ROPE_CHOICES = (
     ("off", None),
@@ -34,7 +33,7 @@ ROPE_CHOICES = (
 MAX_THETA = 1e12
 
 
-class CompactSpinBox(QDoubleSpinBox):
+class CompactSpinBox(CheckedDoubleSpinBox):
     """Shows 100000, not 100000.00: the shortest text of the value (up to its decimals)."""
 
     def textFromValue(self, value: float) -> str:
@@ -72,12 +71,12 @@ class ModernOptions:
         form.addRow("RoPE", self.rope_combo)
 
         rope_row = QHBoxLayout()
-        self.theta_spin = CompactSpinBox()
+        self.theta_spin = CompactSpinBox("theta", document.report)
         self.theta_spin.setDecimals(2)
         self.theta_spin.setRange(0.01, MAX_THETA)
         self.theta_spin.setKeyboardTracking(False)
         self.theta_spin.setToolTip("theta: inv_freq_i = theta^(-2i/r)")
-        self.dims_spin = QSpinBox()
+        self.dims_spin = CheckedSpinBox("rotary dims", document.report)
         self.dims_spin.setRange(2, 2)
         self.dims_spin.setSingleStep(2)
         self.dims_spin.setKeyboardTracking(False)
@@ -95,7 +94,7 @@ class ModernOptions:
         )
         form.addRow("key/value heads", self.kv_combo)
 
-        self.window_spin = QSpinBox()
+        self.window_spin = CheckedSpinBox("window", document.report)
         self.window_spin.setRange(0, min(MAX_WINDOW, 2**31 - 1))
         self.window_spin.setSpecialValueText("off")
         self.window_spin.setKeyboardTracking(False)

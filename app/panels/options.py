@@ -9,7 +9,6 @@ from PySide6.QtCore import QLocale, Qt
 from PySide6.QtWidgets import (
     QCheckBox,
     QComboBox,
-    QDoubleSpinBox,
     QFormLayout,
     QHBoxLayout,
     QLabel,
@@ -23,6 +22,7 @@ from .. import commands
 from ..change import Change
 from ..document import Document
 from ..undo_keys import route_undo_keys
+from .checked_spin import CheckedDoubleSpinBox
 from .modern_options import ModernOptions
 
 # The slider spans temperatures 0.01 .. 100 on a log scale.
@@ -56,7 +56,8 @@ class OptionsPanel(QWidget):
         for label, value in self.SCALES:
             self.scale_combo.addItem(label, value)
         self.scale_combo.setToolTip("Raw scores are divided by scale x temperature")
-        self.custom_scale = QDoubleSpinBox()
+        divides = "the scores are divided by it"
+        self.custom_scale = CheckedDoubleSpinBox("scale", document.report, divides)
         self.custom_scale.setDecimals(6)
         self.custom_scale.setRange(1e-6, 1e6)
         self.custom_scale.setKeyboardTracking(False)
@@ -71,7 +72,7 @@ class OptionsPanel(QWidget):
         self.temperature_slider.setToolTip(
             "Temperature (log scale 0.01 to 100): high flattens rows"
         )
-        self.temperature_spin = QDoubleSpinBox()
+        self.temperature_spin = CheckedDoubleSpinBox("temperature", document.report, divides)
         self.temperature_spin.setDecimals(4)
         self.temperature_spin.setRange(1e-4, 1e4)
         self.temperature_spin.setSingleStep(0.1)

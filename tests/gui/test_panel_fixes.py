@@ -10,11 +10,16 @@ import math
 
 import numpy as np
 import pytest
+from hypothesis import given
+from hypothesis import settings as hypothesis_settings
+from hypothesis import strategies as st
 from PySide6.QtCore import Qt
+from PySide6.QtGui import QValidator
 from PySide6.QtTest import QTest
 from PySide6.QtWidgets import QAbstractSpinBox, QApplication
 
 from app import commands
+from app.panels.checked_spin import CheckedSpinBox
 from selfattn.preset import Options, Preset, Rope
 
 CTRL = Qt.KeyboardModifier.ControlModifier
@@ -149,3 +154,76 @@ def test_switching_rope_off_and_on_again_restores_it_in_the_same_preset(window):
     assert doc.preset.options.rope is None
     opts.rope_combo.setCurrentIndex(opts.rope_combo.findData("half"))
     assert doc.preset.options.rope == Rope(style="half", theta=500.0, dims=2)
+
+
+# 4. A refused or clamped number says why, and the old value stays visible -------------------
+def _last_message(window) -> str:
+    return window.statusBar().currentMessage()
+
+
+def test_too_many_tokens_are_reported_not_clamped(active):
+    doc, spin = active.document, active.inputs_panel.spin_tokens
+    before = doc.preset.n_tokens
+    _type_into(spin, "100000")
+    assert doc.preset.n_tokens == before  # not 1000, not 8192
+    assert spin.value() == before and spin.text() == str(before)
+    assert _last_message(active) == f"tokens: at most 8192 (typed 100000); {before} stays"
+
+
+def test_temperature_zero_is_reported_and_the_old_value_stays(active):
+    doc, spin = active.document, active.options_panel.temperature_spin
+    assert commands.set_options(doc, "Temperature 2", temperature=2.0)
+    _type_into(spin, "0")
+    assert doc.preset.options.temperature == 2.0
+    assert spin.text() == "2.0000"
+    message = _last_message(active)
+    assert message.startswith("temperature: at least 0.0001") and "(typed 0); 2 stays" in message
+
+
+def test_custom_scale_zero_is_reported_and_the_old_value_stays(active):
+    doc, panel = active.document, active.options_panel
+    assert commands.set_options(doc, "Scale 1.5", scale=1.5)
+    _type_into(panel.custom_scale, "0")
+    assert doc.preset.options.scale == 1.5
+    assert panel.custom_scale.text() == "1.500000"
+    message = _last_message(active)
+    assert message.startswith("scale: at least 0.000001") and "(typed 0); 1.5 stays" in message
+
+
+def test_theta_above_its_maximum_is_reported(active):
+    doc, opts = active.document, active.options_panel.modern
+    opts.rope_combo.setCurrentIndex(opts.rope_combo.findData("half"))
+    _type_into(opts.theta_spin, "20000000000000")
+    assert doc.preset.options.rope.theta == 10000.0
+    assert _last_message(active) == (
+        "theta: at most 1000000000000 (typed 20000000000000); 10000 stays"
+    )
+
+
+def test_a_number_in_range_is_taken_without_a_message(active):
+    _type_into(active.inputs_panel.spin_tokens, "6")
+    assert active.document.preset.n_tokens == 6
+    assert "stays" not in _last_message(active)
+
+
+@hypothesis_settings(max_examples=200, deadline=None)
+@given(text=st.text(max_size=12), number=st.integers(min_value=-(10**9), max_value=10**9))
+def test_a_checked_box_takes_in_range_and_reports_out_of_range(qapp, text, number):
+    """Any text: no crash; an integer out of 1..8192 is let stand and reported, never cut."""
+    reports: list[str] = []
+    box = CheckedSpinBox("tokens", reports.append)
+    box.setRange(1, 8192)
+    box.setValue(4)
+    box.validate(text, len(text))  # arbitrary typing never raises
+    state, _text, _pos = box.validate(str(number), len(str(number)))
+    if 1 <= number <= 8192:
+        assert state == QValidator.State.Acceptable
+        box.fixup(str(number))
+        assert reports == []
+    elif number > 8192:
+        assert state == QValidator.State.Intermediate
+        box.fixup(str(number))
+        assert reports == [f"tokens: at most 8192 (typed {number}); 4 stays"]
+    else:
+        box.fixup(str(number))
+        assert reports == [f"tokens: at least 1 (typed {number}); 4 stays"]

@@ -1,0 +1,126 @@
+"""Spin boxes that say why they refuse a number instead of clamping it silently.
+
+Qt's spin boxes refuse a keystroke that makes the number too large (typing 100000
+into a box that takes at most 8192 left "1000", which Enter then committed) and put
+the old value back, without a word, when the typed number is too small (temperature
+0). These boxes let the typed number stand while the person types, and when editing
+ends (Enter, focus leaves) Qt's fix-up step reports "tokens: at most 8192 (typed
+100000); 4 stays" through `report` (the status bar) and shows the old value again.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Callable
+
+from PySide6.QtGui import QValidator
+from PySide6.QtWidgets import QDoubleSpinBox, QSpinBox, QWidget
+
+Report = Callable[[str], None]
+_INTEGER = re.compile(r"[+-]?\d+")
+_DECIMAL = re.compile(r"[+-]?(\d+(\.\d*)?|\.\d+)")
+
+
+def _typed_number(text: str, prefix: str, suffix: str, integer: bool) -> float | None:
+    """The plain number typed (no prefix or suffix), None when it is not one."""
+    core = text.removeprefix(prefix).removesuffix(suffix).strip()
+    pattern = _INTEGER if integer else _DECIMAL
+    return float(core) if pattern.fullmatch(core) else None
+
+
+def range_message(
+    name: str,
+    typed: str,
+    number: float,
+    bounds: tuple[float, float],
+    shown: Callable[[float], str],
+    old: str,
+    why_low: str = "",
+) -> str | None:
+    """What to tell the person when `number` lies outside `bounds`; None inside.
+
+    shown: how the box writes a number (its decimals, no trailing zeros).
+    """
+    low, high = bounds
+    if number > high:
+        return f"{name}: at most {shown(high)} (typed {typed}); {old} stays"
+    if number < low:
+        because = f" — {why_low}" if why_low else ""
+        return f"{name}: at least {shown(low)}{because} (typed {typed}); {old} stays"
+    return None
+
+
+def _trimmed(text: str) -> str:
+    return text.rstrip("0").rstrip(".") if "." in text else text
+
+
+class CheckedSpinBox(QSpinBox):
+    """An integer box named `name` that reports a number out of its range."""
+
+    def __init__(self, name: str, report: Report, parent: QWidget | None = None) -> None:
+        super().__init__(parent)
+        self.name = name
+        self._report = report
+
+    def _message(self, text: str) -> str | None:
+        number = _typed_number(text, self.prefix(), self.suffix(), integer=True)
+        if number is None:
+            return None
+        old = self.textFromValue(self.value())
+        bounds = (self.minimum(), self.maximum())
+        return range_message(self.name, text.strip(), number, bounds, lambda x: f"{x:.0f}", old)
+
+    def validate(self, text: str, pos: int) -> tuple[QValidator.State, str, int]:
+        state, text, pos = super().validate(text, pos)
+        if state == QValidator.State.Invalid and self._message(text) is not None:
+            state = QValidator.State.Intermediate  # let it stand: Enter reports it
+        return state, text, pos
+
+    def fixup(self, text: str) -> str:
+        message = self._message(text)
+        if message is not None:
+            self._report(message)
+        return super().fixup(text)
+
+
+class CheckedDoubleSpinBox(QDoubleSpinBox):
+    """A decimal box named `name` that reports a number out of its range.
+
+    why_low: the reason a smaller number is refused (e.g. the scores are divided by it).
+    """
+
+    def __init__(
+        self, name: str, report: Report, why_low: str = "", parent: QWidget | None = None
+    ) -> None:
+        super().__init__(parent)
+        self.name = name
+        self._report = report
+        self._why_low = why_low
+
+    def _message(self, text: str) -> str | None:
+        number = _typed_number(text, self.prefix(), self.suffix(), integer=False)
+        if number is None:
+            return None
+        old = _trimmed(self.textFromValue(self.value()))
+        bounds = (self.minimum(), self.maximum())
+        return range_message(
+            self.name,
+            text.strip(),
+            number,
+            bounds,
+            lambda x: _trimmed(self.textFromValue(x)),
+            old,
+            self._why_low,
+        )
+
+    def validate(self, text: str, pos: int) -> tuple[QValidator.State, str, int]:
+        state, text, pos = super().validate(text, pos)
+        if state == QValidator.State.Invalid and self._message(text) is not None:
+            state = QValidator.State.Intermediate
+        return state, text, pos
+
+    def fixup(self, text: str) -> str:
+        message = self._message(text)
+        if message is not None:
+            self._report(message)
+        return super().fixup(text)
