@@ -4,7 +4,8 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from PySide6.QtWidgets import QInputDialog, QMessageBox, QWidget
+from PySide6.QtGui import QGuiApplication
+from PySide6.QtWidgets import QDialog, QInputDialog, QMessageBox, QWidget
 
 from selfattn import edit
 from selfattn.csv_import import CsvImportError, read_matrix_csv
@@ -13,6 +14,43 @@ from .. import commands
 from ..document import Document
 
 FILL_KINDS = ("zeros", "identity", "random", "scale")
+
+
+def _fit_title(dialog: QInputDialog) -> None:
+    """Wide enough that the window manager shows the whole title (it names the matrix)."""
+    shown = dialog.windowTitle()
+    if QGuiApplication.applicationDisplayName():  # Qt adds " — Workbench" on Linux desktops
+        shown += f" — {QGuiApplication.applicationDisplayName()}"
+    title_width = dialog.fontMetrics().horizontalAdvance(shown)
+    dialog.setMinimumWidth(title_width + 160)  # room for the title bar's icon and buttons
+
+
+def random_seed_dialog(parent: QWidget, title: str) -> QInputDialog:
+    """Ask for the seed of a random fill of matrix `title` (e.g. W_Q)."""
+    dialog = QInputDialog(parent)
+    dialog.setWindowTitle(f"Fill {title} with random numbers")
+    dialog.setInputMode(QInputDialog.InputMode.IntInput)
+    dialog.setLabelText(
+        f"Every cell of {title} gets a number from the standard normal distribution.\n"
+        "Seed (the same seed gives the same numbers):"
+    )
+    dialog.setIntRange(0, 2**31 - 1)
+    dialog.setIntValue(0)
+    _fit_title(dialog)
+    return dialog
+
+
+def scale_factor_dialog(parent: QWidget, title: str) -> QInputDialog:
+    """Ask for the factor that multiplies every cell of matrix `title`."""
+    dialog = QInputDialog(parent)
+    dialog.setWindowTitle(f"Scale {title} by a factor")
+    dialog.setInputMode(QInputDialog.InputMode.DoubleInput)
+    dialog.setLabelText(f"Multiply every cell of {title} by:")
+    dialog.setDoubleRange(-1e6, 1e6)
+    dialog.setDoubleDecimals(6)
+    dialog.setDoubleValue(2.0)
+    _fit_title(dialog)
+    return dialog
 
 
 def fill_matrix(
@@ -33,20 +71,18 @@ def fill_matrix(
     title = edit.MATRIX_TITLES[key]
     if kind == "random":
         if seed is None:
-            seed, ok = QInputDialog.getInt(
-                parent, "Random normal", "Seed (reproducible):", 0, 0, 2**31 - 1
-            )
-            if not ok:
+            dialog = random_seed_dialog(parent, title)
+            if dialog.exec() != QDialog.DialogCode.Accepted:
                 return None
+            seed = dialog.intValue()
         block = edit.filled(current.shape, "random", seed=seed)
         text = f"Fill {title} with random normal (seed {seed})"
     elif kind == "scale":
         if factor is None:
-            factor, ok = QInputDialog.getDouble(
-                parent, "Scale", f"Multiply {title} by:", 2.0, -1e6, 1e6, 6
-            )
-            if not ok:
+            dialog = scale_factor_dialog(parent, title)
+            if dialog.exec() != QDialog.DialogCode.Accepted:
                 return None
+            factor = dialog.doubleValue()
         block = current * factor
         text = f"Scale {title} by {factor:g}"
     else:

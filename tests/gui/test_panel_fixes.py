@@ -13,12 +13,13 @@ import pytest
 from hypothesis import given
 from hypothesis import settings as hypothesis_settings
 from hypothesis import strategies as st
-from PySide6.QtCore import Qt
+from PySide6.QtCore import Qt, QTimer
 from PySide6.QtGui import QValidator
 from PySide6.QtTest import QTest
-from PySide6.QtWidgets import QAbstractSpinBox, QApplication
+from PySide6.QtWidgets import QAbstractSpinBox, QApplication, QInputDialog
 
 from app import commands
+from app.desktop import APP_NAME
 from app.panels.checked_spin import CheckedSpinBox
 from selfattn.preset import Options, Preset, Rope
 
@@ -227,3 +228,26 @@ def test_a_checked_box_takes_in_range_and_reports_out_of_range(qapp, text, numbe
     else:
         box.fixup(str(number))
         assert reports == [f"tokens: at least 1 (typed {number}); 4 stays"]
+
+
+# 7. The random-fill dialog names the matrix and shows its whole title ------------------------
+def test_random_fill_dialog_names_the_matrix_and_fits_its_title(window, qtbot):
+    panel = window.inputs_panel
+    panel.tabs.setCurrentWidget(panel.tables["w_query"])
+    seen: dict[str, object] = {}
+
+    def answer() -> None:
+        dialog = QApplication.activeModalWidget()
+        assert isinstance(dialog, QInputDialog)
+        seen["title"] = dialog.windowTitle()
+        with_app = f"{dialog.windowTitle()} — {APP_NAME}"
+        seen["fits"] = dialog.width() > dialog.fontMetrics().horizontalAdvance(with_app)
+        dialog.setIntValue(7)
+        dialog.accept()
+
+    QTimer.singleShot(0, answer)
+    assert panel.fill_active("random")
+    assert seen == {"title": "Fill W_Q with random numbers", "fits": True}
+    shape = window.document.preset.w_query.shape
+    expected = np.random.default_rng(7).normal(0.0, 1.0, size=shape)  # DESIGN.md's fill
+    assert np.array_equal(window.document.preset.w_query, expected)
