@@ -57,22 +57,69 @@ def _scale_text(preset: Preset, result: AttentionResult) -> str:
     return f"scale = custom {format_number(result.scale)}"
 
 
+def _key_mask_hides(preset: Preset, j: int) -> bool:
+    key_mask = preset.options.key_mask
+    return key_mask is not None and j < len(key_mask) and not key_mask[j]
+
+
+def _mask_rules(preset: Preset, result: AttentionResult, i: int, j: int) -> list[str]:
+    """Each rule that hides key j from query i, in a few words (the answer's first line)."""
+    rules = []
+    if preset.options.causal and j > i:
+        rules.append(f"{_key(preset, j)} comes after {_query(preset, i)} (causal mask)")
+    if _key_mask_hides(preset, j):
+        rules.append(f"{_key(preset, j)} is switched off for every query (key mask)")
+    if window_reasons(preset, result, i, j):
+        rules.append(
+            f"{_key(preset, j)} is outside the sliding window of {_query(preset, i)} "
+            f"(window of {preset.options.window})"
+        )
+    return rules or [f"{_key(preset, j)} is not visible to {_query(preset, i)}"]
+
+
 def _mask_reasons(preset: Preset, result: AttentionResult, i: int, j: int) -> list[str]:
+    """Each rule that hides key j from query i, said in full with where to change it."""
     reasons = []
     if preset.options.causal and j > i:
         reasons.append(
             f"Causal mask: {_key(preset, j)} comes after {_query(preset, i)}, and with "
             "'causal' ticked in Options a query may only look at itself and earlier keys."
         )
-    key_mask = preset.options.key_mask
-    if key_mask is not None and j < len(key_mask) and not key_mask[j]:
+    if _key_mask_hides(preset, j):
         tab = "Source" if preset.source_inputs is not None else "Tokens"
         reasons.append(
             f"Key mask: {_key(preset, j)} is masked (its 'attend' box is unticked in the "
             f"Inputs panel's {tab} tab, e.g. a padding token), so no query may attend to it."
         )
     reasons.extend(window_reasons(preset, result, i, j))
-    return reasons or ["Masked: this key is not visible to this query."]
+    return reasons
+
+
+# What a masked cell's value means, by the matrix explained (the end of the answer's line).
+_MASKED_MEANS = {
+    "scores": (
+        "this raw score is computed but never used: its scaled score is -inf and its "
+        "weight exactly 0."
+    ),
+    "scaled_scores": (
+        "its scaled score is -inf and its weight exactly 0 — the raw score below is "
+        "computed but never used."
+    ),
+    "weights": "its weight is exactly 0 — the score below is computed but never used.",
+}
+
+
+def _mask_lead(
+    preset: Preset, result: AttentionResult, matrix: str, i: int, j: int
+) -> tuple[str, ...]:
+    """The answer for a masked cell, said before any arithmetic; empty for a visible cell."""
+    if result.mask[i, j]:
+        return ()
+    answer = f"Masked: {'; '.join(_mask_rules(preset, result, i, j))}, so {_MASKED_MEANS[matrix]}"
+    lead = [answer, *_mask_reasons(preset, result, i, j)]
+    if result.fully_masked[i]:
+        lead.append(_fully_masked_note(preset, i))
+    return tuple(lead)
 
 
 def _fully_masked_note(preset: Preset, i: int) -> str:
@@ -131,13 +178,30 @@ def _dot_step(preset: Preset, result: AttentionResult, head: int, i: int, j: int
     )
 
 
-def _score_steps(preset: Preset, result: AttentionResult, head: int, i: int, j: int) -> list[Step]:
-    """The steps up to the raw score: with RoPE, q_i and k_j rotated first."""
+def _score_steps(
+    preset: Preset, result: AttentionResult, head: int, i: int, j: int, unused: bool = False
+) -> list[Step]:
+    """The steps up to the raw score: with RoPE, q_i and k_j rotated first.
+
+    When the score is never used (a masked weight or scaled score), the rotations are
+    left out: hundreds of lines of arithmetic would bury the answer. The raw score's
+    own explanation still shows them.
+    """
+    rotate = result.has_rope and preset.options.rope is not None
     steps = []
-    if result.has_rope and preset.options.rope is not None:
+    if rotate and not unused:
         steps.append(rotation_step(preset, result, "q", head, i))
         steps.append(rotation_step(preset, result, "k", result.kv_head(head), j))
-    steps.append(_dot_step(preset, result, head, i, j))
+    dot = _dot_step(preset, result, head, i, j)
+    if rotate and unused:
+        note = (
+            "The rotated rows come from turning Q and K by their positions (RoPE); the "
+            "rotation is left out here because this score is never used. Explain the "
+            "Raw scores cell to see it pair by pair."
+        )
+        dot = Step(dot.label, dot.terms, dot.result, dot.result_label, dot.combine,
+                   (*dot.notes, note))  # fmt: skip
+    steps.append(dot)
     return steps
 
 
@@ -156,8 +220,10 @@ def _logit_step(preset: Preset, result: AttentionResult, head: int, i: int, j: i
         f"divisor = scale × T = {format_number(result.divisor)}",
     ]
     if not result.mask[i, j]:
-        notes.extend(_mask_reasons(preset, result, i, j))
-        notes.append("A masked cell's scaled score is -inf, so its exponential is exactly 0.")
+        notes.append(
+            "Masked (why is said at the top): a masked cell's scaled score is -inf, so its "
+            "exponential is exactly 0."
+        )
         term = Term(label="masked", value=logit)
     else:
         term = Term(
@@ -274,6 +340,7 @@ def explain_score(
         value=value,
         steps=tuple(_score_steps(preset, result, head, i, j)),
         notes=_head_notes(result, head),
+        lead=_mask_lead(preset, result, "scores", i, j),
     )
 
 
@@ -288,10 +355,11 @@ def explain_scaled_score(
         cell=CellRef("scaled_scores", head, i, j),
         value=value,
         steps=(
-            *_score_steps(preset, result, head, i, j),
+            *_score_steps(preset, result, head, i, j, unused=not result.mask[i, j]),
             _logit_step(preset, result, head, i, j),
         ),
         notes=_head_notes(result, head),
+        lead=_mask_lead(preset, result, "scaled_scores", i, j),
     )
 
 
@@ -301,11 +369,14 @@ def explain_weight(
     """An attention weight A_h[i, j]: dot product, scaling, then the row's softmax."""
     _check_score_cell(result, head, i, j)
     stored = float(result.weights[head, i, j])
-    steps = [*_score_steps(preset, result, head, i, j), _logit_step(preset, result, head, i, j)]
+    unused = not result.mask[i, j]
+    steps = [
+        *_score_steps(preset, result, head, i, j, unused),
+        _logit_step(preset, result, head, i, j),
+    ]
     notes: list[str] = list(_head_notes(result, head))
     cell = f"weight[{i + 1},{j + 1}]"
     if result.fully_masked[i]:
-        notes.append(_fully_masked_note(preset, i))
         steps.append(
             Step(
                 label="Weight",
@@ -315,8 +386,8 @@ def explain_weight(
                 combine="",
             )
         )
-    elif not result.mask[i, j]:
-        # Why the key is masked is said in the scaled-score step's notes.
+    elif unused:
+        # Why the key is masked is said first, in the explanation's lead.
         steps.append(
             Step(
                 label="Weight",
@@ -356,6 +427,7 @@ def explain_weight(
         value=stored,
         steps=tuple(steps),
         notes=tuple(notes),
+        lead=_mask_lead(preset, result, "weights", i, j),
     )
 
 

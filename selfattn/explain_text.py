@@ -69,13 +69,18 @@ class Step:
 
 @dataclass(frozen=True)
 class Explanation:
-    """The arithmetic behind one cell; `value` is the result's own number for it."""
+    """The arithmetic behind one cell; `value` is the result's own number for it.
+
+    `lead` is the answer that comes before any arithmetic, e.g. why a masked cell's
+    weight is 0: a learner should not have to read the steps to find it.
+    """
 
     title: str
     cell: CellRef
     value: float
     steps: tuple[Step, ...]
     notes: tuple[str, ...] = ()
+    lead: tuple[str, ...] = ()
 
     def render(self, width: int = WIDTH) -> str:
         """The steps as plain text for a monospace font, numbers aligned, 10 significant digits.
@@ -85,6 +90,8 @@ class Explanation:
         above the text.
         """
         lines: list[str] = []
+        for paragraph in self.lead:
+            lines.extend(_wrap(paragraph, "", "  ", width))
         for number, step in enumerate(self.steps, start=1):
             if lines:
                 lines.append("")

@@ -264,7 +264,7 @@ class Builder:
 
 def logit_explanation(b: Builder, j: int) -> Explanation | None:
     """Explain's scaled-score step alone, its last (the dot product was the step before);
-    for a masked cell its notes say why the cell is masked."""
+    for a masked cell its lead says why the cell is masked."""
     return explained(partial(explain_scaled_score, b.p, b.r, b.h, b.i, j), last_step)
 
 
@@ -299,7 +299,9 @@ def explained(
             size = math.fsum(abs(t.value) for t in step.terms)
             if not abs(total - step.result) <= 1e-5 * size + 1e-12:
                 return None
-    return ex if part is None else Explanation(ex.title, ex.cell, ex.value, steps, ex.notes)
+    return (
+        ex if part is None else Explanation(ex.title, ex.cell, ex.value, steps, ex.notes, ex.lead)
+    )
 
 
 def explained_all(
