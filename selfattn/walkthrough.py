@@ -61,8 +61,8 @@ def _inputs(b: Builder) -> WalkStep:
     p, i = b.p, b.i
     text = (
         f"Each of the {plural(b.n, 'token')} is one row of the input matrix X, with "
-        f"d_model = {p.d_model} numbers. {b.query_name(capital=True)} is row {i + 1}: "
-        f"x{i + 1} = {vector(p.inputs[i])}."
+        f"d_model = {p.d_model} numbers. {b.query_name(capital=True)} is "
+        f"X row {i + 1} = {vector(p.inputs[i])}."
     )
     return WalkStep(
         "inputs",
@@ -107,19 +107,21 @@ def _width_text(r: AttentionResult) -> str:
 
 def _qkv_row(b: Builder) -> WalkStep:
     p, r, i = b.p, b.r, b.i
-    x = f"x{i + 1} = {vector(p.inputs[i])}"
+    # Rows are "X row 1", "Q row 1": x1 and q1 name the tables' columns.
+    x = f"X row {i + 1} = {vector(p.inputs[i])}"
     if b.cross:
         text = (
             f"The input row of {b.query_name()}, {x}, times W_Q gives its query "
-            f"q{i + 1} = {vector(r.q[i])}. Its keys and values are not its own: they come "
+            f"Q row {i + 1} = {vector(r.q[i])}. Its keys and values are not its own: they come "
             "from the source tokens (next step)."
         )
         names: tuple[str, ...] = ("q",)
     else:
         text = (
             f"The input row of {b.query_name()}, {x}, is multiplied with each weight "
-            f"matrix: times W_Q it gives its query q{i + 1} = {vector(r.q[i])}, times W_K "
-            f"its key k{i + 1} = {vector(r.k[i])}, times W_V its value v{i + 1} = "
+            f"matrix: times W_Q it gives its query Q row {i + 1} = {vector(r.q[i])}, "
+            f"times W_K its key K row {i + 1} = {vector(r.k[i])}, times W_V its value "
+            f"V row {i + 1} = "
             f"{vector(r.v[i])}."
         )
         names = ("q", "k", "v")
@@ -136,7 +138,7 @@ def _qkv_row(b: Builder) -> WalkStep:
         d = r.d_v if name == "v" else r.d_k
         tables.append(
             b.table(
-                f"{name}{i + 1}",
+                f"{name.upper()} row {i + 1}",
                 name,
                 getattr(r, name)[i],
                 b.head_row_labels(),
@@ -320,7 +322,7 @@ def _weighted_values(b: Builder) -> WalkStep:
     else:  # the same products from the result, where Explain cannot write them out
         products = r.weights[h, i][:, None] * r.v[:, list(b.v_cols())]
     lines = [
-        f"{num(r.weights[h, i, j])} × v{j + 1} {vector(r.v[j, list(b.v_cols())])}"
+        f"{num(r.weights[h, i, j])} × V row {j + 1} {vector(r.v[j, list(b.v_cols())])}"
         for j in range(min(b.m, MAX_EXPLAINED))
     ]
     text = (

@@ -72,8 +72,13 @@ def test_seed_keys_queries_values(seed: Walkthrough) -> None:
 def test_seed_input_1_query_key_value_first(seed: Walkthrough) -> None:
     step = seed.step("qkv_row")
     assert [t.values.tolist() for t in step.tables] == [[QUERIES[0]], [KEYS[0]], [VALUES[0]]]
-    assert "q1 = [1, 0, 2]" in step.text and "k1 = [0, 1, 1]" in step.text
-    assert "v1 = [1, 2, 3]" in step.text
+    # The rows are named as rows: q1, k1, v1 are the tables' column names.
+    assert "X row 1 = [1, 0, 1, 0]" in step.text
+    assert "Q row 1 = [1, 0, 2]" in step.text and "K row 1 = [0, 1, 1]" in step.text
+    assert "V row 1 = [1, 2, 3]" in step.text
+    assert [t.title for t in step.tables] == ["Q row 1", "K row 1", "V row 1"]
+    for column_name in ("x1", "q1", "k1", "v1"):
+        assert column_name not in step.text
     # q1[0] = x1 . W_Q[:, 0] = 1*1 + 0*1 + 1*0 + 0*0, written out term by term
     first = step.explanations[0]
     assert [t.operands for t in first.steps[0].terms] == [(1, 1), (0, 1), (1, 0), (0, 0)]
@@ -99,6 +104,19 @@ def test_seed_input_1_weights(seed: Walkthrough) -> None:
     np.testing.assert_allclose(weights, WEIGHTS_1, rtol=1e-12)
     np.testing.assert_allclose(weights, [0.136, 0.432, 0.432], atol=5e-4)  # as published
     assert "[0.1361, 0.4319, 0.4319]" in step.text
+
+
+def test_seed_input_row_is_not_named_like_a_column(seed: Walkthrough) -> None:
+    text = seed.step("inputs").text
+    assert "Query 1 'input_1' is X row 1 = [1, 0, 1, 0]." in text
+    assert "x1" not in text
+
+
+def test_seed_weighted_values_name_the_value_rows(seed: Walkthrough) -> None:
+    # weights [0.1361, 0.4319, 0.4319] times V rows [1, 2, 3], [2, 8, 0], [2, 6, 3]
+    text = seed.step("weighted_values").text
+    assert "0.1361 × V row 1 [1, 2, 3]; 0.4319 × V row 2 [2, 8, 0]; 0.4319 × V row 3" in text
+    assert "v1" not in text
 
 
 def test_seed_weighted_values_and_output_1(seed: Walkthrough) -> None:
@@ -173,6 +191,11 @@ def test_cross_attention_keys_come_from_the_source() -> None:
     walk = walkthrough(preset)
     assert walk.keys[:3] == ("inputs", "source", "weights")
     assert [t.matrix for t in walk.step("qkv_row").tables] == ["q"]
+    # 'the' = [1, 0, 0, 0] times W_Q (4 × the identity over x1..x3) = [4, 0, 0]
+    assert (
+        "X row 1 = [1, 0, 0, 0], times W_Q gives its query Q row 1 = [4, 0, 0]"
+        in walk.step("qkv_row").text
+    )
     k_table = next(t for t in walk.step("qkv_all").tables if t.matrix == "k")
     assert k_table.row_labels == preset.source_tokens
     assert Cells("source_inputs", (0, 1, 2), (0, 1, 2, 3)) in walk.step("source").cells
@@ -408,3 +431,64 @@ def test_bundled_decoder_head_walks_through_rope_and_the_causal_mask() -> None:
     rope = walk.step("rope")
     assert rope.explanations[0].value == pytest.approx(expected, rel=1e-12)
     assert "position 4" in rope.text
+
+
+# Position 0 is not rotated: the walk-through shows a query that turns -------------------
+
+
+def test_rope_step_at_position_0_shows_query_2_turning() -> None:
+    """The seed example with RoPE on its first pair (q1, q2), inv_freq [1]: query 1 sits at
+    position 0 and stays [1, 0, 2]; query 2 = [2, 2, 2] at position 1 turns by 1 rad into
+    [2 cos 1 − 2 sin 1, 2 cos 1 + 2 sin 1, 2] = [−0.6023, 2.764, 2]."""
+    walk = walkthrough(load_bundled("seed-example").with_options(rope=Rope(dims=2)))
+    rope = walk.step("rope")
+    assert "position 0 is not rotated" in rope.text
+    assert "its rotated query row is its query row, [1, 0, 2]" in rope.text
+    assert (
+        "query 2 'input_2' at position 1: its angles are [1], and its query row [2, 2, 2] "
+        "becomes [−0.6023, 2.764, 2]" in rope.text
+    )
+    c, s = math.cos(1.0), math.sin(1.0)
+    turned = next(ex for ex in rope.explanations if ex.title.startswith("Rotate Q row 2"))
+    assert "position p = 1" in turned.title
+    rotated = {
+        ref.col: t.value for t in turned.steps[0].terms for ref in t.refs if ref.matrix == "q_rot"
+    }
+    assert rotated == pytest.approx({0: 2 * c - 2 * s, 1: 2 * c + 2 * s}, rel=1e-15)
+    assert Cells("q_rot", (0, 1), (0, 1, 2)) in rope.cells
+
+
+def test_rope_step_of_the_real_decoder_turns_query_2_by_its_frequencies() -> None:
+    """real-attention-sink: theta 100000 over d_k = 64, so inv_freq[2] = 100000^(−2/64)
+    = 10^(−5/32) = 0.6978 and query 2 'Ġcat' at position 1 turns pair k by inv_freq[k]."""
+    rope = walkthrough(load_bundled("real-attention-sink")).step("rope")
+    assert "Query 1 'The' is at position 0, and position 0 is not rotated" in rope.text
+    assert "query 2 'Ġcat' at position 1: its angles are [1, 0.6978, " in rope.text
+    assert [ex.title.split(" (")[0] for ex in rope.explanations] == [
+        "Rotate Q row 1",
+        "Rotate K row 1",
+        "Rotate Q row 2",
+        "Rotate K row 2",
+    ]
+
+
+def test_rope_step_away_from_position_0_follows_its_own_query() -> None:
+    rope = walkthrough(load_bundled("real-attention-sink"), query=2).step("rope")
+    assert "Query 3 'Ġsat' is at position 2: angles [2, 1.396, " in rope.text  # 2 × 0.6978
+    assert "not rotated" not in rope.text
+    assert [ex.title.split(" (")[0] for ex in rope.explanations] == [
+        "Rotate Q row 3",
+        "Rotate K row 3",
+    ]
+
+
+def test_window_step_with_nothing_hidden_shows_a_query_it_hides_from() -> None:
+    """Causal window of 2 over 'the cat sat on the mat': query 1 (position 0) sees every key
+    it may; query 3 at position 2 sees positions 1..2 only, so key 1 is too far away."""
+    preset = load_bundled("causal-the-cat-sat").with_options(window=2)
+    text = walkthrough(preset, query=0).step("window").text
+    assert "No key is too far away for this query." in text
+    assert (
+        "For another query it matters: query 3 'sat' at position 2 may look at only the keys "
+        "at positions 1..2 (the last 2), so key 1 is too far away." in text
+    )
