@@ -125,23 +125,47 @@ def causal_mask_step(b: Builder) -> WalkStep:
     )
 
 
-def window_step(b: Builder) -> WalkStep:
-    r, i = b.r, b.i
-    w = b.p.options.window
+def _window_rule(b: Builder, query: int) -> tuple[str, list[int]]:
+    """What the sliding window lets `query` see, in words, and the keys it hides."""
+    r, w = b.r, b.p.options.window
     assert w is not None
-    p_i = int(r.positions[i])
+    p_i = int(r.positions[query])
     if b.p.options.causal:
         rule = f"only the keys at positions {max(p_i - w + 1, 0)}..{p_i} (the last {w})"
         hidden = [j for j in range(b.m) if int(r.key_positions[j]) <= p_i - w]
     else:
         rule = f"only the keys less than {w} positions away ({max(p_i - w + 1, 0)}..{p_i + w - 1})"
         hidden = [j for j in range(b.m) if abs(int(r.key_positions[j]) - p_i) >= w]
-    text = f"Sliding window w = {w}: {b.query_name()} at position {p_i} may look at {rule}. " + (
-        f"{_keys(hidden).capitalize()} {'is' if len(hidden) == 1 else 'are'} too far away: "
-        "scaled score −∞, weight 0."
-        if hidden
-        else "No key is too far away for this query."
+    return rule, hidden
+
+
+def _too_far(hidden: list[int]) -> str:
+    return f"{_keys(hidden)} {'is' if len(hidden) == 1 else 'are'} too far away"
+
+
+def window_step(b: Builder) -> WalkStep:
+    r, i = b.r, b.i
+    w = b.p.options.window
+    assert w is not None
+    rule, hidden = _window_rule(b, i)
+    text = (
+        f"Sliding window w = {w}: {b.query_name()} at position {int(r.positions[i])} may look "
+        f"at {rule}. "
     )
+    if hidden:
+        text += f"{_too_far(hidden).capitalize()}: scaled score −∞, weight 0."
+    else:
+        text += "No key is too far away for this query."
+        # Show the window at work on the nearest query it hides a key from.
+        hiding = [k for k in range(b.n) if _window_rule(b, k)[1]]
+        if hiding:
+            other = min(hiding, key=lambda k: (abs(k - i), k))
+            other_rule, other_hidden = _window_rule(b, other)
+            name = Builder(b.p, r, other, b.h).query_name()
+            text += (
+                f" For another query it matters: {name} at position {int(r.positions[other])} may "
+                f"look at {other_rule}, so {_too_far(other_hidden)}."
+            )
     return WalkStep(
         "window",
         "The sliding window",
@@ -176,6 +200,17 @@ def grouped_heads_step(b: Builder) -> WalkStep:
     )
 
 
+def turning_query(b: Builder) -> int | None:
+    """A query RoPE visibly turns, to show next to the chosen one when the chosen one sits
+    at position 0 (angle 0 leaves a row as it is): the nearest query at another position,
+    or None if there is no such query or the chosen one is not at position 0."""
+    positions = [int(pos) for pos in b.r.positions]
+    if positions[b.i] != 0:
+        return None
+    others = [k for k in range(b.n) if positions[k] != 0]
+    return min(others, key=lambda k: (abs(k - b.i), k)) if others else None
+
+
 def rope_step(b: Builder) -> WalkStep:
     p, r, i = b.p, b.r, b.i
     rope = p.options.rope
@@ -187,25 +222,46 @@ def rope_step(b: Builder) -> WalkStep:
     pairs = ", ".join(
         f"({labels[int(a)]}, {labels[int(c)]})" for a, c in zip(first[:3], second[:3], strict=True)
     ) + (", …" if len(first) > 3 else "")
+    cols = list(b.q_cols())
     angles = rope_angles(r.positions[i : i + 1], freqs)[0]
     text = (
         f"RoPE (rotary position embedding, style '{rope.style}'): before the scores, each "
         f"head's query and key rows are rotated by angles that grow with the token's position. "
         f"The first {dims} of d_k = {r.d_k} columns form pairs {pairs}; pair k turns by "
-        f"position × inv_freq[k], inv_freq = {vector(freqs)}. {b.query_name(capital=True)} "
-        f"is at position {int(r.positions[i])}: angles {vector(angles)}, so its rotated query "
-        f"row{b.head_note()} is {vector(r.q_rot[i, list(b.q_cols())])}. A rotated query and "
-        "key then score by how far apart they are, not where they are."
+        f"position × inv_freq[k], inv_freq = {vector(freqs)}. "
     )
-    # This query's row, and the key row with the same number.
-    explanations = (b.rotation("q", i), b.rotation("k", min(i, b.m - 1)))
+    other = turning_query(b)
+    if other is None:
+        text += (
+            f"{b.query_name(capital=True)} is at position {int(r.positions[i])}: angles "
+            f"{vector(angles)}, so its rotated query row{b.head_note()} is "
+            f"{vector(r.q_rot[i, cols])}. "
+        )
+        shown = [i]
+    else:
+        o = Builder(p, r, other, b.h)
+        turns = rope_angles(r.positions[other : other + 1], freqs)[0]
+        text += (
+            f"{b.query_name(capital=True)} is at position 0, and position 0 is not rotated: "
+            f"every angle is 0, so its rotated query row{b.head_note()} is its query row, "
+            f"{vector(r.q_rot[i, cols])}. To see a turn, take {o.query_name()} at position "
+            f"{int(r.positions[other])}: its angles are {vector(turns)}, and its query row "
+            f"{vector(r.q[other, cols])} becomes {vector(r.q_rot[other, cols])}. "
+        )
+        shown = [i, other]
+    text += "A rotated query and key then score by how far apart they are, not where they are."
+    # The rows followed (and a turning one), each with the key row of the same number.
+    explanations = tuple(
+        ex for row in shown for ex in (b.rotation("q", row), b.rotation("k", min(row, b.m - 1)))
+    )
+    rows = tuple(shown)
     return WalkStep(
         "rope",
         "RoPE: rotate queries and keys by position",
         text,
         (
-            Cells("q", (i,), b.q_cols()),
-            Cells("q_rot", (i,), b.q_cols()),
+            Cells("q", rows, b.q_cols()),
+            Cells("q_rot", rows, b.q_cols()),
             Cells("k", b.all_rows(b.m), b.k_cols()),
             Cells("k_rot", b.all_rows(b.m), b.k_cols()),
         ),
