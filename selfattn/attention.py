@@ -257,20 +257,36 @@ def _softmax_rows(
             np.subtract(w, _FLUSH32, out=w)
 
 
+# Each intermediate in words a learner reads, the row's name, and what to make smaller.
 _WHAT = {
-    "q": "Q = X W_Q + b_Q (inputs or W_Q too large)",
-    "k": "K = Xs W_K + b_K (inputs or W_K too large)",
-    "v": "V = Xs W_V + b_V (inputs or W_V too large)",
-    "context": "the context, weights times V (values too large)",
-    "output": "the output, context times W_O plus b_O (W_O or the values too large)",
+    "q": ("the queries (inputs × W_Q + b_Q)", "query", "the inputs or W_Q"),
+    "k": ("the keys ({x} × W_K + b_K)", "key", "the {x} or W_K"),
+    "v": ("the values ({x} × W_V + b_V)", "key", "the {x} or W_V"),
+    "context": ("the context (weights × values)", "query", "the values"),
+    "output": ("the output (context × W_O + b_O)", "query", "W_O or the values"),
 }
 
 
-def _check_finite(**arrays: np.ndarray) -> None:
-    """Refuse overflow (O(n*d) per array): results never hold inf or NaN made from finite input."""
+def _check_finite(cross: bool = False, **arrays: np.ndarray) -> None:
+    """Refuse overflow (O(n*d) per array): results never hold inf or NaN made from finite input.
+
+    The message names the matrix, its first bad row and the dtype, e.g. "the values
+    (source inputs × W_V + b_V) overflow float32 in row 2 (key 2): the source inputs or
+    W_V are too large".
+    """
+    x = "source inputs" if cross else "inputs"
     for name, a in arrays.items():
-        if not np.isfinite(a).all():
-            raise AttentionError(f"{_WHAT[name]} overflows {a.dtype.name}")
+        finite = np.isfinite(a)
+        if not finite.all():
+            what, row_name, cause = (t.format(x=x) for t in _WHAT[name])
+            bad = np.argwhere(~finite)[0]  # (row, column) or (head, row, column)
+            row = int(bad[-2]) + 1
+            head = f", head {int(bad[0]) + 1}" if a.ndim == 3 and a.shape[0] > 1 else ""
+            verb = "overflows" if name in ("context", "output") else "overflow"
+            raise AttentionError(
+                f"{what} {verb} {a.dtype.name} in row {row} ({row_name} {row}{head}): "
+                f"{cause} are too large"
+            )
 
 
 def _check_scores_finite(q_h: np.ndarray, k_h: np.ndarray, scores: np.ndarray) -> None:
@@ -536,7 +552,7 @@ def _attention(
         k += b_k
     if b_v is not None:
         v += b_v
-    _check_finite(q=q, k=k, v=v)
+    _check_finite(source is not None, q=q, k=k, v=v)
 
     q_rot = k_rot = None
     q_used, k_used = q, k  # what the scores multiply: q and k, rotated with RoPE

@@ -132,9 +132,24 @@ def test_float64_is_bit_identical_to_the_straightforward_formula():
 @pytest.mark.parametrize(
     ("w_v", "w_o", "refusal"),
     [
-        ([[1e308, 1.0], [1e308, 1.0]], None, "V = Xs W_V"),  # row 1 of X: 1e308 + 1e308
-        ([[1e308, 1.0], [-1e308, 1.0]], None, "V = Xs W_V"),  # rows 2, 3 of X: +-2e308
-        ([[1.0, 0.0], [0.0, 1.0]], [[1e308], [1e308]], "the output"),  # 2 * 1e308 per row
+        # row 1 of X: 1e308 + 1e308
+        (
+            [[1e308, 1.0], [1e308, 1.0]],
+            None,
+            "the values (inputs × W_V + b_V) overflow float64 in row 1 (key 1)",
+        ),
+        # rows 2, 3 of X: +-2e308
+        (
+            [[1e308, 1.0], [-1e308, 1.0]],
+            None,
+            "the values (inputs × W_V + b_V) overflow float64 in row 2 (key 2)",
+        ),
+        # 2 * 1e308 per row
+        (
+            [[1.0, 0.0], [0.0, 1.0]],
+            [[1e308], [1e308]],
+            "the output (context × W_O + b_O) overflows float64 in row 1 (query 1)",
+        ),
         # V = [[0, 2], [1e308, 2], [-1e308, 2]] is finite; the context mixes its rows with
         # weights that sum to 1, so it stays within +-1e308: computed, not refused.
         ([[0.5e308, 1.0], [-0.5e308, 1.0]], None, None),

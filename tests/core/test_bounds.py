@@ -123,3 +123,54 @@ def test_a_preset_proven_finite_computes_without_overflow(preset):
     for name in ("q", "k", "v", "scores", "context", "output"):
         assert np.isfinite(getattr(result, name)).all(), name
     assert np.isfinite(result.scaled_scores[:, result.mask]).all()
+
+
+# The overflow refusal in words: matrix, row and dtype ----------------------------------
+
+
+def _refusal(preset: Preset) -> str:
+    with pytest.raises(AttentionError) as caught:
+        selfattn.compute(preset)
+    return str(caught.value)
+
+
+def test_values_of_source_inputs_that_overflow_float32_are_said_in_words():
+    """Cross-attention in float32: source row 2 = [0, 1e30] times W_V = diag(1, 1e20) is
+    1e50 > 3.4e38; the keys (W_K = I) and the queries stay small."""
+    eye = np.eye(2)
+    preset = Preset(
+        inputs=eye, w_query=eye, w_key=eye, w_value=np.diag([1.0, 1e20]),
+        source_inputs=np.array([[1.0, 0.0], [0.0, 1e30]]),
+        options=Options(dtype="float32", scale="none"),
+    )  # fmt: skip
+    assert _refusal(preset) == (
+        "the values (source inputs × W_V + b_V) overflow float32 in row 2 (key 2): "
+        "the source inputs or W_V are too large"
+    )
+
+
+def test_queries_that_overflow_name_their_row():
+    """Row 3 of X = [0, 1e30] times W_Q = diag(1, 1e10) = 1e40 > float32's 3.4e38."""
+    x = np.array([[1.0, 0.0], [0.0, 1.0], [0.0, 1e30]])
+    preset = Preset(
+        inputs=x, w_query=np.diag([1.0, 1e10]), w_key=np.eye(2) * 1e-30, w_value=np.eye(2),
+        options=Options(dtype="float32"),
+    )  # fmt: skip
+    message = _refusal(preset)
+    assert message.startswith("the queries (inputs × W_Q + b_Q) overflow float32 in row 3")
+    assert "(query 3)" in message and "V = " not in message and "Xs" not in message
+
+
+def test_an_output_that_overflows_names_the_query_row():
+    """X = V = I, so each context row is its weights row, which adds up to 1; with
+    W_O = [[1e308], [1e308]] each output is 1 × 1e308, and b_O = 1e308 makes it 2e308,
+    beyond float64's 1.8e308, from row 1 on."""
+    eye = np.eye(2)
+    preset = Preset(
+        inputs=eye, w_query=eye, w_key=eye, w_value=eye,
+        w_output=np.array([[1e308], [1e308]]), b_output=np.array([1e308]),
+    )  # fmt: skip
+    assert _refusal(preset) == (
+        "the output (context × W_O + b_O) overflows float64 in row 1 (query 1): "
+        "W_O or the values are too large"
+    )
