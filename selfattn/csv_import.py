@@ -43,9 +43,13 @@ def read_matrix_csv(
         raise CsvImportError(f"{path.name}: not UTF-8 text") from None
     except OSError as exc:
         raise CsvImportError(f"{path.name}: cannot read: {exc.strerror or exc}") from None
-    lines = [line for line in text.splitlines() if line.strip()]
-    if not lines:
+    # Blank lines are skipped, but every message names the line of the file as an editor
+    # numbers it: line_numbers[k] is the file's line of the k-th line kept.
+    numbered = [(n, line) for n, line in enumerate(text.splitlines(), start=1) if line.strip()]
+    if not numbered:
         raise CsvImportError(f"{path.name}: the file is empty")
+    line_numbers = [n for n, _ in numbered]
+    lines = [line for _, line in numbered]
     sample = "\n".join(lines[:5])
     if "\t" in sample:
         delimiter = "\t"
@@ -53,15 +57,23 @@ def read_matrix_csv(
         delimiter = ";"  # also what spreadsheets with decimal commas write
     else:
         delimiter = ","
+    rows: list[list[str]] = []
+    row_lines: list[int] = []  # the file's line each row starts on
+    reader = csv.reader(lines, delimiter=delimiter)
     try:
-        rows = [[cell.strip() for cell in row] for row in csv.reader(lines, delimiter=delimiter)]
+        read = 0
+        for row in reader:
+            rows.append([cell.strip() for cell in row])
+            row_lines.append(line_numbers[read])
+            read = reader.line_num  # a quoted cell may span lines
     except csv.Error as exc:
-        raise CsvImportError(f"{path.name}: not a CSV table: {exc}") from None
-    for i, row in enumerate(rows):
+        where = line_numbers[min(max(reader.line_num, 1), len(line_numbers)) - 1]
+        raise CsvImportError(f"{path.name}: line {where}: not a CSV table: {exc}") from None
+    for row, line in zip(rows, row_lines, strict=True):
         for j, cell in enumerate(row):
             if _DECIMAL_COMMA.match(cell):
                 raise CsvImportError(
-                    f"{path.name}: row {i + 1}, column {j + 1}: {cell!r} has a decimal comma; "
+                    f"{path.name}: line {line}, column {j + 1}: {cell!r} has a decimal comma; "
                     "use '.' for decimals"
                 )
     if expected_shape is not None:
@@ -74,14 +86,16 @@ def read_matrix_csv(
             if (len(body), len(body[0]) if body else 0) == tuple(expected_shape) and all(
                 len(row) == len(body[0]) and all(_is_number(c) for c in row) for row in body
             ):
-                return _to_array(path, body)
+                return _to_array(path, body, row_lines[skip_row:], skip_col)
     if rows and not all(_is_number(c) for c in rows[0][1:] or rows[0]):
-        rows = rows[1:]  # header row
+        rows, row_lines = rows[1:], row_lines[1:]  # header row
     if not rows:
         raise CsvImportError(f"{path.name}: only a header, no numbers")
+    skip_col = 0
     if all(row and not _is_number(row[0]) for row in rows):
         rows = [row[1:] for row in rows]  # label column
-    return _to_array(path, rows)
+        skip_col = 1
+    return _to_array(path, rows, row_lines, skip_col)
 
 
 def _looks_like_labels(rows: list[list[str]], *, header: bool, with_other: bool) -> bool:
@@ -103,21 +117,23 @@ def _looks_like_labels(rows: list[list[str]], *, header: bool, with_other: bool)
     return with_other and corner_is_label and all(_is_number(c) for c in other)
 
 
-def _to_array(path: Path, rows: list[list[str]]) -> np.ndarray:
+def _to_array(path: Path, rows: list[list[str]], lines: list[int], skip_col: int) -> np.ndarray:
+    """The numbers as an array; a bad cell is named by its line and column in the file."""
     width = len(rows[0])
     if width == 0:
         raise CsvImportError(f"{path.name}: no numbers")
     out = np.empty((len(rows), width))
-    for i, row in enumerate(rows):
+    for i, (row, line) in enumerate(zip(rows, lines, strict=True)):
         if len(row) != width:
             raise CsvImportError(
-                f"{path.name}: row {i + 1} has {len(row)} numbers, row 1 has {width}"
+                f"{path.name}: line {line} has {len(row)} numbers, line {lines[0]} has {width}"
             )
         for j, cell in enumerate(row):
             if not _is_number(cell):
                 hint = " (use '.' for decimals)" if "," in cell else ""
                 raise CsvImportError(
-                    f"{path.name}: row {i + 1}, column {j + 1}: {cell[:20]!r} is not a finite number{hint}"
+                    f"{path.name}: line {line}, column {j + 1 + skip_col}: {cell[:20]!r} is not "
+                    f"a finite number{hint}"
                 )
             out[i, j] = float(cell)
     return out
