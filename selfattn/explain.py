@@ -78,18 +78,18 @@ def _mask_rules(preset: Preset, result: AttentionResult, i: int, j: int) -> list
 
 
 def _mask_reasons(preset: Preset, result: AttentionResult, i: int, j: int) -> list[str]:
-    """Each rule that hides key j from query i, said in full with where to change it."""
+    """Where each rule that hides key j from query i is set (the answer said which)."""
     reasons = []
     if preset.options.causal and j > i:
         reasons.append(
-            f"Causal mask: {_key(preset, j)} comes after {_query(preset, i)}, and with "
-            "'causal' ticked in Options a query may only look at itself and earlier keys."
+            "Causal mask: with 'causal' ticked in Options a query may only look at itself "
+            "and earlier keys."
         )
     if _key_mask_hides(preset, j):
         tab = "Source" if preset.source_inputs is not None else "Tokens"
         reasons.append(
-            f"Key mask: {_key(preset, j)} is masked (its 'attend' box is unticked in the "
-            f"Inputs panel's {tab} tab, e.g. a padding token), so no query may attend to it."
+            f"Key mask: the 'attend' box of {_key(preset, j)} is unticked in the Inputs "
+            f"panel's {tab} tab (e.g. a padding token), so no query may attend to it."
         )
     reasons.extend(window_reasons(preset, result, i, j))
     return reasons

@@ -263,7 +263,8 @@ def test_cross_attention_key_mask_points_at_the_source_tab():
     preset = load_bundled("cross-attention-translation").with_options(key_mask=(True, False, True))
     ex = explain_weight(preset, selfattn.compute(preset), 0, 0, 1)
     text = flat(ex.render())
-    assert "key 2 'chat' is masked" in text and "Inputs panel's Source tab" in text
+    assert "key 2 'chat' is switched off for every query (key mask)" in text
+    assert "Inputs panel's Source tab" in text
 
 
 def _cells(result):
@@ -356,8 +357,8 @@ def test_key_masked_cell_explains_key_mask():
     ex = explain_weight(preset, result, 0, 1, 4)
     assert ex.value == 0.0
     text = flat(ex.render())
-    assert "key 5 '[PAD]' is masked" in text
-    assert "'attend' box is unticked in the Inputs panel's Tokens tab" in text
+    assert "key 5 '[PAD]' is switched off for every query (key mask)" in text
+    assert "'attend' box of key 5 '[PAD]' is unticked in the Inputs panel's Tokens tab" in text
     assert "key_mask" not in text
     assert "causal" not in text
 

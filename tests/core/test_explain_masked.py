@@ -64,7 +64,7 @@ def test_padding_key_mask_answer_comes_first():
         "Masked: key 5 '[PAD]' is switched off for every query (key mask), so its weight is "
         "exactly 0"
     )
-    assert "'attend' box is unticked in the Inputs panel's Tokens tab" in lead
+    assert "'attend' box of key 5 '[PAD]' is unticked in the Inputs panel's Tokens tab" in lead
 
 
 def test_scaled_score_of_a_masked_cell_says_minus_infinity_first():
