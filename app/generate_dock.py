@@ -12,9 +12,19 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Protocol
 
-from PySide6.QtCore import Qt
+from PySide6.QtCore import QEvent, QObject, Qt
 from PySide6.QtGui import QAction
-from PySide6.QtWidgets import QApplication, QDockWidget, QMenu, QMenuBar, QToolBar, QWidget
+from PySide6.QtWidgets import (
+    QApplication,
+    QBoxLayout,
+    QDockWidget,
+    QMenu,
+    QMenuBar,
+    QStackedWidget,
+    QTabWidget,
+    QToolBar,
+    QWidget,
+)
 
 from selfattn.atlas import atlas_from_attentions
 from selfattn.generate import open_model
@@ -24,6 +34,7 @@ from selfattn.models.errors import ModelError
 from .atlas_view import AtlasView
 from .document import Document
 from .files import FileController
+from .generate_view import StepNote
 from .panels.generate import GeneratePanel
 from .worker import Background
 
@@ -35,11 +46,15 @@ class Host(Protocol):
     background: Background
     files: FileController
     atlas_view: AtlasView  # built after the panel: read when a step changes
+    center_tabs: QTabWidget  # Pipeline | Heatmap
+    heatmap_stack: QStackedWidget
 
     def _dock(
         self, title: str, name: str, widget: QWidget, area: Qt.DockWidgetArea
     ) -> QDockWidget: ...
     def menuBar(self) -> QMenuBar: ...
+    def setCorner(self, corner: Qt.Corner, area: Qt.DockWidgetArea) -> None: ...
+    def centralWidget(self) -> QWidget | None: ...
     def findChild(self, kind: type[QToolBar], name: str) -> QToolBar | None: ...
     def show_message(self, text: str) -> None: ...
     def _redraw_heatmap(self) -> None: ...
@@ -49,16 +64,23 @@ def install_generate_panel(window: Host) -> GeneratePanel:
     panel = GeneratePanel(window.document, window.background, window.files.load_model_preset)
     dock = window._dock("Generate", "generate", panel, Qt.DockWidgetArea.RightDockWidgetArea)
     dock.hide()  # opened from View → Generate… or the toolbar
+    # the right column runs to the status bar: the panel's chart gets the window's height
+    window.setCorner(Qt.Corner.BottomRightCorner, Qt.DockWidgetArea.RightDockWidgetArea)
     panel.dock = dock
 
     def show_panel() -> None:
         dock.show()
         dock.raise_()
 
-    action = QAction("&Generate…", panel)
+    action = dock.toggleViewAction()  # View → Generate… opens and closes the panel
+    action.setText("&Generate…")
     action.setShortcut("Ctrl+G")
     action.setStatusTip("Let a decoder continue a prompt and watch where each new token looks")
-    action.triggered.connect(lambda _checked=False: show_panel())
+    action.toggled.connect(lambda on: dock.raise_() if on else None)
+    # closing the panel (menu, Ctrl+G or its close button) gives the heatmap back to the
+    # document; not on `toggled`, which also fires while the window is being destroyed
+    action.triggered.connect(lambda on: None if on else panel.step_view.set_active(False))
+    dock.installEventFilter(CloseWatcher(lambda: panel.step_view.set_active(False), dock))
     panel.action = action
     for menu in window.menuBar().findChildren(QMenu):
         if menu.title() == "&View":
@@ -86,12 +108,47 @@ def install_generate_panel(window: Host) -> GeneratePanel:
 
     window.files.generateRequested.connect(continue_text)
     panel.message.connect(window.show_message)
+    install_step_note(window, panel)
     panel.step_view.changed.connect(window._redraw_heatmap)
     panel.step_view.changed.connect(atlas_follower(window, panel))
     app = QApplication.instance()
     if app is not None:
         app.aboutToQuit.connect(panel.shutdown)
     return panel
+
+
+class CloseWatcher(QObject):
+    """Calls `on_close` when the watched widget gets a close event (its close button)."""
+
+    def __init__(self, on_close: Callable[[], None], parent: QObject) -> None:
+        super().__init__(parent)
+        self._on_close = on_close
+
+    def eventFilter(self, watched: QObject, event: QEvent) -> bool:  # Qt API name
+        if event.type() == QEvent.Type.Close:
+            self._on_close()
+        return False
+
+
+def install_step_note(window: Host, panel: GeneratePanel) -> StepNote:
+    """The line above the heatmap while it shows a generation step (not the preset);
+    showing a step brings the Heatmap tab to the front."""
+    note = StepNote()
+    central = window.centralWidget()
+    layout = None if central is None else central.layout()
+    assert isinstance(layout, QBoxLayout)  # the window's bar, banner, tabs: top to bottom
+    layout.insertWidget(layout.indexOf(window.center_tabs), note)
+    note.open_button.clicked.connect(panel.open_button.click)  # off while one is built
+    note.back_button.clicked.connect(lambda _checked=False: panel.step_view.set_active(False))
+    panel.step_view.changed.connect(lambda: note.show_for(panel.step_view))
+
+    def front(active: bool) -> None:
+        if active:
+            window.center_tabs.setCurrentWidget(window.heatmap_stack)
+
+    panel.step_view.activeChanged.connect(front)
+    panel.step_note = note
+    return note
 
 
 def same_model(model: str | Path | None, path: Path) -> bool:

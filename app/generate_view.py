@@ -10,8 +10,9 @@ from __future__ import annotations
 
 import numpy as np
 import pyqtgraph as pg
-from PySide6.QtCore import QObject, Signal
+from PySide6.QtCore import QObject, QSize, Signal
 from PySide6.QtGui import QColor
+from PySide6.QtWidgets import QFrame, QHBoxLayout, QLabel, QPushButton, QSizePolicy
 
 from selfattn.generate import Step
 from selfattn.token_display import display_tokens, visible
@@ -23,7 +24,7 @@ GENERATED_MARK = "▸ "  # before a generated token's label (rows and columns)
 BAR_CHOSEN = (230, 120, 30)
 BAR_OTHER = (80, 130, 200)
 CHART_LABEL_CHARS = 14  # longer token labels are cut with "…" (the axis stays narrow)
-CHART_PLACEHOLDER = "no step yet: Generate shows the likeliest next tokens here"
+CHART_PLACEHOLDER = "No step yet.\nGenerate shows the likeliest\nnext tokens here."
 
 
 def token_text(text: str) -> str:
@@ -50,7 +51,7 @@ class NextTokenChart(pg.PlotWidget):
         super().__init__(background=background)
         self._text = text
         self._top = top
-        self.setMinimumSize(120, 130)
+        self.setMinimumSize(120, 120)
         self.setMouseEnabled(False, False)
         self.hideButtons()
         self.setMenuEnabled(False)
@@ -66,6 +67,11 @@ class NextTokenChart(pg.PlotWidget):
         self.addItem(self.placeholder)
         self._bar_texts: list[pg.TextItem] = []
         self.clear_step()
+
+    def sizeHint(self) -> QSize:  # Qt API name
+        """Modest: in the panel's scroll area the preferred heights decide when it scrolls
+        (its layout has wrapped labels), and the chart takes whatever room is left."""
+        return QSize(240, 220)
 
     def tick_labels(self) -> list[str]:
         """The token axis's labels, top to bottom (for tests)."""
@@ -244,11 +250,20 @@ class StepView(QObject):
         return out
 
     def title(self) -> str:
+        """Says the heatmap is not the document's preset (Inputs, Results, Explain are)."""
         assert self._start is not None
-        total = len(self._steps)
+        step = f"{self._step}" if self._step else "0 (the prompt)"
         return (
-            f"Step {self._step} of {total} · layer {self._layer}, head {self._head} "
-            f"({GENERATED_MARK.strip()} generated)"
+            f"Generation step {step} — layer {self._layer}, head {self._head} "
+            "(not the preset in Inputs)"
+        )
+
+    def note(self) -> str:
+        """The line above the heatmap while it shows the step."""
+        return (
+            f"⚠ The heatmap shows generation step {self._step} of {len(self._steps)} "
+            f"(layer {self._layer}, head {self._head}; {GENERATED_MARK.strip()} = generated), "
+            "not the preset in Inputs, Results and Explain."
         )
 
     def draw(self, heatmap: HeatmapView) -> None:
@@ -258,3 +273,33 @@ class StepView(QObject):
             weights, labels, labels, kind="weights", visible=visible, title=self.title()
         )
         heatmap.select_cell(-1, -1)
+
+
+class StepNote(QFrame):
+    """One line above the heatmap while it shows a generation step: what it shows, and
+    the two ways to make the window agree again (open the step as a preset, or back)."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.setFrameShape(QFrame.Shape.StyledPanel)
+        self.label = QLabel()
+        self.label.setWordWrap(True)
+        self.label.setSizePolicy(QSizePolicy.Policy.Ignored, QSizePolicy.Policy.Preferred)
+        self.open_button = QPushButton("Open this step as a preset")
+        self.open_button.setToolTip(
+            "Inputs, Results, Explain and the heatmap then all show this head at this step"
+        )
+        self.back_button = QPushButton("Back to the preset")
+        self.back_button.setToolTip("The heatmap shows the preset in Inputs again")
+        layout = QHBoxLayout(self)
+        layout.setContentsMargins(6, 2, 6, 2)
+        layout.addWidget(self.label, 1)
+        layout.addWidget(self.open_button)
+        layout.addWidget(self.back_button)
+        self.hide()
+
+    def show_for(self, view: StepView) -> None:
+        """Visible exactly while `view` is active (the heatmap draws the step)."""
+        if view.active:
+            self.label.setText(view.note())
+        self.setVisible(view.active)

@@ -108,6 +108,7 @@ class GeneratePanel(QWidget):
         self.dock: QDockWidget | None = None
         self.action: QAction | None = None  # View → Generate…
         self.tool_action: QAction | None = None  # the toolbar button
+        self.step_note: QWidget | None = None  # the line above the heatmap
 
         # In a scroll area: a short window scrolls the panel instead of growing taller
         # than the screen; across, the rows are narrow enough to need no scrolling.
@@ -137,6 +138,7 @@ class GeneratePanel(QWidget):
         document.changed.connect(self._on_document_changed)
         document.originChanged.connect(self._on_origin_changed)
         self._set_running(False)
+        self.open_button.setEnabled(False)  # until a run's prompt is there
         self._needs_describe = True  # read the model when the panel is first shown
 
     def showEvent(self, event: QShowEvent) -> None:  # Qt API name
@@ -162,7 +164,7 @@ class GeneratePanel(QWidget):
         self.model_info = QLabel()
         self.model_info.setWordWrap(True)
         self.prompt_edit = QPlainTextEdit(DEFAULT_PROMPT)
-        self.prompt_edit.setFixedHeight(52)
+        self.prompt_edit.setFixedHeight(46)
         self.chat_check = QCheckBox("as a chat message")
         self.chat_check.setToolTip("Wrap the prompt in the model's chat template (sandboxed)")
         self.tokens_spin = QSpinBox()
@@ -229,7 +231,7 @@ class GeneratePanel(QWidget):
         self.text_view = QTextEdit()
         self.text_view.setReadOnly(True)
         self.text_view.setMinimumHeight(44)
-        self.text_view.setMaximumHeight(90)
+        self.text_view.setMaximumHeight(64)
         slider_row = QHBoxLayout()
         self.slider = QSlider(Qt.Orientation.Horizontal)
         self.slider.setRange(0, 0)

@@ -68,6 +68,7 @@ def test_empty_chart_has_no_upside_down_axis_but_a_placeholder(qtbot, window):
     panel.dock.show()
     chart = panel.chart
     assert _ticks(chart) == []  # no 0 .. 1 numbers on the token axis before a run
+    assert not panel.open_button.isEnabled()  # no step to open yet
     (_x0, _x1), (y0, y1) = chart.getViewBox().viewRange()
     assert (y0, y1) == pytest.approx((-0.5, 9.5))  # the ten bars' rows, not 0 .. 1
     assert chart.placeholder.isVisible() and "Generate" in chart.placeholder.toPlainText()
