@@ -132,7 +132,7 @@ class CloseWatcher(QObject):
 
 def install_step_note(window: Host, panel: GeneratePanel) -> StepNote:
     """The line above the heatmap while it shows a generation step (not the preset);
-    showing a step brings the Heatmap tab to the front."""
+    showing a step brings the Heatmap tab to the front (unless the atlas is there)."""
     note = StepNote()
     central = window.centralWidget()
     layout = None if central is None else central.layout()
@@ -143,8 +143,9 @@ def install_step_note(window: Host, panel: GeneratePanel) -> StepNote:
     panel.step_view.changed.connect(lambda: note.show_for(panel.step_view))
 
     def front(active: bool) -> None:
-        if active:
-            window.center_tabs.setCurrentWidget(window.heatmap_stack)
+        tabs = window.center_tabs  # an atlas in front stays: it follows the step too
+        if active and tabs.currentWidget() is not getattr(window, "atlas_view", None):
+            tabs.setCurrentWidget(window.heatmap_stack)
 
     panel.step_view.activeChanged.connect(front)
     panel.step_note = note
