@@ -43,9 +43,13 @@ def install_atlas(window: Any) -> AtlasView:
     window.files.atlasRequested.connect(lambda model, text: show_atlas(window, model, text))
 
     def button_shown(*_: object) -> None:
-        window.action_atlas.setVisible(model_preset_source(window.document.preset) is not None)
+        window.action_atlas.setVisible(
+            window.document.origin is not None
+            or model_preset_source(window.document.preset) is not None
+        )
 
     window.document.changed.connect(button_shown)
+    window.document.originChanged.connect(button_shown)
     button_shown()
     return view
 
@@ -87,7 +91,15 @@ def ask_model_path(parent: QWidget, name: str) -> Path | None:
 
 
 def open_atlas_of_preset(window: Any) -> None:
-    """The toolbar's Atlas button: the atlas of the model and text the preset came from."""
+    """The toolbar's Atlas button: the atlas of the model and text the preset came from.
+
+    The document's origin says it exactly (any model, its file included); a preset
+    opened from a file only has its description to go by.
+    """
+    origin = window.document.origin
+    if origin is not None:
+        show_atlas(window, origin.model, origin.text)
+        return
     source = model_preset_source(window.document.preset)
     if source is None:
         window.show_message("This preset did not come from a model: use File → Load from model…")

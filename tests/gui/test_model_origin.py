@@ -119,3 +119,21 @@ def test_atlas_click_sets_the_origin(qtbot, window):
     np.testing.assert_array_equal(
         window.document.preset.inputs, preset_from_model(None, 2, 5, TEXT).inputs
     )
+
+
+def test_atlas_button_uses_the_origin_without_asking_for_the_model(qtbot, window, monkeypatch):
+    # A preset whose description names no model (here a blank one) but whose origin is a
+    # GGUF file somewhere: the Atlas button shows and starts that model's atlas at once.
+    started: list[tuple[object, str]] = []
+    monkeypatch.setattr(
+        window.atlas_view, "start", lambda model, text: started.append((model, text))
+    )
+    asked: list[object] = []
+    monkeypatch.setattr("app.atlas_tab.ask_model_path", lambda *a: asked.append(a))
+    assert not window.action_atlas.isVisible()
+    origin = ModelOrigin("/models/tiny.gguf", TEXT, 2, None, is_decoder=True)
+    commands.open_preset(window.document, commands.blank_preset(), None, "Load", origin)
+    assert window.action_atlas.isVisible()
+    window.action_atlas.trigger()
+    assert started == [("/models/tiny.gguf", TEXT)] and asked == []
+    window.document.undo_stack.setClean()
