@@ -19,13 +19,11 @@ from PySide6.QtWidgets import (
     QApplication,
     QComboBox,
     QDockWidget,
-    QFrame,
     QHBoxLayout,
     QLabel,
     QMainWindow,
     QMessageBox,
     QProgressBar,
-    QScrollArea,
     QSpinBox,
     QStackedWidget,
     QTabWidget,
@@ -47,7 +45,7 @@ from .highlights import Highlights, attach_heatmap
 from .model_nav import install_model_nav
 from .panels.explain import ExplainPanel
 from .panels.inputs import InputsPanel
-from .panels.options import OptionsPanel
+from .panels.options import OptionsPanel, OptionsScrollArea
 from .panels.results import ResultsPanel, StaleBanner
 from .pipeline_view import PipelineView, is_small
 from .precision_menu import install_precision_menu
@@ -167,10 +165,7 @@ class MainWindow(QMainWindow):
         self.setCorner(Qt.Corner.BottomLeftCorner, Qt.DockWidgetArea.LeftDockWidgetArea)
         left, bottom = Qt.DockWidgetArea.LeftDockWidgetArea, Qt.DockWidgetArea.BottomDockWidgetArea
         self.inputs_dock = self._dock("Inputs", "inputs", self.inputs_panel, left)
-        options_scroll = QScrollArea()
-        options_scroll.setWidget(self.options_panel)
-        options_scroll.setWidgetResizable(True)
-        options_scroll.setFrameShape(QFrame.Shape.NoFrame)
+        options_scroll = OptionsScrollArea(self.options_panel)  # fits the dock's width
         self.options_dock = self._dock("Options", "options", options_scroll, left)
         self.results_dock = self._dock("Results", "results", self.results_panel, bottom)
         self.explain_dock = self._dock("Explain", "explain", self.explain_panel, bottom)

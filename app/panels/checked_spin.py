@@ -13,8 +13,15 @@ from __future__ import annotations
 import re
 from collections.abc import Callable
 
+from PySide6.QtCore import QSize
 from PySide6.QtGui import QValidator
-from PySide6.QtWidgets import QDoubleSpinBox, QSpinBox, QWidget
+from PySide6.QtWidgets import (
+    QAbstractSpinBox,
+    QDoubleSpinBox,
+    QSizePolicy,
+    QSpinBox,
+    QWidget,
+)
 
 Report = Callable[[str], None]
 _INTEGER = re.compile(r"[+-]?\d+")
@@ -50,6 +57,17 @@ def range_message(
     return None
 
 
+def narrowed(hint: QSize, box: QAbstractSpinBox, widest: str, typical: str) -> QSize:
+    """Qt sizes a spin box for its widest number (theta up to 1e12 is 16 digits wide);
+    `typical` numbers are enough for the smallest width, so the Options dock fits its
+    column. A longer number still shows, scrolled, while it is typed."""
+    if not typical:
+        return hint
+    metrics = box.fontMetrics()
+    spare = metrics.horizontalAdvance(widest) - metrics.horizontalAdvance(typical)
+    return QSize(hint.width() - max(spare, 0), hint.height())
+
+
 def _trimmed(text: str) -> str:
     return text.rstrip("0").rstrip(".") if "." in text else text
 
@@ -57,10 +75,21 @@ def _trimmed(text: str) -> str:
 class CheckedSpinBox(QSpinBox):
     """An integer box named `name` that reports a number out of its range."""
 
-    def __init__(self, name: str, report: Report, parent: QWidget | None = None) -> None:
+    def __init__(
+        self, name: str, report: Report, typical: str = "", parent: QWidget | None = None
+    ) -> None:
         super().__init__(parent)
         self.name = name
         self._report = report
+        self._typical = typical  # the widest number the box needs room for at its smallest
+        if typical:  # may shrink to it (Qt's spin boxes never go below their size hint)
+            self.setSizePolicy(QSizePolicy.Policy.Preferred, QSizePolicy.Policy.Fixed)
+
+    def minimumSizeHint(self) -> QSize:
+        widest = max(
+            self.textFromValue(self.minimum()), self.textFromValue(self.maximum()), key=len
+        )
+        return narrowed(super().minimumSizeHint(), self, widest, self._typical)
 
     def _message(self, text: str) -> str | None:
         number = _typed_number(text, self.prefix(), self.suffix(), integer=True)
@@ -90,12 +119,26 @@ class CheckedDoubleSpinBox(QDoubleSpinBox):
     """
 
     def __init__(
-        self, name: str, report: Report, why_low: str = "", parent: QWidget | None = None
+        self,
+        name: str,
+        report: Report,
+        why_low: str = "",
+        typical: str = "",
+        parent: QWidget | None = None,
     ) -> None:
         super().__init__(parent)
         self.name = name
         self._report = report
         self._why_low = why_low
+        self._typical = typical  # the widest number the box needs room for at its smallest
+        if typical:  # may shrink to it (Qt's spin boxes never go below their size hint)
+            self.setSizePolicy(QSizePolicy.Policy.Preferred, QSizePolicy.Policy.Fixed)
+
+    def minimumSizeHint(self) -> QSize:
+        widest = max(
+            self.textFromValue(self.minimum()), self.textFromValue(self.maximum()), key=len
+        )
+        return narrowed(super().minimumSizeHint(), self, widest, self._typical)
 
     def _message(self, text: str) -> str | None:
         number = _typed_number(text, self.prefix(), self.suffix(), integer=False)

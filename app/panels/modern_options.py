@@ -71,7 +71,7 @@ class ModernOptions:
         form.addRow("RoPE", self.rope_combo)
 
         rope_row = QHBoxLayout()
-        self.theta_spin = CompactSpinBox("theta", document.report)
+        self.theta_spin = CompactSpinBox("theta", document.report, typical="1000000")
         self.theta_spin.setDecimals(2)
         self.theta_spin.setRange(0.01, MAX_THETA)
         self.theta_spin.setKeyboardTracking(False)
@@ -92,9 +92,9 @@ class ModernOptions:
             "Key/value heads G (grouped-query attention): W_K and W_V hold G head blocks;\n"
             "query head h reads key/value head h // (H/G). G = 1 is multi-query attention."
         )
-        form.addRow("key/value heads", self.kv_combo)
+        form.addRow("kv heads", self.kv_combo)
 
-        self.window_spin = CheckedSpinBox("window", document.report)
+        self.window_spin = CheckedSpinBox("window", document.report, "100000")
         self.window_spin.setRange(0, min(MAX_WINDOW, 2**31 - 1))
         self.window_spin.setSpecialValueText("off")
         self.window_spin.setKeyboardTracking(False)

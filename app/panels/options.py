@@ -5,13 +5,15 @@ from __future__ import annotations
 
 import math
 
-from PySide6.QtCore import QLocale, Qt
+from PySide6.QtCore import QLocale, QSize, Qt
 from PySide6.QtWidgets import (
     QCheckBox,
     QComboBox,
     QFormLayout,
+    QFrame,
     QHBoxLayout,
     QLabel,
+    QScrollArea,
     QSlider,
     QWidget,
 )
@@ -39,6 +41,39 @@ def temperature_to_slider(temperature: float) -> int:
     return round((t - _LOG_MIN) / (_LOG_MAX - _LOG_MIN) * _SLIDER_STEPS)
 
 
+def fit_combos_to_narrow_dock(panel: QWidget) -> None:
+    """Combo boxes as narrow as 8 characters (their lists still show the whole entries):
+    sized for their longest entry, the RoPE and key/value rows made the Options dock
+    scroll sideways at the default window size."""
+    for combo in panel.findChildren(QComboBox):
+        combo.setSizeAdjustPolicy(QComboBox.SizeAdjustPolicy.AdjustToMinimumContentsLengthWithIcon)
+        combo.setMinimumContentsLength(8)
+        combo.view().setTextElideMode(Qt.TextElideMode.ElideNone)
+
+
+class OptionsScrollArea(QScrollArea):
+    """The Options dock's content: scrolls up and down, never sideways.
+
+    Its smallest width is the panel's smallest width (plus the vertical scroll bar),
+    so the dock is never made narrower than its content; zooming updates both.
+    """
+
+    def __init__(self, panel: QWidget) -> None:
+        super().__init__()
+        self.setWidget(panel)
+        self.setWidgetResizable(True)
+        self.setFrameShape(QFrame.Shape.NoFrame)
+        self.setHorizontalScrollBarPolicy(Qt.ScrollBarPolicy.ScrollBarAlwaysOff)
+
+    def minimumSizeHint(self) -> QSize:
+        panel = self.widget()
+        hint = super().minimumSizeHint()
+        if panel is None:
+            return hint
+        width = panel.minimumSizeHint().width() + self.verticalScrollBar().sizeHint().width()
+        return QSize(width + 2 * self.frameWidth(), hint.height())
+
+
 class OptionsPanel(QWidget):
     """Every option is one undoable document change; the controls only mirror the preset."""
 
@@ -57,7 +92,7 @@ class OptionsPanel(QWidget):
             self.scale_combo.addItem(label, value)
         self.scale_combo.setToolTip("Raw scores are divided by scale x temperature")
         divides = "the scores are divided by it"
-        self.custom_scale = CheckedDoubleSpinBox("scale", document.report, divides)
+        self.custom_scale = CheckedDoubleSpinBox("scale", document.report, divides, "10.000000")
         self.custom_scale.setDecimals(6)
         self.custom_scale.setRange(1e-6, 1e6)
         self.custom_scale.setKeyboardTracking(False)
@@ -72,7 +107,9 @@ class OptionsPanel(QWidget):
         self.temperature_slider.setToolTip(
             "Temperature (log scale 0.01 to 100): high flattens rows"
         )
-        self.temperature_spin = CheckedDoubleSpinBox("temperature", document.report, divides)
+        self.temperature_spin = CheckedDoubleSpinBox(
+            "temperature", document.report, divides, "100.0000"
+        )
         self.temperature_spin.setDecimals(4)
         self.temperature_spin.setRange(1e-4, 1e4)
         self.temperature_spin.setSingleStep(0.1)
@@ -104,6 +141,8 @@ class OptionsPanel(QWidget):
         self.title.setWordWrap(True)
         form.addRow(self.title)
         form.addRow(self.description)
+
+        fit_combos_to_narrow_dock(self)
 
         # Numbers are typed with '.' whatever the desktop's locale, like the table cells.
         for spin in (self.custom_scale, self.temperature_spin):

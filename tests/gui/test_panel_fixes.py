@@ -14,13 +14,15 @@ from hypothesis import given
 from hypothesis import settings as hypothesis_settings
 from hypothesis import strategies as st
 from PySide6.QtCore import Qt, QTimer
-from PySide6.QtGui import QValidator
+from PySide6.QtGui import QFont, QValidator
 from PySide6.QtTest import QTest
-from PySide6.QtWidgets import QAbstractSpinBox, QApplication, QInputDialog
+from PySide6.QtWidgets import QAbstractSpinBox, QApplication, QInputDialog, QScrollArea
 
 from app import commands
 from app.desktop import APP_NAME
+from app.main_window import MainWindow
 from app.panels.checked_spin import CheckedSpinBox
+from selfattn.bundled import load_bundled
 from selfattn.preset import Options, Preset, Rope
 
 CTRL = Qt.KeyboardModifier.ControlModifier
@@ -251,3 +253,43 @@ def test_random_fill_dialog_names_the_matrix_and_fits_its_title(window, qtbot):
     shape = window.document.preset.w_query.shape
     expected = np.random.default_rng(7).normal(0.0, 1.0, size=shape)  # DESIGN.md's fill
     assert np.array_equal(window.document.preset.w_query, expected)
+
+
+# 5. The Options dock fits its width: no sideways scrolling, every field whole ---------------
+@pytest.fixture
+def desktop_font(qapp):
+    """A desktop's 11 pt font (the offscreen default is 9 pt), restored afterwards."""
+    before = qapp.font()
+    font = QFont(before)
+    font.setPointSizeF(11.0)
+    qapp.setFont(font)
+    yield
+    qapp.setFont(before)
+
+
+@pytest.mark.parametrize("size", [(1440, 900), (1280, 720)])
+def test_options_dock_fits_its_width_at_the_default_size(qtbot, settings, desktop_font, size):
+    win = MainWindow(load_bundled("seed-example"), settings=settings)
+    qtbot.addWidget(win)
+    win.resize(*size)
+    win.show()
+    qtbot.waitExposed(win)
+    scroll = win.options_dock.widget()
+    assert isinstance(scroll, QScrollArea)
+    assert not scroll.horizontalScrollBar().isVisible()
+    viewport = scroll.viewport()
+    assert scroll.widget().width() <= viewport.width()
+    panel = win.options_panel
+    for field in (
+        panel.scale_combo,
+        panel.custom_scale,
+        panel.temperature_spin,
+        panel.dtype_combo,
+        panel.modern.rope_combo,
+        panel.modern.theta_spin,
+        panel.modern.dims_spin,
+        panel.modern.kv_combo,
+        panel.modern.window_spin,
+    ):
+        right = field.mapTo(viewport, field.rect().topRight()).x()
+        assert right < viewport.width(), field.toolTip()
