@@ -37,6 +37,7 @@ from . import about, zoom
 from .atlas_tab import install_atlas
 from .commands import blank_preset
 from .desktop import APP_NAME
+from .dock_heights import keep_bottom_docks_tall
 from .document import Document
 from .files import ExportableView, FileController, LessonCombo, bundled_actions
 from .generate_dock import install_generate_panel
@@ -408,6 +409,7 @@ class MainWindow(QMainWindow):
         )
         if not self.geometry_restored:
             self.resize(1440, 900)
+        keep_bottom_docks_tall(self.results_panel, self.explain_panel)  # a saved state too
         state = self.settings.value("window/state")
         if isinstance(state, QByteArray | bytes):
             self.restoreState(state)

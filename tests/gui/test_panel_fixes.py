@@ -16,7 +16,13 @@ from hypothesis import strategies as st
 from PySide6.QtCore import Qt, QTimer
 from PySide6.QtGui import QFont, QValidator
 from PySide6.QtTest import QTest
-from PySide6.QtWidgets import QAbstractSpinBox, QApplication, QInputDialog, QScrollArea
+from PySide6.QtWidgets import (
+    QAbstractSpinBox,
+    QApplication,
+    QInputDialog,
+    QScrollArea,
+    QTableView,
+)
 
 from app import commands
 from app.desktop import APP_NAME
@@ -293,3 +299,49 @@ def test_options_dock_fits_its_width_at_the_default_size(qtbot, settings, deskto
     ):
         right = field.mapTo(viewport, field.rect().topRight()).x()
         assert right < viewport.width(), field.toolTip()
+
+
+# 6. Results and Explain keep at least six rows, also from a saved window state --------------
+def _visible_rows(win) -> tuple[float, float]:
+    """Table rows the Results tab shows, text lines the Explain box shows."""
+    table = win.results_panel.tabs.currentWidget()
+    if not isinstance(table, QTableView):
+        table = table.findChild(QTableView)
+    text = win.explain_panel.text
+    return (
+        table.viewport().height() / table.verticalHeader().defaultSectionSize(),
+        text.viewport().height() / text.fontMetrics().lineSpacing(),
+    )
+
+
+def _shown_window(qtbot, settings, size):
+    win = MainWindow(load_bundled("seed-example"), settings=settings)
+    qtbot.addWidget(win)
+    win.resize(*size)
+    win.show()
+    qtbot.waitExposed(win)
+    QApplication.processEvents()
+    return win
+
+
+@pytest.mark.parametrize("size", [(1440, 900), (1280, 720)])
+def test_a_saved_state_with_tiny_bottom_docks_is_corrected(qtbot, settings, size):
+    win = _shown_window(qtbot, settings, size)
+    win.resizeDocks([win.results_dock], [40], Qt.Orientation.Vertical)  # as after a session
+    QApplication.processEvents()
+    win.save_settings()
+    win.close()
+    again = _shown_window(qtbot, settings, size)
+    results_rows, explain_lines = _visible_rows(again)
+    assert results_rows >= 6 and explain_lines >= 6
+
+
+def test_bottom_docks_show_six_rows_at_1280_by_720_with_a_desktop_font(
+    qtbot, settings, desktop_font
+):
+    win = _shown_window(qtbot, settings, (1280, 720))
+    results_rows, explain_lines = _visible_rows(win)
+    assert results_rows >= 6 and explain_lines >= 6
+    win.resizeDocks([win.results_dock], [40], Qt.Orientation.Vertical)
+    QApplication.processEvents()
+    assert min(_visible_rows(win)) >= 6
