@@ -10,7 +10,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from html import escape
 from pathlib import Path
-from typing import Protocol
+from typing import Any, Protocol
 
 from PySide6.QtCore import QCoreApplication, QObject, QSettings, QSize, Qt, QTimer, Signal
 from PySide6.QtGui import QAction, QDragEnterEvent, QDropEvent, QPaintEvent
@@ -290,8 +290,14 @@ class FileController(QObject):
         if not self.maybe_save():
             return
         dialog = LoadFromModelDialog(self._background, self._window)
+        start = self._doc.origin or self._last_model_choice()
+        if start is not None:
+            dialog.start_from(start.model, start.text, start.layer, start.head)
         try:
-            if dialog.exec() and dialog.preset is not None:
+            accepted = dialog.exec()
+            if accepted:
+                self._remember_model_choice(dialog)
+            if accepted and dialog.preset is not None:
                 self.load_model_preset(dialog.preset, dialog.origin)
             elif dialog.result() and dialog.atlas_request is not None:
                 self.atlasRequested.emit(*dialog.atlas_request)
@@ -299,6 +305,23 @@ class FileController(QObject):
                 self.generateRequested.emit(*dialog.generate_request)
         finally:
             dialog.deleteLater()  # parented to the window: without this every use leaks one
+
+    def _last_model_choice(self) -> ModelOrigin | None:
+        """Model, text, layer and head the dialog was last used with (QSettings)."""
+        text = self._settings.value("model_dialog/text")
+        if not isinstance(text, str) or not text:
+            return None
+        model = str(self._settings.value("model_dialog/model", "", type=str))
+        layer: int = self._settings.value("model_dialog/layer", 1, type=int)  # type: ignore[assignment]
+        head: int = self._settings.value("model_dialog/head", 0, type=int)  # type: ignore[assignment]
+        return ModelOrigin(model or None, text, max(1, layer), head or None, is_decoder=False)
+
+    def _remember_model_choice(self, dialog: Any) -> None:
+        model, layer, head, text = dialog.selection()
+        self._settings.setValue("model_dialog/model", "" if model is None else str(model))
+        self._settings.setValue("model_dialog/text", text)
+        self._settings.setValue("model_dialog/layer", int(layer))
+        self._settings.setValue("model_dialog/head", 0 if head is None else int(head))
 
     def load_model_preset(self, preset: Preset, origin: ModelOrigin | None = None) -> None:
         """A preset made from a real model: undoable like any load, unsaved until saved."""

@@ -82,6 +82,7 @@ class LoadFromModelDialog(QDialog):
         self.generate_request: tuple[str | None, str] | None = None  # "Generate…": (model, text)
         self.info: Any = None  # the ModelInfo of the chosen model, once read
         self._generation = 0  # of loads
+        self._wanted: tuple[int, int | None] | None = None  # layer, head to show once described
         self._describing = 0  # of model descriptions: only the newest counts
         self._previewing = 0
         # Worker results can arrive after the dialog closed (and was deleted): drop them.
@@ -258,6 +259,16 @@ class LoadFromModelDialog(QDialog):
         if changed:
             self._describe()
 
+    def start_from(self, model: str | None, text: str, layer: int, head: int | None) -> None:
+        """Open on what was used last (or what the shown preset came from)."""
+        self.text_edit.setText(text)
+        self._wanted = (layer, head)
+        if model is None or model == "smollm2":
+            self.set_model(model)
+        elif Path(model).exists():
+            self.set_model(Path(model))
+        # a model that has gone keeps the default choice; layer and head then may not fit
+
     def set_folder(self, folder: Path | None) -> None:
         """A checkpoint folder or GGUF file (None: the bundled example)."""
         self.set_model(folder)
@@ -340,6 +351,12 @@ class LoadFromModelDialog(QDialog):
             self.head_combo.addItem(label, h)
         if current is not None and current <= info.n_heads:
             self.head_combo.setCurrentIndex(current)
+        if self._wanted is not None:
+            layer, head = self._wanted
+            self._wanted = None
+            if layer <= info.n_layers and (head is None or head <= info.n_heads):
+                self.layer_spin.setValue(layer)
+                self.head_combo.setCurrentIndex(0 if head is None else head)
         self._preview()
 
     def _preview(self) -> None:

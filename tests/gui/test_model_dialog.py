@@ -296,3 +296,32 @@ def test_a_failed_scan_is_said_and_the_bundled_models_stay(qtbot, window, monkey
     assert texts[0].startswith("all-MiniLM-L6-v2") and texts[1].startswith("SmolLM2")
     assert texts[-2:] == ["Open folder…", "Open GGUF file…"]
     dialog.reject()
+
+
+@needs_model
+def test_dialog_opens_on_the_last_choice_or_the_shown_presets_origin(qtbot, window, monkeypatch):
+    from app import commands
+    from selfattn.models.origin import ModelOrigin
+
+    seen = []
+
+    def fake_exec(dialog):  # what the person sees when the dialog opens, then their choice
+        qtbot.waitUntil(lambda: dialog.layer_spin.maximum() == 6, timeout=20000)
+        seen.append(dialog.selection())
+        if len(seen) == 1:
+            dialog.layer_spin.setValue(4)
+            dialog.head_combo.setCurrentIndex(7)
+            dialog.text_edit.setText("A dog barked.")
+            return 1  # accepted (nothing built here): the choice is remembered
+        return 0
+
+    monkeypatch.setattr(LoadFromModelDialog, "exec", fake_exec)
+    window.files.load_from_model_dialog()
+    window.files.load_from_model_dialog()
+    assert seen[1] == (None, 4, 7, "A dog barked.")
+    # a preset from a model: the dialog opens on where it came from
+    origin = ModelOrigin(None, "The cat sat.", 2, 3, is_decoder=False)
+    commands.open_preset(window.document, commands.blank_preset(), None, "Load", origin)
+    window.document.undo_stack.setClean()
+    window.files.load_from_model_dialog()
+    assert seen[2] == (None, 2, 3, "The cat sat.")
