@@ -111,7 +111,9 @@ def rotation_step(
     row_text = ", ".join(format_number(float(v)) for v in before[row, base : base + d_k])
     notes.insert(0, f"{matrix} row {row + 1} of {whose} before rotation: {row_text}")
     notes.append(_frequency_text(preset, result, r) + ".")
-    if r < d_k:
+    if r == d_k - 1:
+        notes.append(f"Column {name}{d_k} is not rotated (dims = {r} of {d_k}).")
+    elif r < d_k:
         notes.append(f"Columns {name}{r + 1}..{name}{d_k} are not rotated (dims = {r} of {d_k}).")
     norm = math.sqrt(math.fsum(float(v) ** 2 for v in after[row, base : base + d_k]))
     notes.append(f"A rotation keeps the length: |rotated row| = {format_number(norm)}.")

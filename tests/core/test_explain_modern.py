@@ -111,6 +111,17 @@ def test_partial_rotary_dims_say_which_columns_pass_unchanged():
     assert "Columns q3..q4 are not rotated (dims = 2 of 4)." in rot_q.notes
 
 
+def test_one_column_left_unrotated_is_named_alone():
+    # d_k = 3 (the seed example's width) rotates one pair: q3 alone passes, not "q3..q3"
+    p = Preset(
+        inputs=np.eye(2, 3), w_query=np.eye(3), w_key=np.eye(3), w_value=np.eye(3),
+        options=Options(rope=Rope(dims=2)),
+    )  # fmt: skip
+    rot_q = explain_score(p, compute(p), 0, 1, 0).steps[0]
+    assert "Column q3 is not rotated (dims = 2 of 3)." in rot_q.notes
+    assert not any(".." in note for note in rot_q.notes if "not rotated" in note)
+
+
 def test_float32_rotation_is_explained_with_its_own_rounding():
     p = two_tokens(Rope(theta=3.0), dtype="float32")
     ex = explain_weight(p, compute(p), 0, 1, 0)
