@@ -492,7 +492,9 @@ class MainWindow(QMainWindow):
 
     # Heatmap ----------------------------------------------------------------
     def _redraw_heatmap(self) -> None:
-        if self.generate_panel.step_view.active:  # a generation step instead of the document
+        stepping = self.generate_panel.step_view.active
+        self.heatmap.set_explainable(not stepping)
+        if stepping:  # a generation step instead of the document
             self.heatmap_stack.setCurrentWidget(self.heatmap)
             self.generate_panel.step_view.draw(self.heatmap)
             return

@@ -41,6 +41,7 @@ class HeatmapView(HeatmapBase):
         self._plot.setLabel("left", QUERY_TITLE)
         self._plot.setLabel("top", KEY_TITLE)
         self._click_hint = True
+        self._no_explain = False  # a generation step: clicks explain nothing
         self._matrix = MatrixPlot(self._plot)
         self._kind = "weights"
         self._title = ""
@@ -143,7 +144,14 @@ class HeatmapView(HeatmapBase):
             self._show_title()
 
     def click_hint_shown(self) -> bool:
-        return self._click_hint
+        return self._click_hint and not self._no_explain
+
+    def set_explainable(self, explainable: bool) -> None:
+        """False while the view shows something no click explains (a generation step):
+        the hint line then says how to zoom instead of inviting a click."""
+        if (not explainable) != self._no_explain:
+            self._no_explain = not explainable
+            self._show_title()
 
     def select_cell(self, row: int, col: int) -> None:
         """Outline one cell (the view state's selected cell); (-1, -1) clears."""
@@ -250,7 +258,7 @@ class HeatmapView(HeatmapBase):
         bg, fg = palette_colors(self)
         plot = self._plot
         grey = blend(bg, fg, 0.55).name()
-        words = CLICK_HINT if self._click_hint else NAVIGATION_HINT
+        words = CLICK_HINT if self._click_hint and not self._no_explain else NAVIGATION_HINT
         hint = f"<span style='color: {grey}; font-size: 9pt'>{words}</span>"
         text = f"{self._title}<br>{hint}" if self._title else hint
         plot.setTitle(text, color=fg)

@@ -70,6 +70,7 @@ def test_heatmap_title_and_note_say_it_shows_a_generation_step(qtbot, window):
     assert panel.step_view.active
     assert window.center_tabs.currentWidget() is window.heatmap_stack  # in front
     assert "Generation step 3 — layer 1, head 1 (not the preset in Inputs)" in _title(window)
+    assert "click a cell to explain it" not in _title(window)  # a step's cells explain nothing
     assert note.isVisible() and "generation step 3 of 3" in note.label.text()
     panel.slider.setValue(2)
     panel.head_spin.setValue(2)
@@ -79,6 +80,7 @@ def test_heatmap_title_and_note_say_it_shows_a_generation_step(qtbot, window):
     note.back_button.click()
     assert not panel.step_view.active and not note.isVisible()
     assert window.heatmap.shape() == SEED_SHAPE and "Generation" not in _title(window)
+    assert "click a cell to explain it" in _title(window)  # the preset's cells do again
     panel.show_check.setChecked(True)
     assert note.isVisible() and window.heatmap.shape() == (len(TINY_REF["ids_0"]) + 2,) * 2
 
