@@ -21,13 +21,10 @@ from .decoder import DecoderModel, load_decoder
 from .discover import smollm2_path
 from .errors import ModelError
 from .layer_cache import decoder_hidden_before
+from .naming import one_line, shorten
 
 NAME_TEXT_CHARS = 40
 DESCRIPTION_TEXT_CHARS = 2000
-
-
-def _shorten(text: str, limit: int) -> str:
-    return text if len(text) <= limit else text[: limit - 1] + "…"
 
 
 def _f64(a: np.ndarray) -> np.ndarray:
@@ -122,7 +119,7 @@ def preset_from_decoder(
     )
     name_model = display_name(model)
     head_label = "all heads" if head is None else f"head {head}"
-    name = f"{name_model} layer {layer} {head_label}: {_shorten(text, NAME_TEXT_CHARS)!r}"
+    name = f"{name_model} layer {layer} {head_label}: {one_line(text, NAME_TEXT_CHARS)!r}"
     description = _description(model, name_model, layer, head, which, text, len(token_ids))
     return Preset(
         inputs=_f64(x),
@@ -169,7 +166,7 @@ def _description(
     )
     return (
         f"Model: {name} ({shape}). Layer {layer} of {c.n_layers}, {which}. "
-        f"Text: {_shorten(text, DESCRIPTION_TEXT_CHARS)!r} ({n} tokens). "
+        f"Text: {shorten(text, DESCRIPTION_TEXT_CHARS)!r} ({n} tokens). "
         f"Inputs are the {norm} of the hidden states entering layer {layer}: what "
         f"multiplies W_Q. Causal; {position}"
         + (f"sliding window of {window} tokens; " if window is not None else "")

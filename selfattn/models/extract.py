@@ -17,13 +17,10 @@ from ..preset import Options, Preset
 from .blas import with_forward_blas_threads
 from .errors import ModelError
 from .layer_cache import bert_hidden_before
+from .naming import one_line, shorten
 
 NAME_TEXT_CHARS = 40
 DESCRIPTION_TEXT_CHARS = 2000
-
-
-def _shorten(text: str, limit: int) -> str:
-    return text if len(text) <= limit else text[: limit - 1] + "…"
 
 
 def _whole(value: object, what: str) -> int:
@@ -98,7 +95,7 @@ def preset_from_model(
 
     model = ckpt.display_name
     head_label = "all heads" if head is None else f"head {head}"
-    name = f"{model} layer {layer} {head_label}: {_shorten(text, NAME_TEXT_CHARS)!r}"
+    name = f"{model} layer {layer} {head_label}: {one_line(text, NAME_TEXT_CHARS)!r}"
     part = (
         "The output is the layer's attention output projection (attention.output.dense), "
         "before the residual connection and LayerNorm."
@@ -109,7 +106,7 @@ def preset_from_model(
     description = (
         f"Model: {model} ({c.n_layers} layers, {c.n_heads} heads of {c.head_dim}, "
         f"hidden {c.hidden}). Layer {layer} of {c.n_layers}, {which}. "
-        f"Text: {_shorten(text, DESCRIPTION_TEXT_CHARS)!r} ({len(enc.tokens)} word pieces). "
+        f"Text: {shorten(text, DESCRIPTION_TEXT_CHARS)!r} ({len(enc.tokens)} word pieces). "
         f"Inputs are the hidden states entering layer {layer} "
         f"({'the embeddings after LayerNorm' if layer == 1 else f'after layer {layer - 1}'}); "
         f"weights are the checkpoint's, transposed for X @ W. {part}"
