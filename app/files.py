@@ -28,7 +28,7 @@ from PySide6.QtWidgets import (
 import selfattn
 from selfattn.bundled import Lesson, lessons, load_bundled
 from selfattn.export import export_csv
-from selfattn.models.origin import ModelOrigin
+from selfattn.models.origin import ModelOrigin, lesson_origin
 from selfattn.preset import Preset, PresetError
 
 from . import commands
@@ -272,7 +272,9 @@ class FileController(QObject):
             return False
         try:
             preset = load_bundled(name)
-            commands.open_preset(self._doc, preset, None, f"Open bundled {name}")
+            # a lesson made from a real model opens like a preset loaded from it
+            origin = lesson_origin(name)
+            commands.open_preset(self._doc, preset, None, f"Open bundled {name}", origin)
         except PresetError as exc:
             QMessageBox.warning(self._window, "Cannot open preset", str(exc))
             return False

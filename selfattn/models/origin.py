@@ -41,3 +41,32 @@ def origin_of(model: str | Path | None, layer: int, head: int | None, text: str)
     return ModelOrigin(
         None if model is None else str(model), text, layer, head, is_decoder=kind == "decoder"
     )
+
+
+def lesson_origin(name: str) -> ModelOrigin | None:
+    """The origin of a bundled lesson made from a real model (None for the others).
+
+    The lesson builders make these presets with preset_from_model from their own
+    constants, so the window can move from a lesson to the next layer, open its
+    atlas or continue its text like a preset just loaded from the model.
+    """
+    from . import lesson, lesson_decoder, lesson_induction  # only when a lesson opens
+
+    origins = {
+        "real-previous-token": ModelOrigin(None, lesson.TEXT, lesson.LAYER, lesson.HEAD, False),
+        "real-attention-sink": ModelOrigin(
+            lesson_decoder.MODEL,
+            lesson_decoder.TEXT,
+            lesson_decoder.LAYER,
+            lesson_decoder.HEAD,
+            True,
+        ),
+        "real-induction-head": ModelOrigin(
+            lesson_induction.MODEL,
+            lesson_induction.TEXT,
+            lesson_induction.LAYER,
+            lesson_induction.HEAD,
+            True,
+        ),
+    }
+    return origins.get(name)

@@ -247,3 +247,17 @@ def test_greyed_until_a_background_recompute_draws_the_new_layer(qtbot, window, 
     assert not window.heatmap.is_stale() and not window.recompute.busy
     assert window.recompute.result_preset is window.document.preset
     assert window.document.origin.layer == 3
+
+
+def test_a_real_model_lesson_opens_like_a_preset_from_its_model(qtbot, window):
+    # The bundled attention-sink lesson is SmolLM2 layer 19 head 9: opened from the menu
+    # it gets its origin, so the bar, the Atlas button and Generate work on it at once.
+    assert window.files.open_bundled("real-attention-sink", ask=False)
+    origin = window.document.origin
+    assert (origin.model, origin.layer, origin.head, origin.is_decoder) == ("smollm2", 19, 9, True)
+    nav = ready_nav(qtbot, window)
+    assert nav.wanted() == (19, 9)
+    assert window.action_atlas.isVisible()
+    assert window.generate_panel.tool_action.isEnabled()
+    window.files.open_bundled("seed-example", ask=False)  # not from a model: no origin
+    assert window.document.origin is None and not window.generate_panel.tool_action.isEnabled()
