@@ -35,6 +35,7 @@ from selfattn.numbers import (
     editor_text,
     significant,
 )
+from selfattn.provenance import RESULT_MATRICES, ROTATED
 from selfattn.token_display import display_tokens
 
 from . import commands
@@ -381,19 +382,8 @@ def input_col_labels(document: Document, key: str) -> list[str]:
     return _dim_labels("o", width)
 
 
-RESULT_KEYS = (
-    "q",
-    "k",
-    "v",
-    "q_rot",
-    "k_rot",
-    "scores",
-    "scaled_scores",
-    "weights",
-    "context",
-    "output",
-)
-ROTATED_KEYS = ("q_rot", "k_rot")  # present only when RoPE is on
+RESULT_KEYS = RESULT_MATRICES  # the result tables, in provenance's names
+ROTATED_KEYS = ROTATED  # present only when RoPE is on
 RESULT_TITLES = {
     "q": "Q",
     "k": "K",

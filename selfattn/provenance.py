@@ -48,20 +48,10 @@ import numpy as np
 from .attention import AttentionResult
 from .explain import CellRef
 from .preset import Preset
+from .preset_model import ARRAY_FIELDS
 from .rope import pair_columns, rope_angles
 
-INPUT_MATRICES = (
-    "inputs",
-    "source_inputs",
-    "w_query",
-    "w_key",
-    "w_value",
-    "w_output",
-    "b_query",
-    "b_key",
-    "b_value",
-    "b_output",
-)
+INPUT_MATRICES = ARRAY_FIELDS  # every matrix a person can edit, biases included
 RESULT_MATRICES = (
     "q",
     "k",

@@ -72,24 +72,54 @@ def _trimmed(text: str) -> str:
     return text.rstrip("0").rstrip(".") if "." in text else text
 
 
-class CheckedSpinBox(QSpinBox):
+class _RangeReporting:
+    """What the integer and decimal boxes share: a name, the report, a typical width,
+    and Qt's validate/fixup hooks around the box's own `_message`."""
+
+    name: str
+
+    def _set_up(self, name: str, report: Report, typical: str) -> None:
+        self.name = name
+        self._report = report
+        self._typical = typical  # the widest number the box needs room for at its smallest
+        if typical:  # may shrink to it (Qt's spin boxes never go below their size hint)
+            self.setSizePolicy(  # type: ignore[attr-defined]
+                QSizePolicy.Policy.Preferred, QSizePolicy.Policy.Fixed
+            )
+
+    def _message(self, text: str) -> str | None:
+        raise NotImplementedError
+
+    def minimumSizeHint(self) -> QSize:
+        box: QAbstractSpinBox = self  # type: ignore[assignment]
+        widest = max(
+            box.textFromValue(box.minimum()),  # type: ignore[attr-defined]
+            box.textFromValue(box.maximum()),  # type: ignore[attr-defined]
+            key=len,
+        )
+        return narrowed(super().minimumSizeHint(), box, widest, self._typical)  # type: ignore[misc]
+
+    def validate(self, text: str, pos: int) -> tuple[QValidator.State, str, int]:
+        state, text, pos = super().validate(text, pos)  # type: ignore[misc]
+        if state == QValidator.State.Invalid and self._message(text) is not None:
+            state = QValidator.State.Intermediate  # let it stand: Enter reports it
+        return state, text, pos
+
+    def fixup(self, text: str) -> str:
+        message = self._message(text)
+        if message is not None:
+            self._report(message)
+        return super().fixup(text)  # type: ignore[misc,no-any-return]
+
+
+class CheckedSpinBox(_RangeReporting, QSpinBox):
     """An integer box named `name` that reports a number out of its range."""
 
     def __init__(
         self, name: str, report: Report, typical: str = "", parent: QWidget | None = None
     ) -> None:
         super().__init__(parent)
-        self.name = name
-        self._report = report
-        self._typical = typical  # the widest number the box needs room for at its smallest
-        if typical:  # may shrink to it (Qt's spin boxes never go below their size hint)
-            self.setSizePolicy(QSizePolicy.Policy.Preferred, QSizePolicy.Policy.Fixed)
-
-    def minimumSizeHint(self) -> QSize:
-        widest = max(
-            self.textFromValue(self.minimum()), self.textFromValue(self.maximum()), key=len
-        )
-        return narrowed(super().minimumSizeHint(), self, widest, self._typical)
+        self._set_up(name, report, typical)
 
     def _message(self, text: str) -> str | None:
         number = _typed_number(text, self.prefix(), self.suffix(), integer=True)
@@ -99,20 +129,8 @@ class CheckedSpinBox(QSpinBox):
         bounds = (self.minimum(), self.maximum())
         return range_message(self.name, text.strip(), number, bounds, lambda x: f"{x:.0f}", old)
 
-    def validate(self, text: str, pos: int) -> tuple[QValidator.State, str, int]:
-        state, text, pos = super().validate(text, pos)
-        if state == QValidator.State.Invalid and self._message(text) is not None:
-            state = QValidator.State.Intermediate  # let it stand: Enter reports it
-        return state, text, pos
 
-    def fixup(self, text: str) -> str:
-        message = self._message(text)
-        if message is not None:
-            self._report(message)
-        return super().fixup(text)
-
-
-class CheckedDoubleSpinBox(QDoubleSpinBox):
+class CheckedDoubleSpinBox(_RangeReporting, QDoubleSpinBox):
     """A decimal box named `name` that reports a number out of its range.
 
     why_low: the reason a smaller number is refused (e.g. the scores are divided by it).
@@ -127,18 +145,8 @@ class CheckedDoubleSpinBox(QDoubleSpinBox):
         parent: QWidget | None = None,
     ) -> None:
         super().__init__(parent)
-        self.name = name
-        self._report = report
+        self._set_up(name, report, typical)
         self._why_low = why_low
-        self._typical = typical  # the widest number the box needs room for at its smallest
-        if typical:  # may shrink to it (Qt's spin boxes never go below their size hint)
-            self.setSizePolicy(QSizePolicy.Policy.Preferred, QSizePolicy.Policy.Fixed)
-
-    def minimumSizeHint(self) -> QSize:
-        widest = max(
-            self.textFromValue(self.minimum()), self.textFromValue(self.maximum()), key=len
-        )
-        return narrowed(super().minimumSizeHint(), self, widest, self._typical)
 
     def _message(self, text: str) -> str | None:
         number = _typed_number(text, self.prefix(), self.suffix(), integer=False)
@@ -155,15 +163,3 @@ class CheckedDoubleSpinBox(QDoubleSpinBox):
             old,
             self._why_low,
         )
-
-    def validate(self, text: str, pos: int) -> tuple[QValidator.State, str, int]:
-        state, text, pos = super().validate(text, pos)
-        if state == QValidator.State.Invalid and self._message(text) is not None:
-            state = QValidator.State.Intermediate
-        return state, text, pos
-
-    def fixup(self, text: str) -> str:
-        message = self._message(text)
-        if message is not None:
-            self._report(message)
-        return super().fixup(text)
